@@ -1,0 +1,88 @@
+//! Sample Worker used by worker-build's integration tests.
+//!
+//! Every route exercises one failure mode so a test can observe how the
+//! Wasm instance behaves afterwards (see `/count`).
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use worker::*;
+
+/// Module-level state: it survives exactly as long as the Wasm instance does.
+static COUNT: AtomicU32 = AtomicU32::new(0);
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    match path.as_str() {
+        "/" => Response::ok("hello from hello-worker"),
+        "/count" => Response::ok(bump().to_string()),
+        "/panic" => panic!("hello-worker: deliberate panic"),
+        "/abort" => core::arch::wasm32::unreachable(),
+        "/stack-overflow" => Response::ok(recurse(black_box(1)).to_string()),
+        "/oom" => Response::ok(exhaust_memory().to_string()),
+        p if p.starts_with("/do/") => {
+            let stub = env.durable_object("COUNTER")?.id_from_name("sample")?.get_stub()?;
+            stub.fetch_with_str(&format!("https://counter{p}")).await
+        }
+        _ => Response::error("not found", 404),
+    }
+}
+
+fn bump() -> u32 {
+    COUNT.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// Unbounded recursion: the frame is kept alive by `black_box` so the
+/// optimiser cannot turn it into a loop; ends in a wasm stack-overflow trap.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 32]);
+    recurse(black_box(depth + 1)) + frame[7]
+}
+
+/// Keeps allocating (and leaking) large blocks until the allocator fails,
+/// which makes std call `handle_alloc_error`: a hard abort, not a panic.
+fn exhaust_memory() -> usize {
+    let mut total = 0usize;
+    loop {
+        let block: Vec<u8> = Vec::with_capacity(black_box(256 << 20));
+        total += block.capacity();
+        std::mem::forget(block);
+    }
+    #[allow(unreachable_code)]
+    total
+}
+
+/// Durable Object bound as `COUNTER`: an in-memory count (lost when the
+/// instance is reset) next to a stored count (kept by the runtime).
+#[durable_object]
+pub struct Counter {
+    state: State,
+    count: Cell<u32>,
+}
+
+impl DurableObject for Counter {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state, count: Cell::new(0) }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        match req.path().as_str() {
+            "/do/increment" => {
+                self.count.set(self.count.get() + 1);
+                let stored: u32 = self.state.storage().get("stored").await?.unwrap_or(0) + 1;
+                self.state.storage().put("stored", stored).await?;
+                Response::ok(self.count.get().to_string())
+            }
+            "/do/stored" => {
+                let stored: u32 = self.state.storage().get("stored").await?.unwrap_or(0);
+                Response::ok(stored.to_string())
+            }
+            "/do/panic" => panic!("Counter: deliberate panic"),
+            "/do/abort" => core::arch::wasm32::unreachable(),
+            _ => Response::error("not found", 404),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+from worker_build.cli import main
+
+raise SystemExit(main())

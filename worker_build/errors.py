@@ -1,0 +1,93 @@
+"""Every error the tool reports on purpose.
+
+Each class carries the exit code the CLI returns for it and a fix-it hint, so
+`cli.main()` can print one actionable line without a traceback. Anything that
+is not a `WorkerBuildError` is a bug and exits with `EXIT_INTERNAL`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_TOOL_FAILED = 1  # a tool we ran (cargo, wasm-bindgen, ...) failed
+EXIT_USAGE = 2  # bad flags or conflicting options (typer uses 2 too)
+EXIT_CRATE = 3  # the crate cannot be built as a Worker (Cargo.toml/lock problems)
+EXIT_TOOLCHAIN = 4  # no suitable Rust toolchain / std sources / wasm32 support
+EXIT_TOOL_MISSING = 5  # wasm-bindgen, wasm-opt or esbuild missing or wrong version
+EXIT_NO_EH = 6  # the module holds no exception handling (or not the expected encoding)
+EXIT_INVALID_WASM = 7  # the file is not a valid WebAssembly module
+EXIT_LOCKED = 8  # another build holds the output lock
+EXIT_INTERNAL = 70  # a bug in worker-build (EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+class WorkerBuildError(Exception):
+    """Root of all expected failures: one message line plus an optional fix."""
+
+    exit_code = EXIT_TOOL_FAILED
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def one_line(self) -> str:
+        return f"{self.message} ({self.fix})" if self.fix else self.message
+
+
+class UsageError(WorkerBuildError):
+    exit_code = EXIT_USAGE
+
+
+class CrateError(WorkerBuildError):
+    exit_code = EXIT_CRATE
+
+
+class ToolchainError(WorkerBuildError):
+    exit_code = EXIT_TOOLCHAIN
+
+
+class ToolMissingError(WorkerBuildError):
+    exit_code = EXIT_TOOL_MISSING
+
+
+class LockedError(WorkerBuildError):
+    exit_code = EXIT_LOCKED
+
+
+class NoExceptionHandlingError(WorkerBuildError):
+    exit_code = EXIT_NO_EH
+
+
+class InvalidWasmError(WorkerBuildError):
+    """The bytes are not a valid module; `offset` is where decoding stopped."""
+
+    exit_code = EXIT_INVALID_WASM
+
+    def __init__(self, message: str, offset: int, fix: str | None = None) -> None:
+        super().__init__(f"invalid wasm at byte {offset:#x}: {message}", fix)
+        self.offset = offset
+        self.reason = message
+
+
+class CommandFailedError(WorkerBuildError):
+    """A subprocess exited non-zero; keeps the command and its output for the report."""
+
+    exit_code = EXIT_TOOL_FAILED
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        returncode: int,
+        output: str,
+        fix: str | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.output = output
+        name = self.argv[0].rsplit("/", 1)[-1] if self.argv else "command"
+        super().__init__(f"{name} exited with code {returncode}", fix)
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.output.rstrip().splitlines()[-lines:])

@@ -1,0 +1,94 @@
+"""The one way worker-build runs another program.
+
+No shell, ever: argv lists only. The executable is resolved up front so a
+missing program is a `ToolMissingError` with a fix, not a bare
+`FileNotFoundError`. Failures raise `CommandFailedError` with the command,
+exit code and captured output.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker_build.errors import CommandFailedError, ToolMissingError
+
+# Called with the printable command line before each run (the UI sets this
+# in --verbose mode). A module-level hook keeps every caller's signature small.
+_echo: Callable[[str], None] | None = None
+
+
+def set_echo(echo: Callable[[str], None] | None) -> None:
+    global _echo
+    _echo = echo
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def resolve(program: str | os.PathLike[str], fix: str | None = None) -> str:
+    """Absolute path of `program` (a path or a name on PATH), or ToolMissingError."""
+    text = os.fspath(program)
+    if os.sep in text:
+        path = Path(text)
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+        raise ToolMissingError(f"{text} does not exist or is not executable", fix)
+    found = shutil.which(text)
+    if found is None:
+        raise ToolMissingError(f"{text} not found on PATH", fix)
+    return found
+
+
+def format_command(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+    cmd = shlex.join(argv)
+    return f"{prefix} {cmd}" if prefix else cmd
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    capture: bool = True,
+    fix: str | None = None,
+    check: bool = True,
+) -> Result:
+    """Run argv[0] (resolved) with `env` layered over os.environ.
+
+    capture=False streams the child's output to our terminal (cargo's
+    progress); the error then carries no output, as the user saw it already.
+    """
+    args = [os.fspath(a) for a in argv]
+    args[0] = resolve(args[0], fix)
+    if _echo is not None:
+        _echo(format_command(args, env))
+    full_env = {**os.environ, **env} if env else None
+    try:
+        completed = subprocess.run(
+            args,
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=capture,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+    except OSError as exc:
+        raise ToolMissingError(f"cannot run {args[0]}: {exc.strerror}", fix) from exc
+    result = Result(args, completed.returncode, completed.stdout or "", completed.stderr or "")
+    if check and completed.returncode != 0:
+        raise CommandFailedError(args, completed.returncode, result.stdout + result.stderr, fix)
+    return result
