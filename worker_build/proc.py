@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from worker_build.errors import CommandFailedError, ToolMissingError
@@ -26,6 +27,14 @@ _echo: Callable[[str], None] | None = None
 def set_echo(echo: Callable[[str], None] | None) -> None:
     global _echo
     _echo = echo
+
+
+class Output(Enum):
+    """Where a child's output goes."""
+
+    CAPTURE = "capture"  # both streams captured; shown only in errors
+    STDOUT = "stdout"  # stdout captured (e.g. cargo's JSON), stderr shown live
+    STREAM = "stream"  # both shown live; errors carry no output
 
 
 @dataclass(frozen=True)
@@ -61,15 +70,11 @@ def run(
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
-    capture: bool = True,
+    output: Output = Output.CAPTURE,
     fix: str | None = None,
     check: bool = True,
 ) -> Result:
-    """Run argv[0] (resolved) with `env` layered over os.environ.
-
-    capture=False streams the child's output to our terminal (cargo's
-    progress); the error then carries no output, as the user saw it already.
-    """
+    """Run argv[0] (resolved) with `env` layered over os.environ."""
     args = [os.fspath(a) for a in argv]
     args[0] = resolve(args[0], fix)
     if _echo is not None:
@@ -81,7 +86,8 @@ def run(
             cwd=cwd,
             env=full_env,
             stdin=subprocess.DEVNULL,
-            capture_output=capture,
+            stdout=None if output is Output.STREAM else subprocess.PIPE,
+            stderr=subprocess.PIPE if output is Output.CAPTURE else None,
             text=True,
             errors="replace",
             check=False,

@@ -1,0 +1,191 @@
+"""Command line: `worker-build [PATH] [flags] [cargo args]`, `worker-build verify`, `worker-build doctor`.
+
+The build is the default command (as in the real worker-build, so wrangler's
+`[build] command = "worker-build --release"` works unchanged); `verify` and
+`doctor` are recognised as the first argument. Heavy modules are imported
+inside the commands so `--help` and `verify` start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from worker_build import __version__
+from worker_build.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, WorkerBuildError
+
+SUBCOMMANDS = ("verify", "doctor")
+CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+
+build_app = typer.Typer(add_completion=False, rich_markup_mode=None, context_settings=CONTEXT)
+verify_app = typer.Typer(add_completion=False, rich_markup_mode=None)
+doctor_app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 a tool failed, 2 usage, 3 crate problem, 4 toolchain, "
+    "5 missing tool, 6 no exception handling, 7 invalid wasm, 8 output locked, "
+    "70 internal error, 130 interrupted."
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"worker-build {__version__}")
+        raise typer.Exit()
+
+
+@build_app.command(
+    help="Build the Rust crate at PATH into a Cloudflare Worker in build/. Unknown options "
+    "and everything after `--` go to `cargo build`. Subcommands: `worker-build verify "
+    "FILE.wasm`, `worker-build doctor`. " + EXIT_CODES_HELP,
+)
+def build(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Crate directory (default: current directory).")] = Path("."),
+    dev: Annotated[bool, typer.Option("--dev", "--debug", help="Dev profile: no wasm-opt, wasm-bindgen --debug.")] = False,
+    release: Annotated[bool, typer.Option("--release", help="Release profile (the default).")] = False,
+    profiling: Annotated[bool, typer.Option("--profiling", help="Release build for profiling.")] = False,
+    profile: Annotated[str | None, typer.Option("--profile", metavar="NAME", help="A custom cargo profile.")] = None,
+    panic_unwind: Annotated[bool | None, typer.Option("--panic-unwind/--no-panic-unwind", help="Build std and the crate with panic=unwind so a panic fails only its request.")] = None,
+    eh_encoding: Annotated[str | None, typer.Option("--eh-encoding", metavar="default|legacy|exnref", help="Exception-handling encoding for --panic-unwind builds.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("-d", "--out-dir", help="Output directory (default: build).")] = None,
+    no_opt: Annotated[bool, typer.Option("--no-opt", help="Skip wasm-opt.")] = False,
+    rustc: Annotated[Path | None, typer.Option("--rustc", metavar="PATH", help="Use this rustc (and the cargo beside it), e.g. a distro compiler with std sources. Env: WORKER_BUILD_RUSTC.")] = None,
+    panic_body: Annotated[str | None, typer.Option("--panic-body", metavar="message|generic", help="What a 500 caused by a panic contains (default: message).")] = None,
+    no_loader: Annotated[bool, typer.Option("--no-loader", help="Do not emit the Python loader (build/loader.py).")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Never download tools; fail if one is missing.")] = False,
+    scope: Annotated[str | None, typer.Option("-s", "--scope", help="npm scope for build/package.json.")] = None,
+    lock_timeout: Annotated[float, typer.Option("--lock-timeout", metavar="SECONDS", help="How long to wait for another build of the same output.")] = 600.0,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every command run.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")] = False,
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show Python tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    from worker_build import proc
+    from worker_build.options import RawArgs
+    from worker_build.ui import Mode, Reporter
+
+    if traceback:
+        os.environ["WORKER_BUILD_TRACEBACK"] = "1"
+    mode = Mode.JSON if json_out else Mode.QUIET if quiet else Mode.VERBOSE if verbose else Mode.NORMAL
+    reporter = Reporter(mode)
+    if mode is Mode.VERBOSE:
+        proc.set_echo(reporter.echo_command)
+    raw = RawArgs(
+        path=path, dev=dev, release=release, profiling=profiling, profile=profile,
+        panic_unwind=panic_unwind, eh_encoding=eh_encoding, out_dir=out_dir, no_opt=no_opt,
+        rustc=rustc, panic_body=panic_body, no_loader=no_loader, offline=offline, scope=scope,
+        lock_timeout=lock_timeout, cargo_args=tuple(ctx.args),
+    )
+    _run_guarded(lambda: _build(raw, reporter), reporter)
+
+
+def _build(raw: Any, reporter: Any) -> int:
+    from worker_build import pipeline
+    from worker_build.ui import gzip_size
+
+    start = time.monotonic()
+    result = pipeline.build(raw, reporter)
+    bctx = result.context
+    out = bctx.options.out_dir
+    for note in bctx.notes:
+        reporter.note(note)
+    wasm, js = out / "index_bg.wasm", out / "index.js"
+    facts = {
+        **bctx.facts,
+        "out_dir": str(out),
+        "profile": bctx.options.profile.name,
+        "panic_strategy": "unwind" if bctx.options.panic_unwind else "abort",
+        "tools": {name: tool.label for name, tool in bctx.tools.items()},
+        "wasm_bytes": wasm.stat().st_size,
+        "wasm_gzip_bytes": gzip_size(wasm),
+        "js_bytes": js.stat().st_size,
+        "js_gzip_bytes": gzip_size(js),
+        "steps": [{"name": name, "seconds": round(sec, 3)} for name, sec in result.timings],
+        "notes": list(bctx.notes),
+        "seconds": time.monotonic() - start,
+    }
+    reporter.summary(facts)
+    return EXIT_OK
+
+
+def _run_guarded(body: Any, reporter: Any) -> None:
+    """Map every outcome to an exit code: expected errors print one line, bugs
+    print a short report (full traceback with --traceback)."""
+    try:
+        code = body()
+    except WorkerBuildError as exc:
+        if os.environ.get("WORKER_BUILD_TRACEBACK"):
+            raise
+        reporter.error(exc)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; the previous output was left unchanged", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("WORKER_BUILD_TRACEBACK"):
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(a bug in worker-build; rerun with --traceback and report it)",
+            file=sys.stderr,
+        )
+        code = EXIT_INTERNAL
+    raise typer.Exit(code)
+
+
+@verify_app.command(help="Check that FILE.wasm holds WebAssembly exception-handling instructions. " + EXIT_CODES_HELP)
+def verify(
+    file: Annotated[Path, typer.Argument(help="The .wasm module to check.")],
+    expect: Annotated[str, typer.Option("--expect", metavar="legacy|exnref|any", help="Which encoding must be present.")] = "any",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    from worker_build import verify_cli
+    from worker_build.ui import Mode, Reporter
+
+    _run_guarded(lambda: verify_cli.run(file, expect, json_out), Reporter(Mode.NORMAL))
+
+
+@doctor_app.command(help="Check everything a build needs and print the fix for each gap.")
+def doctor(
+    path: Annotated[Path, typer.Argument(help="Crate directory (default: current directory).")] = Path("."),
+    panic_unwind: Annotated[bool, typer.Option("--panic-unwind", help="Check for a --panic-unwind build.")] = False,
+    rustc: Annotated[Path | None, typer.Option("--rustc", metavar="PATH", help="As for the build; env: WORKER_BUILD_RUSTC.")] = None,
+) -> None:
+    from worker_build import doctor as doctor_mod
+    from worker_build.ui import Mode, Reporter
+
+    _run_guarded(lambda: doctor_mod.run(path, panic_unwind=panic_unwind, rustc=rustc), Reporter(Mode.NORMAL))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    apps = {"verify": verify_app, "doctor": doctor_app}
+    app = build_app
+    prog = "worker-build"
+    if args and args[0] in SUBCOMMANDS:
+        app = apps[args[0]]
+        prog = f"worker-build {args[0]}"
+        args = args[1:]
+    try:
+        app(args=args, prog_name=prog, standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:  # click's own usage errors (exit 2)
+        return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return EXIT_INTERRUPTED
+        raise
+    return EXIT_OK

@@ -1,0 +1,51 @@
+"""The state one build carries from step to step.
+
+Steps read the frozen options and the facts earlier steps found, and record
+their own; nothing else is shared. Lives apart from pipeline.py so steps can
+import it without importing the pipeline that imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worker_build.crate import Crate
+from worker_build.options import BuildOptions
+from worker_build.toolchain import Toolchain
+from worker_build.tools import Tool
+
+
+@dataclass
+class BuildContext:
+    options: BuildOptions
+    staging: Path  # scratch space for this build, removed afterwards
+    crate: Crate | None = None
+    toolchain: Toolchain | None = None
+    tools: dict[str, Tool] = field(default_factory=dict)
+    artifact: Path | None = None  # the .wasm cargo produced
+    notes: list[str] = field(default_factory=list)  # shown in the summary
+    facts: dict[str, Any] = field(default_factory=dict)  # for the summary / JSON report
+
+    @property
+    def bindgen_dir(self) -> Path:
+        """wasm-bindgen's output and the shim entry point."""
+        return self.staging / "bindgen"
+
+    @property
+    def out_dir(self) -> Path:
+        """What becomes the user's build/ directory when every step succeeded."""
+        return self.staging / "out"
+
+    def need_crate(self) -> Crate:
+        assert self.crate is not None, "preflight must run before this step"
+        return self.crate
+
+    def need_toolchain(self) -> Toolchain:
+        assert self.toolchain is not None, "toolchain step must run before this step"
+        return self.toolchain
+
+    def need_artifact(self) -> Path:
+        assert self.artifact is not None, "cargo step must run before this step"
+        return self.artifact

@@ -1,0 +1,147 @@
+"""What worker-build needs to know about the crate, read from Cargo.toml and Cargo.lock.
+
+Reads the files directly (no `cargo metadata`): it is the pre-flight step and
+must fail fast, with a fix-it message, before any slow tool starts.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worker_build.errors import CrateError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+# wasm-bindgen 0.2.122 changed the schema the CLI and the crate must share
+# and is the oldest version with reset-state + abort-handler support that the
+# worker 0.8 line relies on.
+MIN_WASM_BINDGEN = (0, 2, 122)
+
+
+@dataclass(frozen=True)
+class Crate:
+    root: Path  # directory holding Cargo.toml
+    manifest: Path
+    package_name: str
+    lib_name: str  # the artifact stem cargo writes (dashes become underscores)
+    lockfile: Path
+    wasm_bindgen_version: str
+    worker_version: str | None  # None: a plain wasm-bindgen crate (no `worker` dependency)
+    metadata: dict[str, Any] = field(default_factory=dict)  # [package.metadata]
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    core = text.split("+", 1)[0].split("-", 1)[0]
+    parts = core.split(".")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError as exc:
+        raise CrateError(f"cannot read version {text!r} in Cargo.lock") from exc
+    nums += [0] * (3 - len(nums))
+    return nums[0], nums[1], nums[2]
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise CrateError(f"{path} is not valid TOML: {exc}", "fix the syntax error") from exc
+
+
+def find_lockfile(crate_root: Path) -> Path | None:
+    """Cargo.lock of the crate or of the workspace it belongs to (nearest ancestor)."""
+    for directory in (crate_root, *crate_root.parents):
+        candidate = directory / "Cargo.lock"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def locked_versions(lockfile: Path) -> dict[str, list[str]]:
+    data = _load_toml(lockfile)
+    versions: dict[str, list[str]] = {}
+    for pkg in data.get("package", []):
+        if isinstance(pkg, dict) and "name" in pkg and "version" in pkg:
+            versions.setdefault(str(pkg["name"]), []).append(str(pkg["version"]))
+    return versions
+
+
+def _single(versions: dict[str, list[str]], name: str, lockfile: Path) -> str | None:
+    found = versions.get(name, [])
+    if len(found) > 1:
+        raise CrateError(
+            f"{lockfile} locks several versions of {name} ({', '.join(found)})",
+            f"unify them with `cargo update -p {name}` so one CLI version matches",
+        )
+    return found[0] if found else None
+
+
+def load_crate(path: Path) -> Crate:
+    root = path.resolve()
+    if root.is_file() and root.name == "Cargo.toml":
+        root = root.parent
+    manifest = root / "Cargo.toml"
+    if not manifest.is_file():
+        raise CrateError(
+            f"no Cargo.toml in {root}",
+            "run worker-build in the crate's directory or pass its path",
+        )
+    data = _load_toml(manifest)
+    package = data.get("package")
+    if not isinstance(package, dict) or "name" not in package:
+        raise CrateError(
+            f"{manifest} has no [package] name (a workspace root?)",
+            "pass the path of the Worker crate itself, not the workspace",
+        )
+    name = str(package["name"])
+    lib = data.get("lib", {})
+    crate_types = lib.get("crate-type", []) if isinstance(lib, dict) else []
+    if "cdylib" not in crate_types:
+        raise CrateError(
+            f"{manifest}: [lib] crate-type does not include \"cdylib\"",
+            'add `[lib]\ncrate-type = ["cdylib"]` to Cargo.toml',
+        )
+    lib_name = str(lib.get("name", name)).replace("-", "_")
+
+    lockfile = find_lockfile(root)
+    if lockfile is None:
+        raise CrateError(
+            f"no Cargo.lock for {name}",
+            "run `cargo generate-lockfile` (worker-build uses the locked wasm-bindgen version)",
+        )
+    versions = locked_versions(lockfile)
+    bindgen = _single(versions, "wasm-bindgen", lockfile)
+    if bindgen is None:
+        raise CrateError(
+            f"{lockfile} does not lock wasm-bindgen",
+            "add the `worker` (or `wasm-bindgen`) dependency and run `cargo generate-lockfile`",
+        )
+    if parse_version(bindgen) < MIN_WASM_BINDGEN:
+        raise CrateError(
+            f"wasm-bindgen {bindgen} is too old (need >= 0.2.122)",
+            "run `cargo update -p wasm-bindgen`",
+        )
+    worker = _single(versions, "worker", lockfile)
+    if worker is not None and parse_version(worker)[:2] != (0, 8):
+        raise CrateError(
+            f"worker {worker} is not supported (need 0.8.x)",
+            'set `worker = "0.8"` in Cargo.toml and run `cargo update -p worker`',
+        )
+    pkg_meta = package.get("metadata", {})
+    return Crate(
+        root=root,
+        manifest=manifest,
+        package_name=name,
+        lib_name=lib_name,
+        lockfile=lockfile,
+        wasm_bindgen_version=bindgen,
+        worker_version=worker,
+        metadata=pkg_meta if isinstance(pkg_meta, dict) else {},
+    )

@@ -1,0 +1,164 @@
+"""The build as an explicit, ordered list of steps.
+
+    pre-flight -> toolchain -> cargo build -> wasm-bindgen -> [wasm-opt] -> bundle
+    -> [python loader] -> verify -> install
+
+Options add or drop steps here and nowhere else. Everything is written to a
+staging directory under the build lock; the `install` step is the only one
+that touches the user's output directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from worker_build import crate as crate_mod
+from worker_build import options as options_mod
+from worker_build import output, toolchain
+from worker_build.context import BuildContext
+from worker_build.options import BuildOptions, RawArgs
+
+
+class Reporter(Protocol):
+    def step_started(self, name: str) -> None: ...
+    def step_finished(self, name: str, seconds: float) -> None: ...
+    def step_failed(self, name: str, seconds: float) -> None: ...
+    def waiting_for_lock(self, out_dir: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[BuildContext], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    context: BuildContext
+    timings: list[tuple[str, float]]
+
+
+def _toolchain(ctx: BuildContext) -> None:
+    ctx.toolchain = toolchain.find_toolchain(ctx.options.rustc, ctx.options.panic_unwind)
+    ctx.facts["toolchain"] = ctx.toolchain.label
+
+
+def _cargo(ctx: BuildContext) -> None:
+    from worker_build.steps import cargo
+
+    cargo.run(ctx)
+
+
+def _bindgen(ctx: BuildContext) -> None:
+    from worker_build.steps import bindgen
+
+    bindgen.run(ctx)
+
+
+def _wasm_opt(ctx: BuildContext) -> None:
+    from worker_build.steps import wasm_opt
+
+    wasm_opt.run(ctx)
+
+
+def _bundle(ctx: BuildContext) -> None:
+    from worker_build.steps import bundle
+
+    bundle.run(ctx)
+
+
+def _loader(ctx: BuildContext) -> None:
+    from worker_build.steps import loader
+
+    wasm_opt_tool = ctx.tools.get("wasm-opt")
+    if wasm_opt_tool is None and ctx.options.panic_unwind:
+        # The loader may need wasm-opt to translate legacy EH to exnref even
+        # when the build itself did not optimise.
+        from worker_build import tools
+
+        wasm_opt_tool = tools.wasm_opt(ctx.options.crate_path, ctx.options.install_policy)
+        ctx.tools["wasm-opt"] = wasm_opt_tool
+    info = loader.emit_loader(
+        ctx.bindgen_dir, wasm_opt=wasm_opt_tool.path if wasm_opt_tool else None
+    )
+    for name in info.files:
+        shutil.copyfile(ctx.bindgen_dir / name, ctx.out_dir / name)
+    ctx.facts["loader"] = {
+        "files": list(info.files),
+        "functions": list(info.functions),
+        "unsupported": list(info.unsupported),
+        "translated_to_exnref": info.translated_to_exnref,
+    }
+    if info.translated_to_exnref:
+        ctx.notes.append("loader: legacy EH translated to exnref for wasmtime (wasm-opt)")
+
+
+def _verify(ctx: BuildContext) -> None:
+    from worker_build.steps import verify
+
+    verify.run(ctx)
+
+
+def plan(options: BuildOptions) -> list[Step]:
+    steps = [
+        Step("toolchain", _toolchain),
+        Step("cargo build", _cargo),
+        Step("wasm-bindgen", _bindgen),
+    ]
+    if options.wasm_opt_args is not None:
+        steps.append(Step("wasm-opt", _wasm_opt))
+    steps.append(Step("bundle", _bundle))
+    if options.loader:
+        steps.append(Step("python loader", _loader))
+    steps.append(Step("verify", _verify))
+    return steps
+
+
+def _timed(reporter: Reporter, timings: list[tuple[str, float]], step: Step, ctx: BuildContext) -> None:
+    reporter.step_started(step.name)
+    start = time.monotonic()
+    try:
+        step.run(ctx)
+    except BaseException:
+        reporter.step_failed(step.name, time.monotonic() - start)
+        raise
+    elapsed = time.monotonic() - start
+    timings.append((step.name, elapsed))
+    reporter.step_finished(step.name, elapsed)
+
+
+def build(raw: RawArgs, reporter: Reporter) -> BuildResult:
+    timings: list[tuple[str, float]] = []
+    reporter.step_started("pre-flight")
+    start = time.monotonic()
+    try:
+        crate = crate_mod.load_crate(raw.path)
+        options = options_mod.resolve(raw, crate.root, crate.metadata)
+    except BaseException:
+        reporter.step_failed("pre-flight", time.monotonic() - start)
+        raise
+    timings.append(("pre-flight", time.monotonic() - start))
+    reporter.step_finished("pre-flight", timings[-1][1])
+
+    with output.build_lock(
+        options.out_dir, options.lock_timeout, lambda: reporter.waiting_for_lock(options.out_dir)
+    ):
+        staging = output.make_staging(options.out_dir)
+        ctx = BuildContext(options=options, staging=staging, crate=crate)
+        try:
+            ctx.out_dir.mkdir(parents=True)
+            for step in plan(options):
+                _timed(reporter, timings, step, ctx)
+            _timed(reporter, timings, Step("install", _install), ctx)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return BuildResult(ctx, timings)
+
+
+def _install(ctx: BuildContext) -> None:
+    output.replace_dir(ctx.out_dir, ctx.options.out_dir)

@@ -1,0 +1,48 @@
+"""Step: wasm-bindgen at the locked version, with reset-state and abort-handler support."""
+
+from __future__ import annotations
+
+from worker_build import proc, tools
+from worker_build.context import BuildContext
+from worker_build.errors import CommandFailedError, ToolMissingError
+
+# wasm-bindgen reports a CLI/crate schema mismatch with this phrase.
+SCHEMA_MISMATCH = "different bindgen format"
+
+
+def run(ctx: BuildContext) -> None:
+    crate, options = ctx.need_crate(), ctx.options
+    tool = tools.wasm_bindgen(crate.wasm_bindgen_version, options.install_policy)
+    ctx.tools["wasm-bindgen"] = tool
+    if tool.version != crate.wasm_bindgen_version:
+        ctx.notes.append(
+            f"WASM_BINDGEN_BIN is wasm-bindgen {tool.version}, "
+            f"Cargo.lock has {crate.wasm_bindgen_version}"
+        )
+    ctx.bindgen_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(tool.path),
+        str(ctx.need_artifact()),
+        "--out-dir",
+        str(ctx.bindgen_dir),
+        "--target",
+        "module",
+        "--out-name",
+        "index",
+        "--no-typescript",
+        "--experimental-reset-state-function",
+        "--force-enable-abort-handler",
+    ]
+    if options.profile.bindgen_debug:
+        argv.append("--debug")
+    try:
+        proc.run(argv)
+    except CommandFailedError as exc:
+        if SCHEMA_MISMATCH in exc.output:
+            raise ToolMissingError(
+                f"wasm-bindgen {tool.version} ({tool.source.value}) cannot read this crate: "
+                f"Cargo.lock locks wasm-bindgen {crate.wasm_bindgen_version}",
+                "unset WASM_BINDGEN_BIN or point it at wasm-bindgen "
+                f"{crate.wasm_bindgen_version}",
+            ) from exc
+        raise

@@ -1,0 +1,104 @@
+"""Step: `cargo build --lib --target wasm32-unknown-unknown`, artifact from cargo's JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+from worker_build import proc
+from worker_build.context import BuildContext
+from worker_build.errors import CommandFailedError, WorkerBuildError
+from worker_build.options import BuildOptions
+from worker_build.toolchain import (
+    WASM_TARGET,
+    StdSource,
+    Toolchain,
+    build_std_flag,
+    eh_rustflags,
+)
+
+
+def command(options: BuildOptions, toolchain: Toolchain) -> list[str]:
+    argv = [
+        str(toolchain.cargo),
+        "build",
+        "--lib",
+        "--target",
+        WASM_TARGET,
+        "--message-format=json-render-diagnostics",
+        *options.profile.cargo_args,
+    ]
+    if toolchain.std_source is StdSource.BUILD_STD:
+        argv.append(build_std_flag(options.panic_unwind))
+    return [*argv, *options.cargo_args]
+
+
+def environment(options: BuildOptions, toolchain: Toolchain) -> dict[str, str]:
+    """RUSTC pins the compiler cargo uses (rustup proxies may be first on PATH);
+    the user's RUSTFLAGS are extended, never replaced."""
+    env = {"RUSTC": str(toolchain.rustc)}
+    if toolchain.needs_bootstrap:
+        env["RUSTC_BOOTSTRAP"] = "1"
+    extra = ["-Cpanic=unwind", *eh_rustflags(options.eh_encoding)] if options.panic_unwind else []
+    if not extra:
+        return env
+    encoded = os.environ.get("CARGO_ENCODED_RUSTFLAGS")
+    if encoded is not None:
+        # cargo prefers this variable over RUSTFLAGS; extend it in its own format.
+        parts = [p for p in encoded.split("\x1f") if p]
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join([*parts, *extra])
+    else:
+        current = shlex.split(os.environ.get("RUSTFLAGS", ""))
+        env["RUSTFLAGS"] = shlex.join([*current, *extra])
+    return env
+
+
+def find_artifact(json_lines: str, lib_name: str) -> Path | None:
+    """The cdylib .wasm of our crate, from cargo's `compiler-artifact` messages."""
+    found: Path | None = None
+    for line in json_lines.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if message.get("reason") != "compiler-artifact":
+            continue
+        target = message.get("target", {})
+        if "cdylib" not in target.get("kind", []) or target.get("name", "").replace("-", "_") != lib_name:
+            continue
+        for filename in message.get("filenames", []):
+            if filename.endswith(".wasm"):
+                found = Path(filename)
+    return found
+
+
+def run(ctx: BuildContext) -> None:
+    options, toolchain, crate = ctx.options, ctx.need_toolchain(), ctx.need_crate()
+    if toolchain.std_source is StdSource.BUILD_STD:
+        ctx.notes.append(f"std built from source ({build_std_flag(options.panic_unwind)})")
+    if toolchain.needs_bootstrap:
+        ctx.notes.append(f"RUSTC_BOOTSTRAP=1 set so {toolchain.label} accepts -Z flags")
+    try:
+        result = proc.run(
+            command(options, toolchain),
+            cwd=crate.root,
+            env=environment(options, toolchain),
+            output=proc.Output.STDOUT,
+        )
+    except CommandFailedError as exc:
+        raise CommandFailedError(
+            exc.argv, exc.returncode, exc.output, "fix the compile errors cargo printed above"
+        ) from exc
+    artifact = find_artifact(result.stdout, crate.lib_name)
+    if artifact is None or not artifact.is_file():
+        raise WorkerBuildError(
+            f"cargo finished but reported no .wasm for {crate.lib_name}",
+            "check that the crate builds a cdylib for wasm32-unknown-unknown",
+        )
+    ctx.artifact = artifact
+    ctx.facts["artifact"] = str(artifact)
+    ctx.facts["artifact_bytes"] = artifact.stat().st_size

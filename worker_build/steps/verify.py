@@ -1,0 +1,36 @@
+"""Step: prove from the bytes that the output module can unwind.
+
+A --panic-unwind build whose module holds no exception handling would deploy
+and then poison its instance on the first panic, so it fails the build
+before the previous output is replaced.
+"""
+
+from __future__ import annotations
+
+from worker_build.context import BuildContext
+from worker_build.errors import NoExceptionHandlingError
+from worker_build.toolchain import EhEncoding
+from worker_build.verify import verify_file
+
+EXPECT = {EhEncoding.DEFAULT: "any", EhEncoding.LEGACY: "legacy", EhEncoding.EXNREF: "exnref"}
+
+
+def run(ctx: BuildContext) -> None:
+    module = ctx.out_dir / "index_bg.wasm"
+    if ctx.options.panic_unwind:
+        try:
+            report = verify_file(module, EXPECT[ctx.options.eh_encoding])  # type: ignore[arg-type]
+        except NoExceptionHandlingError as exc:
+            raise NoExceptionHandlingError(
+                f"--panic-unwind build produced a module without the expected exception "
+                f"handling: {exc.message}",
+                exc.fix or "check RUSTFLAGS and the toolchain; build/ was left unchanged",
+            ) from exc
+    else:
+        try:
+            report = verify_file(module, "any")  # type: ignore[arg-type]
+        except NoExceptionHandlingError:
+            ctx.facts["eh_encoding"] = "none (panic=abort)"
+            return
+    ctx.facts["eh_encoding"] = "+".join(report.encodings) if report.encodings else "none"
+    ctx.facts["eh"] = report.to_json()
