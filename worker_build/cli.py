@@ -1,4 +1,4 @@
-"""Command line: `worker-build [PATH] [flags] [cargo args]`, `worker-build verify`, `worker-build doctor`.
+"""Command line: `worker-build [PATH] [flags] [cargo args]`, `verify` and `doctor`.
 
 The build is the default command (as in the real worker-build, so wrangler's
 `[build] command = "worker-build --release"` works unchanged); `verify` and
@@ -17,10 +17,20 @@ from typing import Annotated, Any
 import typer
 
 from worker_build import __version__
-from worker_build.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, WorkerBuildError
+from worker_build.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    WorkerBuildError,
+)
 
 SUBCOMMANDS = ("verify", "doctor")
-CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+CONTEXT = {
+    "allow_extra_args": True,
+    "ignore_unknown_options": True,
+    "help_option_names": ["-h", "--help"],
+}
 
 build_app = typer.Typer(add_completion=False, rich_markup_mode=None, context_settings=CONTEXT)
 verify_app = typer.Typer(add_completion=False, rich_markup_mode=None)
@@ -46,26 +56,88 @@ def _version(value: bool) -> None:
 )
 def build(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Crate directory (default: current directory).")] = Path("."),
-    dev: Annotated[bool, typer.Option("--dev", "--debug", help="Dev profile: no wasm-opt, wasm-bindgen --debug.")] = False,
-    release: Annotated[bool, typer.Option("--release", help="Release profile (the default).")] = False,
-    profiling: Annotated[bool, typer.Option("--profiling", help="Release build for profiling.")] = False,
-    profile: Annotated[str | None, typer.Option("--profile", metavar="NAME", help="A custom cargo profile.")] = None,
-    panic_unwind: Annotated[bool | None, typer.Option("--panic-unwind/--no-panic-unwind", help="Build std and the crate with panic=unwind so a panic fails only its request.")] = None,
-    eh_encoding: Annotated[str | None, typer.Option("--eh-encoding", metavar="default|legacy|exnref", help="Exception-handling encoding for --panic-unwind builds.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("-d", "--out-dir", help="Output directory (default: build).")] = None,
+    path: Annotated[
+        Path, typer.Argument(help="Crate directory (default: current directory).")
+    ] = Path("."),
+    dev: Annotated[
+        bool,
+        typer.Option("--dev", "--debug", help="Dev profile: no wasm-opt, wasm-bindgen --debug."),
+    ] = False,
+    release: Annotated[
+        bool, typer.Option("--release", help="Release profile (the default).")
+    ] = False,
+    profiling: Annotated[
+        bool, typer.Option("--profiling", help="Release build for profiling.")
+    ] = False,
+    profile: Annotated[
+        str | None, typer.Option("--profile", metavar="NAME", help="A custom cargo profile.")
+    ] = None,
+    panic_unwind: Annotated[
+        bool | None,
+        typer.Option(
+            "--panic-unwind/--no-panic-unwind",
+            help="Build std and the crate with panic=unwind so a panic fails only its request.",
+        ),
+    ] = None,
+    eh_encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--eh-encoding",
+            metavar="default|legacy|exnref",
+            help="Exception-handling encoding for --panic-unwind builds.",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("-d", "--out-dir", help="Output directory (default: build).")
+    ] = None,
     no_opt: Annotated[bool, typer.Option("--no-opt", help="Skip wasm-opt.")] = False,
-    rustc: Annotated[Path | None, typer.Option("--rustc", metavar="PATH", help="Use this rustc (and the cargo beside it), e.g. a distro compiler with std sources. Env: WORKER_BUILD_RUSTC.")] = None,
-    panic_body: Annotated[str | None, typer.Option("--panic-body", metavar="message|generic", help="What a 500 caused by a panic contains (default: message).")] = None,
-    no_loader: Annotated[bool, typer.Option("--no-loader", help="Do not emit the Python loader (build/loader.py).")] = False,
-    offline: Annotated[bool, typer.Option("--offline", help="Never download tools; fail if one is missing.")] = False,
-    scope: Annotated[str | None, typer.Option("-s", "--scope", help="npm scope for build/package.json.")] = None,
-    lock_timeout: Annotated[float, typer.Option("--lock-timeout", metavar="SECONDS", help="How long to wait for another build of the same output.")] = 600.0,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every command run.")] = False,
+    rustc: Annotated[
+        Path | None,
+        typer.Option(
+            "--rustc",
+            metavar="PATH",
+            help="Use this rustc (and the cargo beside it), e.g. a distro compiler "
+            "with std sources. Env: WORKER_BUILD_RUSTC.",
+        ),
+    ] = None,
+    panic_body: Annotated[
+        str | None,
+        typer.Option(
+            "--panic-body",
+            metavar="message|generic",
+            help="What a 500 caused by a panic contains (default: message).",
+        ),
+    ] = None,
+    no_loader: Annotated[
+        bool, typer.Option("--no-loader", help="Do not emit the Python loader (build/loader.py).")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Never download tools; fail if one is missing.")
+    ] = False,
+    scope: Annotated[
+        str | None, typer.Option("-s", "--scope", help="npm scope for build/package.json.")
+    ] = None,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            metavar="SECONDS",
+            help="How long to wait for another build of the same output.",
+        ),
+    ] = 600.0,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Print every command run.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")] = False,
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show Python tracebacks for errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print a JSON report on stdout.")
+    ] = False,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show Python tracebacks for errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     from worker_build import proc
     from worker_build.options import RawArgs
@@ -73,15 +145,29 @@ def build(
 
     if traceback:
         os.environ["WORKER_BUILD_TRACEBACK"] = "1"
-    mode = Mode.JSON if json_out else Mode.QUIET if quiet else Mode.VERBOSE if verbose else Mode.NORMAL
+    mode = (
+        Mode.JSON if json_out else Mode.QUIET if quiet else Mode.VERBOSE if verbose else Mode.NORMAL
+    )
     reporter = Reporter(mode)
     if mode is Mode.VERBOSE:
         proc.set_echo(reporter.echo_command)
     raw = RawArgs(
-        path=path, dev=dev, release=release, profiling=profiling, profile=profile,
-        panic_unwind=panic_unwind, eh_encoding=eh_encoding, out_dir=out_dir, no_opt=no_opt,
-        rustc=rustc, panic_body=panic_body, no_loader=no_loader, offline=offline, scope=scope,
-        lock_timeout=lock_timeout, cargo_args=tuple(ctx.args),
+        path=path,
+        dev=dev,
+        release=release,
+        profiling=profiling,
+        profile=profile,
+        panic_unwind=panic_unwind,
+        eh_encoding=eh_encoding,
+        out_dir=out_dir,
+        no_opt=no_opt,
+        rustc=rustc,
+        panic_body=panic_body,
+        no_loader=no_loader,
+        offline=offline,
+        scope=scope,
+        lock_timeout=lock_timeout,
+        cargo_args=tuple(ctx.args),
     )
     _run_guarded(lambda: _build(raw, reporter), reporter)
 
@@ -140,10 +226,18 @@ def _run_guarded(body: Any, reporter: Any) -> None:
     raise typer.Exit(code)
 
 
-@verify_app.command(help="Check that FILE.wasm holds WebAssembly exception-handling instructions. " + EXIT_CODES_HELP)
+@verify_app.command(
+    help="Check that FILE.wasm holds WebAssembly exception-handling instructions. "
+    + EXIT_CODES_HELP
+)
 def verify(
     file: Annotated[Path, typer.Argument(help="The .wasm module to check.")],
-    expect: Annotated[str, typer.Option("--expect", metavar="legacy|exnref|any", help="Which encoding must be present.")] = "any",
+    expect: Annotated[
+        str,
+        typer.Option(
+            "--expect", metavar="legacy|exnref|any", help="Which encoding must be present."
+        ),
+    ] = "any",
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     from worker_build import verify_cli
@@ -154,14 +248,23 @@ def verify(
 
 @doctor_app.command(help="Check everything a build needs and print the fix for each gap.")
 def doctor(
-    path: Annotated[Path, typer.Argument(help="Crate directory (default: current directory).")] = Path("."),
-    panic_unwind: Annotated[bool, typer.Option("--panic-unwind", help="Check for a --panic-unwind build.")] = False,
-    rustc: Annotated[Path | None, typer.Option("--rustc", metavar="PATH", help="As for the build; env: WORKER_BUILD_RUSTC.")] = None,
+    path: Annotated[
+        Path, typer.Argument(help="Crate directory (default: current directory).")
+    ] = Path("."),
+    panic_unwind: Annotated[
+        bool, typer.Option("--panic-unwind", help="Check for a --panic-unwind build.")
+    ] = False,
+    rustc: Annotated[
+        Path | None,
+        typer.Option("--rustc", metavar="PATH", help="As for the build; env: WORKER_BUILD_RUSTC."),
+    ] = None,
 ) -> None:
     from worker_build import doctor as doctor_mod
     from worker_build.ui import Mode, Reporter
 
-    _run_guarded(lambda: doctor_mod.run(path, panic_unwind=panic_unwind, rustc=rustc), Reporter(Mode.NORMAL))
+    _run_guarded(
+        lambda: doctor_mod.run(path, panic_unwind=panic_unwind, rustc=rustc), Reporter(Mode.NORMAL)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,18 +277,16 @@ def main(argv: list[str] | None = None) -> int:
         prog = f"worker-build {args[0]}"
         args = args[1:]
     try:
-        app(args=args, prog_name=prog, standalone_mode=False)
+        # Not standalone: click returns the exit code of typer.Exit instead of exiting.
+        code = app(args=args, prog_name=prog, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except SystemExit as exc:  # click's own usage errors (exit 2)
-        return int(exc.code or 0) if isinstance(exc.code, int) else 2
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return EXIT_INTERRUPTED
-        raise
-    return EXIT_OK
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:
+        # Usage errors from typer's bundled click: it prints them itself.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
+    return int(code) if isinstance(code, int) else EXIT_OK

@@ -50,7 +50,8 @@ def parse_version(text: str) -> tuple[int, int, int]:
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise CrateError(f"{path} is not valid TOML: {exc}", "fix the syntax error") from exc
 
@@ -105,7 +106,7 @@ def load_crate(path: Path) -> Crate:
     crate_types = lib.get("crate-type", []) if isinstance(lib, dict) else []
     if "cdylib" not in crate_types:
         raise CrateError(
-            f"{manifest}: [lib] crate-type does not include \"cdylib\"",
+            f'{manifest}: [lib] crate-type does not include "cdylib"',
             'add `[lib]\ncrate-type = ["cdylib"]` to Cargo.toml',
         )
     lib_name = str(lib.get("name", name)).replace("-", "_")

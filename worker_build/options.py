@@ -124,7 +124,7 @@ def _enum(cls: type[Enum], value: str, where: str) -> Any:
         raise UsageError(f"{where}: unknown value {value!r}", f"use one of: {allowed}") from None
 
 
-def _wasm_opt_setting(value: Any, where: str) -> tuple[str, ...] | None | bool:
+def _wasm_opt_setting(value: Any, where: str) -> tuple[str, ...] | bool | None:
     """`false` -> None (off), `true` -> True (defaults), a list -> those args."""
     if value is False:
         return None
@@ -168,14 +168,17 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
             "add --panic-unwind or drop --eh-encoding",
         )
 
-    panic_body = _enum(PanicBody, str(raw.panic_body or config.get("panic-body", "message")),
-                       "--panic-body")
+    panic_body = _enum(
+        PanicBody, str(raw.panic_body or config.get("panic-body", "message")), "--panic-body"
+    )
 
     # wasm-opt: --no-opt and the dev profile switch it off; otherwise the most
     # specific configuration wins.
     wasm_pack = metadata.get("wasm-pack", {})
-    profile_table = wasm_pack.get("profile", {}).get(profile.name, {}) if isinstance(wasm_pack, dict) else {}
-    setting: tuple[str, ...] | None | bool = True if profile.optimize else None
+    profile_table = (
+        wasm_pack.get("profile", {}).get(profile.name, {}) if isinstance(wasm_pack, dict) else {}
+    )
+    setting: tuple[str, ...] | bool | None = True if profile.optimize else None
     if isinstance(profile_table, dict) and "wasm-opt" in profile_table:
         setting = _wasm_opt_setting(
             profile_table["wasm-opt"], f"[package.metadata.wasm-pack.profile.{profile.name}]"
@@ -184,9 +187,10 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         setting = _wasm_opt_setting(config["wasm-opt"], where)
     if raw.no_opt:
         setting = None
-    if setting is True:
-        setting = ("-O",)
-    wasm_opt_args = None if setting is None else (*setting, *WASM_OPT_FEATURES, "--debuginfo")
+    wasm_opt_args: tuple[str, ...] | None = None
+    if setting is not None and setting is not False:
+        base = ("-O",) if setting is True else setting
+        wasm_opt_args = (*base, *WASM_OPT_FEATURES, "--debuginfo")
 
     out = raw.out_dir or Path(str(config.get("out-dir", "build")))
     out_dir = out if out.is_absolute() else crate_root / out
@@ -197,8 +201,10 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
     cargo_args = raw.cargo_args
     for arg in cargo_args:
         if arg == "--target" or arg.startswith("--target="):
-            raise UsageError("worker-build always builds for wasm32-unknown-unknown",
-                             "remove --target from the cargo arguments")
+            raise UsageError(
+                "worker-build always builds for wasm32-unknown-unknown",
+                "remove --target from the cargo arguments",
+            )
     return BuildOptions(
         crate_path=crate_root,
         profile=profile,

@@ -119,7 +119,9 @@ def plan(options: BuildOptions) -> list[Step]:
     return steps
 
 
-def _timed(reporter: Reporter, timings: list[tuple[str, float]], step: Step, ctx: BuildContext) -> None:
+def _timed(
+    reporter: Reporter, timings: list[tuple[str, float]], step: Step, ctx: BuildContext
+) -> None:
     reporter.step_started(step.name)
     start = time.monotonic()
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from worker_build.errors import WorkerBuildError
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -13,11 +15,15 @@ def template_dir() -> Path:
     for candidate in (_PACKAGE_DIR / "templates", _PACKAGE_DIR.parent / "templates"):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError("worker-build's templates directory is missing; reinstall worker-build")
+    raise WorkerBuildError(
+        "worker-build's templates directory is missing", "reinstall worker-build"
+    )
 
 
 def template(name: str) -> Path:
     path = template_dir() / name
     if not path.is_file():
-        raise FileNotFoundError(f"template {name} is missing from {template_dir()}; reinstall worker-build")
+        raise WorkerBuildError(
+            f"template {name} is missing from {template_dir()}", "reinstall worker-build"
+        )
     return path

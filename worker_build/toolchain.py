@@ -126,8 +126,7 @@ def find_candidate(explicit_rustc: Path | None, unwind: bool) -> Candidate:
     if rustc_path is None or cargo_path is None:
         raise ToolchainError(
             "no Rust toolchain found (rustc and cargo are not on PATH)",
-            "install Rust with rustup (https://rustup.rs), then "
-            f"`rustup target add {WASM_TARGET}`",
+            f"install Rust with rustup (https://rustup.rs), then `rustup target add {WASM_TARGET}`",
         )
     return Candidate(Path(rustc_path), Path(cargo_path), "PATH")
 
@@ -190,10 +189,7 @@ def probe(candidate: Candidate, unwind: bool) -> Toolchain:
 def _missing_sources_fix(candidate: Candidate) -> str:
     if candidate.origin.startswith("rustup "):
         name = candidate.origin.split(" ", 1)[1]
-        return (
-            f"run `rustup component add rust-src --toolchain {name}`"
-            f"{_distro_hint()}"
-        )
+        return f"run `rustup component add rust-src --toolchain {name}`{_distro_hint()}"
     return "install the std sources for this compiler (Debian: `apt-get install rust-web-src`)"
 
 

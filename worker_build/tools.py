@@ -136,7 +136,9 @@ def wasm_bindgen(version: str, policy: InstallPolicy) -> Tool:
     if binary.is_file():
         return Tool(name, binary, version, Source.CACHE)
     if policy is InstallPolicy.OFFLINE:
-        raise ToolMissingError(f"wasm-bindgen {version} (locked in Cargo.lock) is not installed", fix)
+        raise ToolMissingError(
+            f"wasm-bindgen {version} (locked in Cargo.lock) is not installed", fix
+        )
     cargo = shutil.which("cargo")
     if cargo is None:
         raise ToolMissingError(f"cannot install wasm-bindgen {version}: cargo not on PATH", fix)
@@ -151,7 +153,9 @@ def wasm_bindgen(version: str, policy: InstallPolicy) -> Tool:
         # Registries sometimes lack a crate version the CLI's own lockfile pins
         # (yanked or not mirrored); a fresh resolution then still builds.
         if "failed to select a version" not in exc.output:
-            raise ToolMissingError(f"installing wasm-bindgen {version} failed:\n{exc.tail()}", fix) from exc
+            raise ToolMissingError(
+                f"installing wasm-bindgen {version} failed:\n{exc.tail()}", fix
+            ) from exc
         _install(lambda d: argv(d, False), root, name)
     return Tool(name, binary, version, Source.INSTALLED)
 
@@ -189,13 +193,23 @@ def _npm_tool(
         raise ToolMissingError(f"{name} not found and npm is not available to install it", fix)
     try:
         _install(
-            lambda d: [npm, "install", "--prefix", str(d), "--no-save", "--no-audit",
-                       "--no-fund", f"{package}@{version}"],
+            lambda d: [
+                npm,
+                "install",
+                "--prefix",
+                str(d),
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                f"{package}@{version}",
+            ],
             root,
             name,
         )
     except CommandFailedError as exc:
-        raise ToolMissingError(f"installing {package}@{version} failed:\n{exc.tail()}", fix) from exc
+        raise ToolMissingError(
+            f"installing {package}@{version} failed:\n{exc.tail()}", fix
+        ) from exc
     return Tool(name, binary, version, Source.INSTALLED)
 
 

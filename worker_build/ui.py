@@ -57,7 +57,9 @@ class Reporter:
 
     def waiting_for_lock(self, out_dir: Path) -> None:
         if self.mode is not Mode.JSON:
-            self.console.print(f"waiting for another worker-build writing {escape(str(out_dir))}...")
+            self.console.print(
+                f"waiting for another worker-build writing {escape(str(out_dir))}..."
+            )
 
     def note(self, text: str) -> None:
         if self.chatty:

@@ -42,7 +42,6 @@ def run(ctx: BuildContext) -> None:
             raise ToolMissingError(
                 f"wasm-bindgen {tool.version} ({tool.source.value}) cannot read this crate: "
                 f"Cargo.lock locks wasm-bindgen {crate.wasm_bindgen_version}",
-                "unset WASM_BINDGEN_BIN or point it at wasm-bindgen "
-                f"{crate.wasm_bindgen_version}",
+                f"unset WASM_BINDGEN_BIN or point it at wasm-bindgen {crate.wasm_bindgen_version}",
             ) from exc
         raise

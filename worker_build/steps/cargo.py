@@ -68,7 +68,10 @@ def find_artifact(json_lines: str, lib_name: str) -> Path | None:
         if message.get("reason") != "compiler-artifact":
             continue
         target = message.get("target", {})
-        if "cdylib" not in target.get("kind", []) or target.get("name", "").replace("-", "_") != lib_name:
+        if (
+            "cdylib" not in target.get("kind", [])
+            or target.get("name", "").replace("-", "_") != lib_name
+        ):
             continue
         for filename in message.get("filenames", []):
             if filename.endswith(".wasm"):

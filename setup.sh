@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs everything worker-build and its tests need on a fresh Debian machine.
+# Idempotent: each part is skipped when already in place (a second run takes seconds).
+#
+#   1. Debian's rustc-web 1.96 toolchain + std sources + lld (builds std for wasm32,
+#      see TOOLCHAIN.md): apt-get, needs root or sudo.
+#   2. The pinned JS tools (esbuild, binaryen's wasm-opt, workerd, wrangler): npm ci.
+#   3. .venv with worker-build (editable) and its test extras.
+#   4. wasm-bindgen-cli at the version the sample crates lock, into worker-build's
+#      cache, by worker-build's own installer.
+set -euo pipefail
+cd "$(dirname "$0")"
+say() { printf 'setup: %s\n' "$*"; }
+
+APT_PACKAGES=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]} (apt)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+/usr/bin/rustc --version >/dev/null
+
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+lock_stamp=$(stamp package.json package-lock.json)
+if [ "$(cat node_modules/.worker-build-setup 2>/dev/null)" != "$lock_stamp" ]; then
+  say "installing pinned JS tools (npm ci)"
+  # This machine's npm registry serves no darwin/windows builds of workerd, so npm
+  # cannot record them in the lock and `npm ci` rejects it as out of sync; then
+  # `npm install --no-save` installs the same locked versions without rewriting it.
+  if ! npm ci --no-audit --no-fund --loglevel=error 2>/dev/null; then
+    npm install --no-save --no-audit --no-fund --loglevel=error
+  fi
+  node_modules/.bin/esbuild --version >/dev/null && node_modules/.bin/wasm-opt --version >/dev/null
+  echo "$lock_stamp" > node_modules/.worker-build-setup
+fi
+
+PYTHON=${PYTHON:-python3}
+py_stamp=$(stamp pyproject.toml)
+if [ "$(cat .venv/.worker-build-setup 2>/dev/null)" != "$py_stamp" ]; then
+  say "creating .venv with worker-build[test]"
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  echo "$py_stamp" > .venv/.worker-build-setup
+fi
+
+for lock in sample-crates/*/Cargo.lock; do
+  version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' "$lock")
+  .venv/bin/python - "$version" <<'PY'
+import sys
+from worker_build import tools
+tool = tools.wasm_bindgen(sys.argv[1], tools.InstallPolicy.ALLOW)
+print(f"setup: {tool.label}")
+PY
+done
+say "done"

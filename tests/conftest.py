@@ -1,0 +1,135 @@
+"""Shared fixtures: real builds of the sample crates, made once per test session.
+
+Integration tests use the real toolchain. A missing tool is a test failure,
+never a skip: `require_tool` raises instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "sample-crates"
+CACHE = REPO / ".cache"
+NODE_BIN = REPO / "node_modules" / ".bin"
+VENV_BIN = Path(sys.executable).parent
+# The toolchain that builds std for wasm32 on these machines (see TOOLCHAIN.md);
+# override with WORKER_BUILD_RUSTC to test another one.
+DEFAULT_RUSTC = "/usr/bin/rustc"
+
+# name -> worker-build flags
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "unwind": ("--panic-unwind",),
+    "unwind-exnref": ("--panic-unwind", "--eh-encoding", "exnref"),
+    "abort": (),
+}
+
+
+def require_tool(path: Path | str) -> str:
+    """Path of a tool the integration tests need; fails (never skips) when absent."""
+    found = shutil.which(str(path))
+    if found is None:
+        pytest.fail(f"required tool {path} is missing: run ./setup.sh", pytrace=False)
+    return found
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for running worker-build in tests: the repo's pinned npm tools
+    and the toolchain from setup.sh, independent of the caller's PATH order."""
+    env = dict(os.environ)
+    env.setdefault("WORKER_BUILD_RUSTC", DEFAULT_RUSTC)
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), str(NODE_BIN), env.get("PATH", "")])
+    env.pop("NO_COLOR", None)
+    return env
+
+
+@dataclass(frozen=True)
+class Built:
+    crate: str
+    variant: str
+    out: Path  # the build/ directory
+
+    @property
+    def wasm(self) -> Path:
+        return self.out / "index_bg.wasm"
+
+
+def worker_build(
+    *args: str | os.PathLike[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script (as a user would) and capture its output."""
+    return subprocess.run(
+        [str(VENV_BIN / "worker-build"), *map(str, args)],
+        env=env or tool_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def build_sample(crate: str, variant: str, *extra: str) -> Built:
+    """Build sample-crates/<crate> with worker-build into .cache/test-builds/<crate>-<variant>.
+
+    Each variant has its own cargo target dir, so switching panic strategy does
+    not rebuild std over and over across the session.
+    """
+    require_tool(NODE_BIN / "wasm-opt")
+    require_tool(NODE_BIN / "esbuild")
+    out = CACHE / "test-builds" / f"{crate}-{variant}"
+    env = tool_env()
+    env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / f"{crate}-{variant}")
+    proc = worker_build(SAMPLES / crate, "--out-dir", out, *VARIANTS[variant], *extra, env=env)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"worker-build {crate} ({variant}) failed with {proc.returncode}:\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return Built(crate, variant, out)
+
+
+_BUILDS: dict[tuple[str, str], Built] = {}
+
+
+def _cached(crate: str, variant: str) -> Built:
+    key = (crate, variant)
+    if key not in _BUILDS:
+        _BUILDS[key] = build_sample(crate, variant)
+    return _BUILDS[key]
+
+
+@pytest.fixture(scope="session")
+def hello_unwind() -> Built:
+    return _cached("hello-worker", "unwind")
+
+
+@pytest.fixture(scope="session")
+def hello_abort() -> Built:
+    return _cached("hello-worker", "abort")
+
+
+@pytest.fixture(scope="session")
+def pure_unwind() -> Built:
+    return _cached("pure-exports", "unwind")
+
+
+@pytest.fixture(scope="session")
+def pure_exnref() -> Built:
+    return _cached("pure-exports", "unwind-exnref")
+
+
+@pytest.fixture(scope="session")
+def pure_abort() -> Built:
+    return _cached("pure-exports", "abort")

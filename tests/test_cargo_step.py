@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from worker_build.options import RawArgs, resolve
+from worker_build.steps import cargo
+from worker_build.toolchain import StdSource, Toolchain
+
+
+def toolchain(std: StdSource = StdSource.BUILD_STD, bootstrap: bool = True) -> Toolchain:
+    return Toolchain(
+        Path("/tc/rustc"),
+        Path("/tc/cargo"),
+        "1.96.0",
+        "stable",
+        Path("/tc"),
+        "--rustc",
+        std,
+        bootstrap,
+    )
+
+
+def options(**raw: object) -> object:
+    return resolve(RawArgs(**raw), Path("/crate"), {})  # type: ignore[arg-type]
+
+
+def test_unwind_command_line() -> None:
+    argv = cargo.command(options(panic_unwind=True, cargo_args=("--features", "x")), toolchain())  # type: ignore[arg-type]
+    assert argv == [
+        "/tc/cargo",
+        "build",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--message-format=json-render-diagnostics",
+        "--release",
+        "-Zbuild-std=std,panic_unwind",
+        "--features",
+        "x",
+    ]
+
+
+def test_abort_build_std_and_precompiled() -> None:
+    assert "-Zbuild-std=std,panic_abort" in cargo.command(options(), toolchain())  # type: ignore[arg-type]
+    argv = cargo.command(options(dev=True), toolchain(StdSource.PRECOMPILED, False))  # type: ignore[arg-type]
+    assert not any(a.startswith("-Zbuild-std") for a in argv) and "--release" not in argv
+
+
+def test_rustflags_are_extended_not_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CARGO_ENCODED_RUSTFLAGS", raising=False)
+    monkeypatch.setenv("RUSTFLAGS", "-C opt-level=z --cfg 'feature=\"a b\"'")
+    env = cargo.environment(options(panic_unwind=True, eh_encoding="exnref"), toolchain())  # type: ignore[arg-type]
+    assert shlex.split(env["RUSTFLAGS"]) == [
+        "-C",
+        "opt-level=z",
+        "--cfg",
+        'feature="a b"',
+        "-Cpanic=unwind",
+        "-Cllvm-args=-wasm-use-legacy-eh=false",
+    ]
+    assert env["RUSTC"] == "/tc/rustc" and env["RUSTC_BOOTSTRAP"] == "1"
+
+
+def test_encoded_rustflags_take_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARGO_ENCODED_RUSTFLAGS", "-Copt-level=s\x1f--cfg=x")
+    env = cargo.environment(options(panic_unwind=True), toolchain())  # type: ignore[arg-type]
+    assert env["CARGO_ENCODED_RUSTFLAGS"].split("\x1f") == [
+        "-Copt-level=s",
+        "--cfg=x",
+        "-Cpanic=unwind",
+    ]
+    assert "RUSTFLAGS" not in env
+
+
+def test_abort_build_leaves_rustflags_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUSTFLAGS", "-Cfoo")
+    env = cargo.environment(options(), toolchain(StdSource.PRECOMPILED, False))  # type: ignore[arg-type]
+    assert env == {"RUSTC": "/tc/rustc"}
+
+
+def message(kind: str, name: str, files: list[str], reason: str = "compiler-artifact") -> str:
+    return json.dumps(
+        {"reason": reason, "target": {"kind": [kind], "name": name}, "filenames": files}
+    )
+
+
+def test_artifact_is_read_from_cargo_json() -> None:
+    lines = "\n".join(
+        [
+            "not json",
+            message("lib", "worker", ["/t/libworker.rlib"]),
+            message("cdylib", "other", ["/t/other.wasm"]),
+            message("cdylib", "my-worker", ["/t/wasm32-unknown-unknown/release/my_worker.wasm"]),
+            json.dumps({"reason": "build-finished", "success": True}),
+        ]
+    )
+    assert cargo.find_artifact(lines, "my_worker") == Path(
+        "/t/wasm32-unknown-unknown/release/my_worker.wasm"
+    )
+    assert cargo.find_artifact(lines, "missing") is None

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import fake_exe
+
+from worker_build import proc
+from worker_build.errors import EXIT_TOOL_FAILED, CommandFailedError, ToolMissingError
+
+
+def test_missing_program_is_tool_missing(tmp_path: Path) -> None:
+    with pytest.raises(ToolMissingError, match="not found on PATH") as info:
+        proc.run(["definitely-not-a-program-xyz"], fix="install it")
+    assert info.value.fix == "install it"
+    with pytest.raises(ToolMissingError, match="not executable"):
+        proc.run([tmp_path / "nope"])
+
+
+def test_failure_carries_command_code_and_output(tmp_path: Path) -> None:
+    exe = fake_exe(tmp_path / "tool", "echo out; echo err >&2; exit 3")
+    with pytest.raises(CommandFailedError) as info:
+        proc.run([exe, "a b"])
+    err = info.value
+    assert err.argv == [str(exe), "a b"] and err.returncode == 3
+    assert "out" in err.output and "err" in err.output
+    assert err.message == "tool exited with code 3"
+    assert err.exit_code == EXIT_TOOL_FAILED
+
+
+def test_no_shell_interpretation(tmp_path: Path) -> None:
+    exe = fake_exe(tmp_path / "echoargs", 'for a in "$@"; do echo "[$a]"; done')
+    out = proc.run([exe, "$HOME", "a;b", "*"]).stdout
+    assert out.split() == ["[$HOME]", "[a;b]", "[*]"]
+
+
+def test_env_is_layered_and_echoed(tmp_path: Path) -> None:
+    exe = fake_exe(tmp_path / "showenv", 'echo "$WB_X"')
+    seen: list[str] = []
+    proc.set_echo(seen.append)
+    try:
+        assert proc.run([exe], env={"WB_X": "v 1"}).stdout.strip() == "v 1"
+    finally:
+        proc.set_echo(None)
+    assert seen == [f"WB_X='v 1' {exe}"]
+
+
+def test_check_false_returns_result(tmp_path: Path) -> None:
+    exe = fake_exe(tmp_path / "fail", "exit 4")
+    assert proc.run([exe], check=False).returncode == 4
