@@ -1,0 +1,285 @@
+"""Prove from the bytes that a module can unwind: find its exception handling.
+
+`verify_file` / `verify_bytes` decode the whole module (every section and every
+instruction of every function body), count the exception-handling
+instructions, and check them against the expected encoding:
+
+* ``legacy``: `try`/`catch`/`catch_all`/`rethrow`/`delegate` present and no
+  exnref instruction (Node 20 rejects `try_table`);
+* ``exnref``: `try_table`/`throw_ref` present and no legacy instruction
+  (wasmtime rejects `try`);
+* ``any``: either encoding (or both).
+
+A module with no EH at all, or only `throw` (which cannot catch a panic),
+raises NoExceptionHandlingError; bytes that are not a valid module raise
+InvalidWasmError. `inspect_bytes` builds the report without the check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
+from worker_build.wasm.code import CLAUSE_SLOT_BASE, N_SLOTS, SLOT_NAMES, scan_body
+from worker_build.wasm.module import Module, parse_module
+from worker_build.wasm.opcodes import CATCH_CLAUSES
+
+Expect = Literal["legacy", "exnref", "any"]
+EXPECT_CHOICES: tuple[str, ...] = ("legacy", "exnref", "any")
+LEGACY_NAMES = ("try", "catch", "catch_all", "rethrow", "delegate")
+EXNREF_NAMES = ("try_table", "throw_ref")
+
+# wasm-bindgen names (import names may carry a hash suffix: match prefixes).
+JSTAG = "__wbindgen_jstag"
+WRAPPED_JSTAG = "__wbindgen_wrapped_jstag"
+PANIC_ERROR = ("__wbg___wbindgen_panic_error", "__wbindgen_panic_error")
+RETHROW = ("__wbg___wbindgen_rethrow", "__wbindgen_rethrow")
+INSTANCE_TERMINATED = "__instance_terminated"
+ABORT_HANDLER = "__abort_handler"
+
+
+@dataclass(frozen=True)
+class Tag:
+    index: int
+    imported: bool
+    type_index: int
+    params: tuple[str, ...] | None  # None when the type is not a function type
+    module: str | None = None  # import module / name, for imported tags
+    name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "imported": self.imported,
+            "module": self.module,
+            "name": self.name,
+            "type": self.type_index,
+            "params": list(self.params) if self.params is not None else None,
+        }
+
+    def describe(self) -> str:
+        sig = "(" + " ".join(self.params) + ")" if self.params is not None else "(?)"
+        where = f"import {self.module}::{self.name}" if self.imported else "defined"
+        return f"tag {self.index} {sig} {where}"
+
+
+@dataclass(frozen=True)
+class BindgenInfo:
+    instance_terminated: bool  # export __instance_terminated (abort flag global)
+    abort_handler: bool  # export __abort_handler
+    reset_state_exports: tuple[str, ...]  # exports about resetting the instance, if any
+    jstag_import: str | None  # full import names of the JS tags
+    wrapped_jstag_import: str | None
+    panic_error_import: str | None
+    rethrow_import: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instance_terminated": self.instance_terminated,
+            "abort_handler": self.abort_handler,
+            "reset_state_exports": list(self.reset_state_exports),
+            "jstag_import": self.jstag_import,
+            "wrapped_jstag_import": self.wrapped_jstag_import,
+            "panic_error_import": self.panic_error_import,
+            "rethrow_import": self.rethrow_import,
+        }
+
+    def present(self) -> list[str]:
+        out = []
+        if self.instance_terminated:
+            out.append(f"export {INSTANCE_TERMINATED}")
+        if self.abort_handler:
+            out.append(f"export {ABORT_HANDLER}")
+        out.extend(f"export {n}" for n in self.reset_state_exports)
+        for name in (self.jstag_import, self.wrapped_jstag_import):
+            if name:
+                out.append(f"tag import {name}")
+        for name in (self.panic_error_import, self.rethrow_import):
+            if name:
+                out.append(f"import {name}")
+        return out
+
+
+@dataclass(frozen=True)
+class EHReport:
+    path: str | None
+    size: int
+    encodings: tuple[str, ...]  # subset of ("legacy", "exnref"), in that order
+    instructions: tuple[tuple[str, int], ...]  # (text-format name, count), all 8 names
+    catch_clauses: tuple[tuple[str, int], ...]  # try_table clause kind -> count
+    functions_defined: int
+    functions_imported: int
+    functions_with_eh: int
+    tags: tuple[Tag, ...]
+    bindgen: BindgenInfo
+    custom_sections: tuple[str, ...]
+    expect: str = "any"
+
+    def count(self, name: str) -> int:
+        return dict(self.instructions)[name]
+
+    @property
+    def has_eh(self) -> bool:
+        return bool(self.encodings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "size": self.size,
+            "expect": self.expect,
+            "encodings": list(self.encodings),
+            "instructions": dict(self.instructions),
+            "try_table_catches": dict(self.catch_clauses),
+            "functions": {
+                "defined": self.functions_defined,
+                "imported": self.functions_imported,
+                "with_eh": self.functions_with_eh,
+            },
+            "tags": [t.to_json() for t in self.tags],
+            "wasm_bindgen": self.bindgen.to_json(),
+            "custom_sections": list(self.custom_sections),
+        }
+
+    def summary_lines(self) -> list[str]:
+        name = Path(self.path).name if self.path else "module"
+        lines = [
+            f"{name}: {self.size:,} bytes, {self.functions_defined:,} functions "
+            f"(+{self.functions_imported} imported)"
+        ]
+        if self.encodings:
+            lines.append(f"exception handling: {' + '.join(self.encodings)}")
+        else:
+            lines.append("exception handling: none")
+        counts = [f"{n} {c:,}" for n, c in self.instructions if c]
+        if counts:
+            lines.append(f"  {', '.join(counts)} in {self.functions_with_eh:,} functions")
+        clauses = [f"{n} {c:,}" for n, c in self.catch_clauses if c]
+        if clauses:
+            lines.append(f"  try_table clauses: {', '.join(clauses)}")
+        lines.append(f"tags: {len(self.tags)}")
+        lines.extend(f"  {t.describe()}" for t in self.tags)
+        present = self.bindgen.present()
+        lines.append(f"wasm-bindgen: {', '.join(present) if present else 'no EH/abort machinery'}")
+        return lines
+
+    def check(self, expect: str) -> EHReport:
+        """Raise NoExceptionHandlingError unless the module matches `expect`."""
+        if expect not in EXPECT_CHOICES:
+            raise ValueError(f"expect must be one of {EXPECT_CHOICES}, not {expect!r}")
+        name = self.path or "the module"
+        found = ", ".join(f"{n} x{c}" for n, c in self.instructions if c)
+        if not self.encodings:
+            if self.count("throw"):
+                raise NoExceptionHandlingError(
+                    f"{name} has only `throw` ({found}) and no try/try_table: "
+                    "it cannot catch a panic",
+                    "build with --panic-unwind",
+                )
+            raise NoExceptionHandlingError(
+                f"{name} contains no exception-handling instructions (a panic=abort build)",
+                "build with --panic-unwind",
+            )
+        if expect != "any" and self.encodings != (expect,):
+            other = "exnref" if expect == "legacy" else "legacy"
+            raise NoExceptionHandlingError(
+                f"{name} uses the {' + '.join(self.encodings)} exception-handling encoding "
+                f"({found}), expected {expect}",
+                f"{_HOW_TO[expect]}; or verify with --expect {other} or --expect any",
+            )
+        return replace(self, expect=expect)
+
+
+_HOW_TO = {
+    "legacy": "rustc emits legacy EH with -Cllvm-args=-wasm-use-legacy-eh (do not pass =false) "
+    "and wasm-opt must not run --translate-to-exnref",
+    "exnref": "build with -Cllvm-args=-wasm-use-legacy-eh=false, or run wasm-opt "
+    "--translate-to-exnref",
+}
+
+
+def verify_file(path: Path, expect: Expect = "any") -> EHReport:
+    return inspect_file(path).check(expect)
+
+
+def verify_bytes(data: bytes, expect: Expect = "any") -> EHReport:
+    return inspect_bytes(data).check(expect)
+
+
+def inspect_file(path: Path) -> EHReport:
+    data = Path(path).read_bytes()
+    return inspect_bytes(data, str(path))
+
+
+def inspect_bytes(data: bytes, path: str | None = None) -> EHReport:
+    """Decode the whole module and build the report (no expectation check)."""
+    data = bytes(data)
+    m = parse_module(data)
+    n_imported = sum(1 for i in m.imports if i.kind == "func")
+    totals = [0] * N_SLOTS
+    with_eh = 0
+    mem64 = m.mem64
+    for i, (start, end) in enumerate(m.bodies):
+        try:
+            counts = scan_body(data, start, end, mem64)
+        except InvalidWasmError as e:
+            raise InvalidWasmError(
+                f"function {n_imported + i} (code body {i}): {e.reason}", e.offset
+            ) from None
+        if any(counts):
+            with_eh += 1
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    instructions = tuple(zip(SLOT_NAMES, totals[:CLAUSE_SLOT_BASE], strict=True))
+    by_name = dict(instructions)
+    encodings: tuple[str, ...] = ()
+    if any(by_name[n] for n in LEGACY_NAMES):
+        encodings += ("legacy",)
+    if any(by_name[n] for n in EXNREF_NAMES):
+        encodings += ("exnref",)
+    return EHReport(
+        path=path,
+        size=len(data),
+        encodings=encodings,
+        instructions=instructions,
+        catch_clauses=tuple(zip(CATCH_CLAUSES, totals[CLAUSE_SLOT_BASE:], strict=True)),
+        functions_defined=len(m.bodies),
+        functions_imported=n_imported,
+        functions_with_eh=with_eh,
+        tags=_tags(m),
+        bindgen=_bindgen(m),
+        custom_sections=tuple(c.name for c in m.customs),
+    )
+
+
+def _params(m: Module, type_index: int) -> tuple[str, ...] | None:
+    t = m.types[type_index] if type_index < len(m.types) else None
+    return t.params if t is not None else None
+
+
+def _tags(m: Module) -> tuple[Tag, ...]:
+    tags = [
+        Tag(i, True, imp.type_index or 0, _params(m, imp.type_index or 0), imp.module, imp.name)
+        for i, imp in enumerate(m.imported("tag"))
+    ]
+    base = len(tags)
+    tags.extend(Tag(base + i, False, t, _params(m, t)) for i, t in enumerate(m.tags))
+    return tuple(tags)
+
+
+def _bindgen(m: Module) -> BindgenInfo:
+    exports = {e.name for e in m.exports}
+
+    def first(kind: str, prefixes: tuple[str, ...]) -> str | None:
+        return next((i.name for i in m.imports if i.kind == kind and i.name.startswith(prefixes)),
+                    None)  # fmt: skip
+
+    return BindgenInfo(
+        instance_terminated=INSTANCE_TERMINATED in exports,
+        abort_handler=ABORT_HANDLER in exports,
+        reset_state_exports=tuple(sorted(n for n in exports if "reset_state" in n)),
+        jstag_import=first("tag", (JSTAG,)),
+        wrapped_jstag_import=first("tag", (WRAPPED_JSTAG,)),
+        panic_error_import=first("func", PANIC_ERROR),
+        rethrow_import=first("func", RETHROW),
+    )

@@ -1,0 +1,1 @@
+"""A small, pure-Python WebAssembly binary decoder (no wasm library)."""
