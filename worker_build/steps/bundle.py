@@ -38,7 +38,6 @@ def esbuild_command(ctx: BuildContext, esbuild: str) -> list[str]:
         str(ctx.bindgen_dir / "shim.js"),
         "--bundle",
         "--format=esm",
-        "--target=es2022",
         f"--outfile={ctx.out_dir / 'index.js'}",
         *(f"--external:{name}" for name in EXTERNALS),
         f"--define:WORKER_BUILD_CONFIG={shim_config(ctx)}",

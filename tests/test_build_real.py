@@ -1,0 +1,228 @@
+"""Issue 2 end to end: the real pipeline on the sample crates (slow, real tools)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    CACHE,
+    REPO,
+    SAMPLES,
+    VENV_BIN,
+    Built,
+    require_tool,
+    tool_env,
+    worker_build,
+)
+
+pytestmark = pytest.mark.slow
+
+LAYOUT = {"index.js", "index_bg.wasm", "package.json", "worker", ".gitignore"}
+
+
+def wasm_tools_print(wasm: Path) -> str:
+    exe = require_tool(VENV_BIN / "wasm-tools")
+    return subprocess.run(
+        [exe, "print", str(wasm)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_panic_unwind_output_layout_and_eh(hello_unwind: Built) -> None:
+    out = hello_unwind.out
+    assert LAYOUT <= {p.name for p in out.iterdir()}
+    assert (out / "worker" / "shim.mjs").read_text().startswith('export * from "../index.js"')
+    assert (out / ".gitignore").read_text() == "*\n"
+    assert json.loads((out / "package.json").read_text())["name"] == "hello-worker"
+    bundle = (out / "index.js").read_text()
+    assert "import source" not in bundle  # rewritten for wrangler's CompiledWasm rule
+    assert './index_bg.wasm"' in bundle
+    # independent oracle: wasm-tools sees exception-handling instructions
+    ops = [
+        line.split()[0] for line in wasm_tools_print(hello_unwind.wasm).splitlines() if line.split()
+    ]
+    assert ops.count("try") > 0 and ops.count("catch") + ops.count("catch_all") > 0, (
+        "rustc 1.96 emits legacy EH by default: try/catch expected"
+    )
+
+
+def test_abort_build_has_no_eh(hello_abort: Built) -> None:
+    ops = {
+        line.split()[0] for line in wasm_tools_print(hello_abort.wasm).splitlines() if line.split()
+    }
+    assert not ops & {"try", "try_table", "catch", "catch_all", "throw", "rethrow", "throw_ref"}
+
+
+def _copy_crate(name: str, dest: Path) -> Path:
+    shutil.copytree(SAMPLES / name, dest, ignore=shutil.ignore_patterns("target", "build"))
+    return dest
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _env_for(variant: str) -> dict[str, str]:
+    env = tool_env()
+    env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / f"pure-exports-{variant}")
+    return env
+
+
+def test_failed_build_keeps_previous_output(tmp_path: Path) -> None:
+    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    env = _env_for("abort")
+    first = worker_build(crate, "--no-loader", env=env)
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(crate / "build")
+
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + '\nfn broken() -> u32 { "not a number" }\n')
+    second = worker_build(crate, "--no-loader", env=env)
+    assert second.returncode == 1
+    error_lines = [line for line in second.stderr.splitlines() if line.startswith("error:")]
+    assert error_lines[-1].startswith("error: cargo exited with code 101")
+    assert "Traceback" not in second.stderr
+    assert _snapshot(crate / "build") == before
+    assert not [p for p in crate.iterdir() if p.name.startswith(".worker-build-staging")]
+
+
+def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
+    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    env = _env_for("abort")
+    assert worker_build(crate, "--no-loader", env=env).returncode == 0
+    before = _snapshot(crate / "build")
+    # A clean target dir makes cargo slow enough to interrupt mid-build.
+    env["CARGO_TARGET_DIR"] = str(tmp_path / "target")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "worker-build"), str(crate), "--no-loader"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(4)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "previous output was left unchanged" in err
+    assert _snapshot(crate / "build") == before
+
+
+def test_concurrent_builds_are_serialised(tmp_path: Path) -> None:
+    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    env = _env_for("abort")
+    assert worker_build(crate, "--no-loader", env=env).returncode == 0
+    procs = [
+        subprocess.Popen(
+            [str(VENV_BIN / "worker-build"), str(crate), "--no-loader"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert any("waiting for another worker-build" in err for _, err in results)
+    assert (crate / "build" / "index_bg.wasm").is_file()
+
+
+@pytest.mark.parametrize(
+    ("env_var", "value", "message"),
+    [
+        ("WASM_OPT_BIN", "/nonexistent/wasm-opt", "does not exist or is not executable"),
+        ("ESBUILD_BIN", "/nonexistent/esbuild", "does not exist or is not executable"),
+        ("WASM_BINDGEN_BIN", "/nonexistent/wasm-bindgen", "does not exist or is not executable"),
+    ],
+)
+def test_missing_tools_fail_with_exit_5(
+    tmp_path: Path, env_var: str, value: str, message: str
+) -> None:
+    env = _env_for("abort")
+    env[env_var] = value
+    proc = worker_build(
+        SAMPLES / "pure-exports", "--out-dir", tmp_path / "out", "--no-loader", env=env
+    )
+    assert proc.returncode == 5, proc.stderr
+    line = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert len(line) == 1 and message in line[0] and env_var in line[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_wasm_bindgen_version_mismatch_is_explained(tmp_path: Path) -> None:
+    """A wasm-bindgen CLI whose schema differs from the crate's fails with exit 5 and the fix."""
+    fake = tmp_path / "wasm-bindgen"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then echo "wasm-bindgen 0.2.100"; exit 0; fi\n'
+        'echo "it looks like the Rust project used to create this Wasm file was linked against '
+        'version of wasm-bindgen that uses a different bindgen format than this binary" >&2; exit 1\n'
+    )
+    fake.chmod(0o755)
+    env = _env_for("abort")
+    env["WASM_BINDGEN_BIN"] = str(fake)
+    proc = worker_build(
+        SAMPLES / "pure-exports", "--out-dir", tmp_path / "out", "--no-loader", env=env
+    )
+    assert proc.returncode == 5, proc.stderr
+    assert "Cargo.lock locks wasm-bindgen 0.2.130" in proc.stderr
+    assert "point it at wasm-bindgen 0.2.130" in proc.stderr
+
+
+def test_wheel_installs_templates_and_builds(tmp_path: Path) -> None:
+    """The non-editable wheel carries templates/ and builds a crate on its own."""
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(dist.glob("worker_build-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "-q", str(wheel)], check=True)
+    site = subprocess.run(
+        [
+            py,
+            "-c",
+            "import worker_build, pathlib; print(pathlib.Path(worker_build.__file__).parent)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    ).stdout.strip()
+    assert (Path(site) / "templates" / "shim.js").is_file()
+    assert str(REPO) not in site
+
+    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    env = _env_for("unwind")
+    env["PATH"] = os.pathsep.join(
+        [str(env_dir / "bin"), str(REPO / "node_modules" / ".bin"), env["PATH"]]
+    )
+    proc = subprocess.run(
+        [str(env_dir / "bin" / "worker-build"), str(crate), "--panic-unwind"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (crate / "build" / "index.js").is_file() and (crate / "build" / "loader.py").is_file()
