@@ -13,7 +13,6 @@ import venv
 from pathlib import Path
 
 import pytest
-
 from conftest import (
     CACHE,
     REPO,
@@ -39,7 +38,7 @@ def wasm_tools_print(wasm: Path) -> str:
 
 def test_panic_unwind_output_layout_and_eh(hello_unwind: Built) -> None:
     out = hello_unwind.out
-    assert LAYOUT <= {p.name for p in out.iterdir()}
+    assert {p.name for p in out.iterdir()} >= LAYOUT
     assert (out / "worker" / "shim.mjs").read_text().startswith('export * from "../index.js"')
     assert (out / ".gitignore").read_text() == "*\n"
     assert json.loads((out / "package.json").read_text())["name"] == "hello-worker"
