@@ -22,7 +22,13 @@ EXTERNALS = (
 )
 # wasm-bindgen emits a source-phase import; wrangler's CompiledWasm rule (and
 # workerd's wasm module type) expect a plain default import of the .wasm.
-SOURCE_IMPORT = re.compile(r"""import\s+source\s+(\w+)\s+from\s*(["']\./index_bg\.wasm["'])""")
+# Minified output has no space before the specifier and identifiers may hold `$`.
+SOURCE_IMPORT = re.compile(
+    r"""import\s+source\s+([A-Za-z_$][\w$]*)\s+from\s*(["']\./index_bg\.wasm["'])"""
+)
+# Classes the glue exports (Durable Objects among them): the shim wraps each one so it
+# is re-created on a fresh instance after a reset.
+CLASS_EXPORT = re.compile(r"^export class ([A-Za-z_$][\w$]*)", re.MULTILINE)
 
 
 def shim_config(ctx: BuildContext) -> str:
@@ -57,12 +63,22 @@ def package_json(ctx: BuildContext) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+def shim_source(glue_js: str) -> str:
+    """Our shim plus one wrapper export per class the glue exports."""
+    wrappers = "".join(
+        f'export const {name} = __workerBuildClass("{name}");\n'
+        for name in CLASS_EXPORT.findall(glue_js)
+    )
+    return template("shim.js").read_text(encoding="utf-8") + "\n" + wrappers
+
+
 def run(ctx: BuildContext) -> None:
     tool = tools.esbuild(ctx.options.crate_path, ctx.options.install_policy)
     ctx.tools["esbuild"] = tool
     out = ctx.out_dir
     (out / "worker").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template("shim.js"), ctx.bindgen_dir / "shim.js")
+    glue = (ctx.bindgen_dir / "index.js").read_text(encoding="utf-8")
+    (ctx.bindgen_dir / "shim.js").write_text(shim_source(glue), encoding="utf-8")
     proc.run(esbuild_command(ctx, str(tool.path)))
 
     bundled = out / "index.js"
