@@ -87,6 +87,7 @@ BASE: tuple[int, ...] = _base()
 FC: dict[int, int] = {i: NONE for i in range(8)}
 FC.update({8: U32X2, 9: U32, 10: U32X2, 11: U32, 12: U32X2, 13: U32, 14: U32X2})
 FC.update({15: U32, 16: U32, 17: U32})
+FC.update({i: NONE for i in range(0x13, 0x17)})  # wide arithmetic (i64.add128 ...)
 
 # 0xFD: SIMD and relaxed SIMD.
 SIMD_GAPS = frozenset(
