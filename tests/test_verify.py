@@ -1,0 +1,234 @@
+"""EH verification report and the `verify` command (verify.py, verify_cli.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from wasmgen import (
+    EXTERNREF,
+    I32,
+    body,
+    export,
+    functype,
+    global_i32,
+    import_func,
+    import_tag,
+    module,
+    u,
+    vec,
+)
+
+from worker_build import verify_cli
+from worker_build.errors import (
+    EXIT_INVALID_WASM,
+    EXIT_NO_EH,
+    InvalidWasmError,
+    NoExceptionHandlingError,
+    UsageError,
+)
+from worker_build.verify import EHReport, inspect_bytes, verify_bytes, verify_file
+
+TYPES = [functype(), functype([EXTERNREF]), functype([I32])]
+IMPORTS = [
+    import_func("./index_bg.js", "__wbg___wbindgen_panic_error_0057a448c5707437", 1),
+    import_func("./index_bg.js", "__wbg___wbindgen_rethrow_d953c34c2e20677f", 1),
+    import_tag("./index_bg.js", "__wbindgen_jstag_9f3e", 1),
+    import_tag("./index_bg.js", "__wbindgen_wrapped_jstag", 1),
+]
+EXPORTS = [export("__instance_terminated", 3, 0), export("__abort_handler", 3, 1)]
+LEGACY = b"\x06\x40\x10\x00\x07\x02\x1a\x19\x09\x00\x0b\x0b"  # try call catch 2 catch_all rethrow
+EXNREF = b"\x02\x40\x1f\x40" + vec([b"\x03" + u(0)]) + b"\x0b\x0b\x0a\x0b"  # try_table throw_ref
+PLAIN = b"\x41\x01\x1a\x0b"
+
+
+def wb_module(*codes: bytes, bindgen: bool = True) -> bytes:
+    """A module shaped like wasm-bindgen output: JS tag imports, one defined tag."""
+    return module(
+        types=TYPES,
+        imports=IMPORTS if bindgen else [],
+        tags=[2],
+        globals_=[global_i32(0), global_i32(0)],
+        exports=EXPORTS if bindgen else [],
+        bodies=[body(c) for c in codes],
+        customs=[("producers", b"\x00")],
+    )
+
+
+def test_report_for_a_legacy_module() -> None:
+    r = verify_bytes(wb_module(LEGACY, PLAIN, LEGACY), "legacy")
+    assert r.encodings == ("legacy",)
+    assert r.count("try") == 2 and r.count("catch") == 2 and r.count("catch_all") == 2
+    assert r.count("rethrow") == 2 and r.count("try_table") == 0
+    assert (r.functions_defined, r.functions_imported, r.functions_with_eh) == (3, 2, 2)
+    assert [(t.index, t.imported, t.name, t.params) for t in r.tags] == [
+        (0, True, "__wbindgen_jstag_9f3e", ("externref",)),
+        (1, True, "__wbindgen_wrapped_jstag", ("externref",)),
+        (2, False, None, ("i32",)),
+    ]
+    b = r.bindgen
+    assert b.instance_terminated and b.abort_handler
+    assert b.jstag_import == "__wbindgen_jstag_9f3e"
+    assert b.wrapped_jstag_import == "__wbindgen_wrapped_jstag"
+    assert b.panic_error_import and b.panic_error_import.startswith("__wbg___wbindgen_panic")
+    assert b.rethrow_import and b.reset_state_exports == ()
+    assert r.custom_sections == ("producers",)
+    assert r.expect == "legacy" and r.has_eh
+
+
+def test_json_shape() -> None:
+    doc = verify_bytes(wb_module(EXNREF), "exnref").to_json()
+    assert json.loads(json.dumps(doc)) == doc
+    assert doc["encodings"] == ["exnref"]
+    assert doc["expect"] == "exnref"
+    assert list(doc["instructions"]) == [
+        "try", "catch", "catch_all", "rethrow", "delegate", "throw", "try_table", "throw_ref",
+    ]  # fmt: skip
+    assert doc["instructions"]["try_table"] == 1 and doc["instructions"]["throw_ref"] == 1
+    assert doc["try_table_catches"] == {"catch": 0, "catch_ref": 0, "catch_all": 0,
+                                        "catch_all_ref": 1}  # fmt: skip
+    assert doc["functions"] == {"defined": 1, "imported": 2, "with_eh": 1}
+    assert doc["tags"][0] == {
+        "index": 0, "imported": True, "module": "./index_bg.js", "name": "__wbindgen_jstag_9f3e",
+        "type": 1, "params": ["externref"],
+    }  # fmt: skip
+    assert doc["wasm_bindgen"]["instance_terminated"] is True
+    assert doc["size"] == len(wb_module(EXNREF)) and doc["file"] is None
+
+
+def test_summary_lines() -> None:
+    lines = verify_bytes(wb_module(LEGACY)).summary_lines()
+    text = "\n".join(lines)
+    assert lines[0].startswith("module: ") and "1 functions (+2 imported)" in lines[0]
+    assert "exception handling: legacy" in text
+    assert "try 1, catch 1, catch_all 1, rethrow 1 in 1 functions" in text
+    assert "import ./index_bg.js::__wbindgen_jstag_9f3e" in text
+    assert "export __instance_terminated" in text
+
+
+@pytest.mark.parametrize(
+    ("codes", "expect", "error"),
+    [
+        ((LEGACY,), "legacy", None),
+        ((LEGACY,), "any", None),
+        ((LEGACY,), "exnref", "uses the legacy exception-handling encoding .*expected exnref"),
+        ((EXNREF,), "exnref", None),
+        ((EXNREF,), "legacy", "uses the exnref .*expected legacy"),
+        ((LEGACY, EXNREF), "any", None),
+        ((LEGACY, EXNREF), "legacy", "legacy \\+ exnref"),
+        ((LEGACY, EXNREF), "exnref", "legacy \\+ exnref"),
+        ((PLAIN,), "any", "no exception-handling instructions"),
+        ((PLAIN,), "legacy", "no exception-handling instructions"),
+        ((b"\x08\x00\x0b",), "any", "only `throw` \\(throw x1\\)"),
+    ],
+)
+def test_expectations(codes: tuple[bytes, ...], expect: str, error: str | None) -> None:
+    data = wb_module(*codes)
+    if error is None:
+        assert verify_bytes(data, expect).expect == expect  # type: ignore[arg-type]
+        return
+    with pytest.raises(NoExceptionHandlingError, match=error) as e:
+        verify_bytes(data, expect)  # type: ignore[arg-type]
+    assert e.value.exit_code == EXIT_NO_EH
+    assert e.value.fix
+    if "no exception" in error or "throw" in error:
+        assert e.value.fix == "build with --panic-unwind"
+    else:
+        assert f"--expect {'exnref' if expect == 'legacy' else 'legacy'}" in e.value.fix
+
+
+def test_bad_expect_value() -> None:
+    with pytest.raises(ValueError, match="expect must be one of"):
+        inspect_bytes(wb_module(LEGACY)).check("both")
+
+
+def test_invalid_body_names_function_and_offset() -> None:
+    data = wb_module(LEGACY, b"\x41\x01\x16\x0b")
+    with pytest.raises(InvalidWasmError) as e:
+        verify_bytes(data)
+    assert e.value.reason == "function 3 (code body 1): unknown opcode 0x16"
+    assert data[e.value.offset] == 0x16
+    assert e.value.exit_code == EXIT_INVALID_WASM
+    assert str(e.value).startswith(f"invalid wasm at byte {e.value.offset:#x}: function 3")
+
+
+def test_verify_accepts_bytearray_and_memoryview() -> None:
+    data = wb_module(LEGACY)
+    assert verify_bytes(bytearray(data)).count("try") == 1
+    assert inspect_bytes(memoryview(data)).count("try") == 1  # type: ignore[arg-type]
+
+
+def test_verify_file(tmp_path: Path) -> None:
+    path = tmp_path / "index_bg.wasm"
+    path.write_bytes(wb_module(LEGACY))
+    r = verify_file(path, "legacy")
+    assert isinstance(r, EHReport) and r.path == str(path)
+    assert r.summary_lines()[0].startswith("index_bg.wasm: ")
+
+
+def test_cli_run_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.wasm"
+    path.write_bytes(wb_module(LEGACY))
+    assert verify_cli.run(path, "any", False) == 0
+    out = capsys.readouterr().out
+    assert "exception handling: legacy" in out and "ok: matches --expect any" in out
+    assert verify_cli.run(path, "legacy", True) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and doc["error"] is None and doc["expect"] == "legacy"
+    assert doc["instructions"]["try"] == 1
+
+
+def test_cli_run_prints_report_then_raises(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.wasm"
+    path.write_bytes(wb_module(PLAIN))
+    with pytest.raises(NoExceptionHandlingError):
+        verify_cli.run(path, "any", True)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and "no exception-handling" in doc["error"]
+    assert doc["encodings"] == []
+
+
+def test_cli_run_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UsageError, match="cannot read"):
+        verify_cli.run(tmp_path / "missing.wasm", "any", False)
+    with pytest.raises(UsageError, match="cannot read"):
+        verify_cli.run(tmp_path, "any", False)
+    with pytest.raises(UsageError, match="--expect must be one of"):
+        verify_cli.run(tmp_path, "maybe", False)
+    bad = tmp_path / "bad.wasm"
+    bad.write_bytes(b"\x00asm\x01\x00\x00\x00\x01\x05")
+    with pytest.raises(InvalidWasmError, match="type section size 5 goes past"):
+        verify_cli.run(bad, "any", True)
+    assert capsys.readouterr().out == ""
+
+
+def test_cli_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, none, bad = tmp_path / "good.wasm", tmp_path / "none.wasm", tmp_path / "bad.wasm"
+    good.write_bytes(wb_module(EXNREF))
+    none.write_bytes(wb_module(PLAIN, bindgen=False))
+    bad.write_bytes(b"\x00asm\x02\x00\x00\x00")
+    assert verify_cli.main([str(good), "--expect", "exnref"]) == 0
+    assert verify_cli.main([str(good), "--expect", "legacy"]) == EXIT_NO_EH
+    assert verify_cli.main([str(none)]) == EXIT_NO_EH
+    assert verify_cli.main([str(bad), "--json"]) == EXIT_INVALID_WASM
+    err = capsys.readouterr().err
+    assert "error: invalid wasm at byte 0x4: unsupported version" in err
+    assert "Traceback" not in err
+    assert "wasm-bindgen: no EH/abort machinery" in "\n".join(
+        verify_bytes(wb_module(LEGACY, bindgen=False)).summary_lines()
+    )
+
+
+def test_verify_imports_stay_light() -> None:
+    """verify must start fast: no typer/rich (or json) at import time."""
+    code = (
+        "import sys, worker_build.verify_cli, worker_build.verify; "
+        "print(sorted(m for m in ('typer', 'rich', 'json', 'click') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
