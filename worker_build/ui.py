@@ -1,7 +1,23 @@
 """What the user sees: step progress, the final summary, errors, the JSON report.
 
-Human output goes to stderr (stdout stays clean for --json). rich drops colour
-by itself when stderr is not a terminal or NO_COLOR is set.
+Streams: everything for people goes to stderr, so stdout carries only what a
+program reads (`--json`). How it is drawn is decided once, from stderr and the
+environment (`Terminal.detect`):
+
+* a live spinner with the running step's elapsed time only when stderr is a
+  TTY, `NO_COLOR` is unset, `TERM` is not `dumb` and we are not under GitHub
+  Actions; otherwise plain lines, one when a step starts and one with its
+  duration when it ends;
+* colour only on a TTY (or with `FORCE_COLOR`), never with `NO_COLOR`;
+* a step whose tool draws its own progress on the terminal (cargo) gets a
+  plain header instead of the spinner, so the two never fight over a line.
+
+Under GitHub Actions (`GITHUB_ACTIONS=true`) each step's output is folded into
+a `::group::`, errors become `::error` annotations, and the summary is added
+to `$GITHUB_STEP_SUMMARY`. Workflow commands go to stderr: the runner reads
+commands from both streams, and stdout stays pure JSON under `--json`.
+
+`write_report` puts the same facts as `--json` into `<out>/worker-build.json`.
 """
 
 from __future__ import annotations
@@ -10,14 +26,29 @@ import gzip
 import json
 import os
 import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
 from rich.markup import escape
+from rich.spinner import Spinner
+from rich.text import Text
 
+from worker_build import __version__
 from worker_build.errors import CommandFailedError, WorkerBuildError
+
+REPORT_NAME = "worker-build.json"
+REPORT_SCHEMA = 1
+# Steps whose tool writes its own progress straight to the terminal.
+SELF_DRAWING_STEPS = frozenset({"cargo build"})
+# Lines of a failed tool's output shown with the error (and in an annotation).
+ERROR_TAIL_LINES = 30
+ANNOTATION_TAIL_LINES = 12
 
 
 class Mode(Enum):
@@ -27,79 +58,337 @@ class Mode(Enum):
     JSON = "json"  # a JSON document on stdout, errors on stderr
 
 
-def _console() -> Console:
-    return Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")))
+@dataclass(frozen=True)
+class Terminal:
+    """How to draw on one stream, decided once."""
+
+    color: bool
+    live: bool  # a spinner that redraws its line
+    github: bool  # GitHub Actions workflow commands
+    unicode: bool
+
+    @classmethod
+    def detect(cls, stream: TextIO, env: Mapping[str, str]) -> Terminal:
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):  # closed or not a real file
+            tty = False
+        no_color = env.get("NO_COLOR", "") != ""
+        dumb = env.get("TERM", "") == "dumb"
+        github = env.get("GITHUB_ACTIONS") == "true"
+        forced = env.get("FORCE_COLOR", "") != ""
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        return cls(
+            color=not no_color and not dumb and (tty or forced),
+            live=tty and not no_color and not dumb and not github,
+            github=github,
+            unicode=encoding.startswith("utf"),
+        )
 
 
-class Reporter:
-    def __init__(self, mode: Mode) -> None:
-        self.mode = mode
-        self.console = _console()
-
-    @property
-    def chatty(self) -> bool:
-        return self.mode in (Mode.NORMAL, Mode.VERBOSE)
-
-    def echo_command(self, text: str) -> None:
-        self.console.print(f"[dim]$ {escape(text)}[/dim]", soft_wrap=True)
-
-    def step_started(self, name: str) -> None:
-        if self.chatty:
-            self.console.print(f"[bold cyan]>[/bold cyan] {name}...", soft_wrap=True)
-
-    def step_finished(self, name: str, seconds: float) -> None:
-        if self.chatty:
-            self.console.print(f"[green]✓[/green] {name} [dim]{seconds:.2f}s[/dim]")
-
-    def step_failed(self, name: str, seconds: float) -> None:
-        if self.mode is not Mode.JSON:
-            self.console.print(f"[red]✗[/red] {name} [dim]{seconds:.2f}s[/dim]")
-
-    def waiting_for_lock(self, out_dir: Path) -> None:
-        if self.mode is not Mode.JSON:
-            self.console.print(
-                f"waiting for another worker-build writing {escape(str(out_dir))}..."
-            )
-
-    def note(self, text: str) -> None:
-        if self.chatty:
-            self.console.print(f"[yellow]note:[/yellow] {escape(text)}", soft_wrap=True)
-
-    def summary(self, facts: dict[str, Any]) -> None:
-        if self.mode is Mode.JSON:
-            sys.stdout.write(json.dumps(facts, indent=2, sort_keys=True) + "\n")
-            return
-        if not self.chatty:
-            return
-        rows = [
-            ("output", facts["out_dir"]),
-            ("profile", facts["profile"]),
-            ("panic", facts["panic_strategy"]),
-            ("toolchain", facts.get("toolchain", "")),
-            *((name, label) for name, label in facts.get("tools", {}).items()),
-            ("EH encoding", facts.get("eh_encoding", "")),
-            ("index_bg.wasm", _size(facts["wasm_bytes"], facts["wasm_gzip_bytes"])),
-            ("index.js", _size(facts["js_bytes"], facts["js_gzip_bytes"])),
-            ("total time", f"{facts['seconds']:.2f}s"),
-        ]
-        width = max(len(name) for name, _ in rows)
-        self.console.print("[bold]worker-build summary[/bold]")
-        for name, value in rows:
-            self.console.print(f"  {name.ljust(width)}  {escape(str(value))}", soft_wrap=True)
-
-    def error(self, exc: WorkerBuildError) -> None:
-        if isinstance(exc, CommandFailedError) and exc.output.strip():
-            self.console.print(exc.tail(), markup=False, highlight=False, soft_wrap=True)
-        self.console.print(f"[bold red]error:[/bold red] {escape(exc.one_line())}", soft_wrap=True)
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            # Workflow command: GitHub turns it into an annotation on the run.
-            text = exc.one_line().replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            sys.stdout.write(f"::error title=worker-build::{text}\n")
+def make_console(stream: TextIO | None = None, *, stdout: bool = False,
+                 env: Mapping[str, str] | None = None) -> tuple[Console, Terminal]:
+    """A rich Console following the rules above. With no `stream` it writes to
+    whatever sys.stderr (or sys.stdout) is at the time of each write."""
+    environ = dict(os.environ if env is None else env)
+    target = stream or (sys.stdout if stdout else sys.stderr)
+    term = Terminal.detect(target, environ)
+    console = Console(
+        file=stream,
+        stderr=not stdout,
+        highlight=False,
+        no_color=not term.color,
+        color_system="auto" if term.color else None,
+        force_terminal=True if term.live else None,
+        emoji=False,
+        _environ=environ,
+    )
+    return console, term
 
 
-def _size(raw: int, gz: int) -> str:
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:04.1f}s"
+
+
+def format_size(raw: int, gz: int) -> str:
     return f"{raw / 1024:,.1f} KiB ({gz / 1024:,.1f} KiB gzip)"
 
 
 def gzip_size(path: Path) -> int:
     return len(gzip.compress(path.read_bytes(), compresslevel=9))
+
+
+def human_tail(output: str, lines: int) -> list[str]:
+    """The last `lines` lines of a tool's output meant for people: cargo's JSON
+    messages (captured on stdout for the artifact path) are dropped."""
+    kept = [
+        line for line in output.rstrip().splitlines()
+        if not line.lstrip().startswith('{"reason":')
+    ]
+    return kept[-lines:]
+
+
+# --- GitHub Actions workflow commands -------------------------------------------------
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(command: str, message: str, **properties: str) -> str:
+    props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::{command}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def annotation_for(exc: WorkerBuildError, title: str = "worker-build") -> str:
+    """`::error title=worker-build::message (fix)`, plus a failed tool's last lines."""
+    body = exc.one_line()
+    if isinstance(exc, CommandFailedError):
+        tail = human_tail(exc.output, ANNOTATION_TAIL_LINES)
+        if tail:
+            body += "\n" + "\n".join(tail)
+    return workflow_command("error", body, title=title)
+
+
+# --- the report document ---------------------------------------------------------------
+
+def report_document(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """What `--json` prints and `worker-build.json` holds for a successful build."""
+    return {"schema": REPORT_SCHEMA, "ok": True, "worker_build_version": __version__, **facts}
+
+
+def _dumps(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def write_report(facts: Mapping[str, Any]) -> Path:
+    """Write `worker-build.json` into the output directory (`facts["out_dir"]`),
+    atomically, and return its path. Call it after a successful build."""
+    out = Path(str(facts["out_dir"]))
+    path = out / REPORT_NAME
+    tmp = out / f".{REPORT_NAME}.{os.getpid()}.tmp"
+    tmp.write_text(_dumps(report_document(facts)), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _tool_version(label: str, name: str) -> str:
+    """'wasm-opt 132 (PATH)' -> '132 (PATH)'."""
+    prefix = f"{name} "
+    return label[len(prefix):] if label.startswith(prefix) else label
+
+
+def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
+    tools: Mapping[str, str] = facts.get("tools", {})
+    rows = [
+        ("output", str(facts["out_dir"])),
+        ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
+        ("toolchain", str(facts.get("toolchain", "unknown"))),
+        ("wasm-bindgen", _tool_version(tools.get("wasm-bindgen", "unknown"), "wasm-bindgen")),
+        ("wasm-opt", _tool_version(tools["wasm-opt"], "wasm-opt") if "wasm-opt" in tools
+         else "not run"),
+    ]
+    rows += [(name, _tool_version(label, name)) for name, label in tools.items()
+             if name not in ("wasm-bindgen", "wasm-opt")]
+    rows += [
+        ("EH encoding", str(facts.get("eh_encoding", "unknown"))),
+        ("index_bg.wasm", format_size(facts["wasm_bytes"], facts["wasm_gzip_bytes"])),
+        ("index.js", format_size(facts["js_bytes"], facts["js_gzip_bytes"])),
+    ]
+    loader = facts.get("loader")
+    if isinstance(loader, Mapping):
+        functions = loader.get("functions", [])
+        rows.append(("python loader", f"{', '.join(loader.get('files', []))} "
+                                      f"({len(functions)} functions)"))
+    if "report" in facts:
+        rows.append(("report", str(facts["report"])))
+    return rows
+
+
+def step_summary_markdown(facts: Mapping[str, Any]) -> str:
+    """The summary as Markdown for $GITHUB_STEP_SUMMARY."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"### worker-build: built in {format_duration(float(facts['seconds']))}", "",
+             "| | |", "|---|---|"]
+    lines += [f"| {cell(name)} | {cell(value)} |" for name, value in summary_rows(facts)]
+    steps = facts.get("steps", [])
+    if steps:
+        lines += ["", "| step | time |", "|---|---:|"]
+        lines += [f"| {cell(str(s['name']))} | {format_duration(float(s['seconds']))} |"
+                  for s in steps]
+    return "\n".join(lines) + "\n"
+
+
+# --- the reporter the pipeline talks to ------------------------------------------------
+
+class _RunningStep:
+    """The live line: spinner, step name, elapsed time (recomputed on every refresh)."""
+
+    def __init__(self, name: str, unicode: bool) -> None:
+        self.name = name
+        self.start = time.monotonic()
+        self.spinner = Spinner("dots" if unicode else "line", style="cyan")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        elapsed = time.monotonic() - self.start
+        self.spinner.text = Text.assemble(self.name, " ", (format_duration(elapsed), "dim"))
+        yield self.spinner
+
+
+@dataclass
+class StepRecord:
+    name: str
+    seconds: float
+    ok: bool
+
+
+@dataclass
+class Reporter:
+    mode: Mode
+    stream: TextIO | None = None  # None: sys.stderr at the time of writing
+    env: Mapping[str, str] | None = None  # None: os.environ
+    steps: list[StepRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.environ: Mapping[str, str] = dict(os.environ if self.env is None else self.env)
+        self.console, self.term = make_console(self.stream, env=self.environ)
+        self._live: Live | None = None
+        self._current: str | None = None
+        self._ok = "✓" if self.term.unicode else "ok"
+        self._fail = "✗" if self.term.unicode else "FAILED"
+        self._start = "▸" if self.term.unicode else ">"
+
+    @property
+    def chatty(self) -> bool:
+        return self.mode in (Mode.NORMAL, Mode.VERBOSE)
+
+    # -- low level
+    def _print(self, markup: str) -> None:
+        self.console.print(markup, soft_wrap=True)
+
+    def _plain(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+    def _command(self, line: str) -> None:
+        """A workflow command on its own line, never styled or wrapped."""
+        self._stop_live()
+        self.console.file.write(line + "\n")
+        self.console.file.flush()
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    # -- pipeline events
+    def echo_command(self, text: str) -> None:
+        if self.mode is Mode.VERBOSE:
+            self._print(f"[dim]$ {escape(text)}[/dim]")
+
+    def step_started(self, name: str) -> None:
+        self._current = name
+        if not self.chatty:
+            return
+        if self.term.github:
+            self._command(workflow_command("group", f"worker-build: {name}"))
+        elif self.term.live and name not in SELF_DRAWING_STEPS:
+            self._live = Live(
+                _RunningStep(name, self.term.unicode),
+                console=self.console,
+                refresh_per_second=10,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        else:
+            self._print(f"[bold cyan]{self._start}[/bold cyan] {escape(name)}")
+
+    def _ended(self, name: str, seconds: float, ok: bool) -> None:
+        self.steps.append(StepRecord(name, seconds, ok))
+        self._current = None
+        self._stop_live()
+        if self.term.github and self.chatty:
+            self._command("::endgroup::")
+
+    def step_finished(self, name: str, seconds: float) -> None:
+        self._ended(name, seconds, True)
+        if self.chatty:
+            self._print(f"[green]{self._ok}[/green] {escape(name)} "
+                        f"[dim]{format_duration(seconds)}[/dim]")
+
+    def step_failed(self, name: str, seconds: float) -> None:
+        self._ended(name, seconds, False)
+        if self.mode is not Mode.JSON:
+            grouped = self.term.github and self.chatty
+            where = " (its output is in the group above)" if grouped else ""
+            self._print(f"[red]{self._fail}[/red] {escape(name)} "
+                        f"[dim]{format_duration(seconds)}{where}[/dim]")
+
+    def waiting_for_lock(self, out_dir: Path) -> None:
+        if self.mode is not Mode.JSON:
+            self._print(f"waiting for another worker-build writing {escape(str(out_dir))}...")
+
+    def note(self, text: str) -> None:
+        if self.chatty:
+            self._print(f"[yellow]note:[/yellow] {escape(text)}")
+
+    # -- outcomes
+    def summary(self, facts: Mapping[str, Any]) -> None:
+        self._stop_live()
+        if self.mode is Mode.JSON:
+            sys.stdout.write(_dumps(report_document(facts)))
+            sys.stdout.flush()
+        elif self.chatty:
+            rows = summary_rows(facts)
+            width = max(len(name) for name, _ in rows)
+            self._print(f"[bold green]{self._ok} worker-build:[/bold green] built in "
+                        f"{format_duration(float(facts['seconds']))}")
+            for name, value in rows:
+                self._print(f"  [dim]{name.ljust(width)}[/dim]  {escape(value)}")
+        self._github_summary(step_summary_markdown(facts))
+
+    def error(self, exc: WorkerBuildError) -> None:
+        self._stop_live()
+        if isinstance(exc, CommandFailedError):
+            tail = human_tail(exc.output, ERROR_TAIL_LINES)
+            if tail:
+                self._plain("\n".join(tail))
+        self._print(f"[bold red]error:[/bold red] {escape(exc.one_line())}")
+        if self.term.github:
+            self._command(annotation_for(exc))
+            self._github_summary(
+                f"### worker-build failed (exit {exc.exit_code})\n\n"
+                f"```\n{exc.one_line()}\n```\n"
+            )
+        if self.mode is Mode.JSON:
+            doc = {
+                "schema": REPORT_SCHEMA,
+                "ok": False,
+                "worker_build_version": __version__,
+                "exit_code": exc.exit_code,
+                "error": {"type": type(exc).__name__, "message": exc.message, "fix": exc.fix},
+                "failed_step": next((s.name for s in self.steps if not s.ok), None),
+                "steps": [{"name": s.name, "seconds": round(s.seconds, 3)}
+                          for s in self.steps if s.ok],
+            }
+            sys.stdout.write(_dumps(doc))
+            sys.stdout.flush()
+
+    def _github_summary(self, markdown: str) -> None:
+        target = self.environ.get("GITHUB_STEP_SUMMARY")
+        if not (self.term.github and target):
+            return
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(markdown)
+        except OSError as exc:  # a summary is a nicety: never fail the build for it
+            self._plain(f"warning: cannot write GITHUB_STEP_SUMMARY ({exc.strerror})")
