@@ -8,11 +8,13 @@
 helper (tests/workerd.py; panic=unwind, or panic=abort as without `--panic-unwind`).
 
 The plan is fixed before the run (seeded shuffle): 1 in 50 requests aborts (`/abort`), 1 in 4
-panics (`/panic`), the rest are normal (`/` and `/count` alternately). `--concurrency` client
-threads (keep-alive connections on 127.0.0.1) work through it. Reported: requests, outcomes
-by kind, latency percentiles, and the instance restarts seen through `/count` (each fresh
-instance answers 1 first). Nothing about time is asserted; `--check`
-exits 1 unless every normal request got a 200 and every panic/abort request its own 500.
+panics (`/panic`), the rest are normal (`/` and `/count` alternately; `--normal` changes the
+list, e.g. `/,/count,/do/increment` adds requests that await a Durable Object).
+`--concurrency` client threads (keep-alive connections on 127.0.0.1) work through it.
+Reported: requests, outcomes by kind, latency percentiles, and the instance restarts seen
+through `/count` (each fresh instance answers 1 first). Nothing about time is asserted;
+`--check` exits 1 unless every normal request got a 200 and every panic/abort request its own
+500.
 
 The run stops by itself: each request has a timeout and the whole run a deadline, after
 which the remaining planned requests are reported as "not sent".
@@ -58,12 +60,14 @@ class Results:
     wall: float = 0.0
 
 
-def plan(requests: int, seed: int) -> list[tuple[str, str]]:
+def plan(
+    requests: int, seed: int, normal_paths: tuple[str, ...] = NORMAL_PATHS
+) -> list[tuple[str, str]]:
     aborts = requests // 50
     panics = requests // 4
     normal = requests - aborts - panics
     items = [("abort", ABORT_PATH)] * aborts + [("panic", PANIC_PATH)] * panics
-    items += [("normal", NORMAL_PATHS[i % len(NORMAL_PATHS)]) for i in range(normal)]
+    items += [("normal", normal_paths[i % len(normal_paths)]) for i in range(normal)]
     random.Random(seed).shuffle(items)
     return items
 
@@ -104,7 +108,8 @@ def run_load(
                 outcome = Outcome(
                     kind, path, None, "", time.perf_counter() - start, type(e).__name__
                 )
-                conn.close()
+                if conn is not None:
+                    conn.close()
                 conn = None
             with lock:
                 results.outcomes.append(outcome)
@@ -193,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
     parser.add_argument("--deadline", type=float, default=600.0, help="whole run, seconds")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument(
+        "--normal",
+        default=",".join(NORMAL_PATHS),
+        help="comma-separated paths the normal requests cycle through "
+        "(add /do/increment for requests that are in flight across an await)",
+    )
     parser.add_argument("--json", type=Path, help="also write the summary here")
     parser.add_argument("--check", action="store_true", help="exit 1 on any failure")
     args = parser.parse_args(argv)
@@ -200,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.build:
         build_hello_worker(args.build_dir, panic_unwind=args.build == "unwind")
 
-    items = plan(args.requests, args.seed)
+    normal_paths = tuple(p for p in args.normal.split(",") if p)
+    items = plan(args.requests, args.seed, normal_paths)
     log = args.build_dir.parent / f"{args.build_dir.name}-workerd.log"
     with Workerd(args.build_dir, log_path=log) as worker:
         # Warm up (first request instantiates the isolate) outside the measurement.
@@ -210,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(results)
     summary["build_dir"] = str(args.build_dir)
     summary["concurrency"] = args.concurrency
+    summary["normal_paths"] = list(normal_paths)
     summary["root_after_run"] = alive
     text = json.dumps(summary, indent=2)
     print(text)

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 REPO = Path(__file__).resolve().parent.parent
 WORKERD = REPO / "node_modules" / ".bin" / "workerd"
@@ -148,7 +149,7 @@ class Workerd:
         self.log_path = log_path or (self._tmp / "workerd.log")
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file: object | None = None
+        self._log_file: BinaryIO | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -239,7 +240,7 @@ class Workerd:
                 proc.wait(timeout=STOP_TIMEOUT)
         log, self._log_file = self._log_file, None
         if log is not None:
-            log.close()  # type: ignore[attr-defined]
+            log.close()
 
     def __enter__(self) -> Workerd:
         return self.start()
@@ -305,7 +306,10 @@ WASM_OPT_FLAGS = [
 BUILD_TIMEOUT = 3600  # a cold build on 2 cores takes minutes; never hang forever
 
 _CLASS_EXPORT = re.compile(r"^export class ([A-Za-z_$][\w$]*)", re.MULTILINE)
-_IMPORT_SOURCE = re.compile(r"""import source ([A-Za-z_$][\w$]*) from (["'])\./index_bg\.wasm\2""")
+# Minified output has no space before the specifier: `import source X from"./index_bg.wasm"`.
+_IMPORT_SOURCE = re.compile(
+    r"""import\s+source\s+([A-Za-z_$][\w$]*)\s+from\s*(["'])\./index_bg\.wasm\2"""
+)
 
 
 def _run(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> None:
