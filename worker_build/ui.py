@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
@@ -144,6 +144,13 @@ def _escape_property(text: str) -> str:
 def workflow_command(command: str, message: str, **properties: str) -> str:
     props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
     return f"::{command}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def emit_workflow_command(line: str, stream: IO[str] | None = None) -> None:
+    """Write one workflow command line to stderr (or `stream`), unstyled."""
+    target = stream or sys.stderr
+    target.write(line + "\n")
+    target.flush()
 
 
 def annotation_for(exc: WorkerBuildError, title: str = "worker-build") -> str:
@@ -280,8 +287,7 @@ class Reporter:
     def _command(self, line: str) -> None:
         """A workflow command on its own line, never styled or wrapped."""
         self._stop_live()
-        self.console.file.write(line + "\n")
-        self.console.file.flush()
+        emit_workflow_command(line, self.console.file)
 
     def _stop_live(self) -> None:
         if self._live is not None:
