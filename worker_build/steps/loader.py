@@ -1,0 +1,118 @@
+"""Step: emit the Python loader (`loader.py`) next to wasm-bindgen's output.
+
+The signatures come from the JS glue (see worker_build/loader/glue.py). wasmtime
+runs only the exnref encoding of exception handling, so a legacy-EH module gets
+an exnref copy, `loader_bg.wasm`, made with `wasm-opt --translate-to-exnref`;
+the Worker itself keeps using `index_bg.wasm`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker_build import proc
+from worker_build.errors import ToolMissingError, WorkerBuildError
+from worker_build.loader import emit
+from worker_build.loader.glue import WasmSig, parse_glue
+from worker_build.verify import inspect_bytes
+from worker_build.wasm.module import Module, parse_module
+
+LOADER_FILE = "loader.py"
+EXNREF_FILE = "loader_bg.wasm"
+GLUE_FILES = ("index_bg.js", "index.js")  # index_bg.js only exists with some bindgen layouts
+# What binaryen must accept to read a wasm-bindgen unwind module.
+WASM_OPT_FEATURES = (
+    "--enable-mutable-globals",
+    "--enable-sign-ext",
+    "--enable-nontrapping-float-to-int",
+    "--enable-bulk-memory",
+    "--enable-multivalue",
+    "--enable-reference-types",
+    "--enable-exception-handling",
+)
+
+
+@dataclass(frozen=True)
+class LoaderInfo:
+    files: list[str]  # written into staging, relative names
+    functions: list[str]  # Python functions that call into wasm
+    unsupported: list[str]  # "name: reason" for what raises NotImplementedError
+    translated_to_exnref: bool  # loader_bg.wasm was made from a legacy-EH module
+
+
+def export_signatures(module: Module) -> dict[str, WasmSig]:
+    """{export name: (param types, result types)} of the exported functions."""
+    imported = [i.type_index for i in module.imports if i.kind == "func"]
+    sigs: dict[str, WasmSig] = {}
+    for export in module.exports:
+        if export.kind != "func":
+            continue
+        if export.index < len(imported):
+            type_index = imported[export.index]
+        else:
+            type_index = module.func_types[export.index - len(imported)]
+        ty = module.types[type_index] if type_index is not None else None
+        if ty is not None:
+            sigs[export.name] = (ty.params, ty.results)
+    return sigs
+
+
+def translate_to_exnref(wasm_opt: Path, source: Path, target: Path) -> None:
+    proc.run(
+        [str(wasm_opt), str(source), *WASM_OPT_FEATURES, "--translate-to-exnref", "-g",
+         "-o", str(target)],
+        fix="the Python loader needs binaryen's wasm-opt (version 117 or newer)",
+    )  # fmt: skip
+
+
+def _check_wasmtime_accepts(path: Path) -> None:
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.wasm_exceptions = True
+    try:
+        wasmtime.Module.validate(wasmtime.Engine(config), path.read_bytes())
+    except wasmtime.WasmtimeError as exc:
+        raise WorkerBuildError(
+            f"wasmtime cannot load {path.name} for the Python loader: {exc}",
+            "build without the Python loader, or report this module",
+        ) from exc
+
+
+def emit_loader(staging: Path, *, wasm_opt: Path | None) -> LoaderInfo:
+    """Write staging/loader.py (and loader_bg.wasm when the module uses legacy EH)."""
+    module_path = staging / "index_bg.wasm"
+    glue_paths = [staging / name for name in GLUE_FILES if (staging / name).is_file()]
+    if not module_path.is_file() or not glue_paths:
+        raise WorkerBuildError(
+            f"{staging} does not hold wasm-bindgen's index.js and index_bg.wasm",
+            "run wasm-bindgen with --target module --out-name index first",
+        )
+    data = module_path.read_bytes()
+    glue = parse_glue(
+        "\n".join(p.read_text(encoding="utf-8") for p in glue_paths),
+        export_signatures(parse_module(data)),
+    )
+    files = [LOADER_FILE]
+    wasm_file = module_path.name
+    translated = "legacy" in inspect_bytes(data).encodings
+    if translated:
+        if wasm_opt is None:
+            raise ToolMissingError(
+                "the Python loader needs wasm-opt: this module uses legacy exception "
+                "handling, which wasmtime cannot run, and wasm-opt translates it to exnref",
+                "install binaryen's wasm-opt (npm i binaryen) or set WASM_OPT_BIN",
+            )
+        translate_to_exnref(wasm_opt, module_path, staging / EXNREF_FILE)
+        if "legacy" in inspect_bytes((staging / EXNREF_FILE).read_bytes()).encodings:
+            raise WorkerBuildError(
+                f"wasm-opt left legacy exception handling in {EXNREF_FILE}",
+                "use binaryen 117 or newer (--translate-to-exnref)",
+            )
+        wasm_file = EXNREF_FILE
+        files.append(EXNREF_FILE)
+    _check_wasmtime_accepts(staging / wasm_file)
+    rendered = emit.render_loader(glue, wasm_file)
+    (staging / LOADER_FILE).write_text(rendered.text, encoding="utf-8")
+    return LoaderInfo(files, rendered.functions, rendered.unsupported, translated)
