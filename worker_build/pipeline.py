@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from worker_build import crate as crate_mod
+from worker_build import incremental, output, toolchain
 from worker_build import options as options_mod
-from worker_build import output, toolchain
 from worker_build.context import BuildContext
 from worker_build.options import BuildOptions, RawArgs
 
@@ -156,6 +156,10 @@ def build(raw: RawArgs, reporter: Reporter) -> BuildResult:
             ctx.out_dir.mkdir(parents=True)
             for step in plan(options):
                 _timed(reporter, timings, step, ctx)
+                # Issue 7: build/ already holds what the remaining steps would write.
+                if step.run is _cargo and incremental.up_to_date(ctx):
+                    return BuildResult(ctx, timings)
+            incremental.record(ctx)  # state file, installed together with the output
             _timed(reporter, timings, Step("install", _install), ctx)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
