@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from worker_build import proc
+from worker_build import probe_cache, proc
 from worker_build.errors import CommandFailedError, ToolMissingError, WorkerBuildError
 
 # The npm tool versions worker-build is tested with (also pinned in package.json).
@@ -66,7 +66,7 @@ def cache_root() -> Path:
 
 def _version_of(path: Path, pattern: str) -> str | None:
     try:
-        out = proc.run([path, "--version"]).stdout
+        out = probe_cache.version_output(path)  # cached `path --version` (issue 7)
     except WorkerBuildError:
         return None
     match = re.search(pattern, out)
