@@ -19,10 +19,9 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import * as glue from "./index.js";
 
-const config = Object.assign(
-  { panicUnwind: false, panicBody: "message" },
-  typeof WORKER_BUILD_CONFIG === "object" && WORKER_BUILD_CONFIG !== null ? WORKER_BUILD_CONFIG : {},
-);
+// Without the define (a bundle made by hand) the defaults apply.
+const defined = typeof WORKER_BUILD_CONFIG === "object" ? WORKER_BUILD_CONFIG : null;
+const config = { panicUnwind: false, panicBody: "message", ...defined };
 
 const HANDLERS = ["fetch", "scheduled", "queue", "email"];
 const GENERIC_BODY = "Internal Server Error";
@@ -153,19 +152,22 @@ function observeGeneration() {
 
 function resetInstance(reason) {
   const before = generation();
-  console.error(LOG_PREFIX, "resetting the Wasm instance after a hard abort:", reason);
+  const build = config.panicUnwind ? "" : " (panic=abort build: every panic is one)";
+  console.error(LOG_PREFIX, `resetting the Wasm instance after a hard abort${build}:`, reason);
   glue.__wbg_reset_state();
   initState.criticalError = false;
   if (generation() === before) initState.instanceId = before + 1; // start fn did not bump it
 }
 
 // Bring the instance into a usable state before a call (or after a failure):
-// - let the glue run a reinit that the abort handler scheduled (any export call does that;
-//   `__worker_init_state` is the cheapest one), then
-// - reset ourselves when a fatal error is known but nothing reset the instance (panic=abort
-//   builds have no abort handler: the worker crate's panic hook only sets criticalError).
+// - let the glue run a reinit that the worker crate's abort handler scheduled (any export
+//   call does that; `__worker_init_state` is the cheapest one), then
+// - reset ourselves when a fatal error is known but nothing reset the instance: crates
+//   without the worker crate have no abort handler, and the worker crate's panic hook in a
+//   panic=abort build also sets criticalError.
 function recover(error) {
-  if (error !== undefined && lastFatal === null) lastFatal = error;
+  const errorIsFatal = error !== undefined && isFatal(error);
+  if (errorIsFatal && lastFatal === null) lastFatal = error;
   const before = generation();
   let probeFailed = null;
   if (typeof glue.__worker_init_state === "function") {
@@ -175,7 +177,7 @@ function recover(error) {
       probeFailed = e; // "Module terminated" or a trap: the instance is unusable
     }
   }
-  const fatal = probeFailed !== null || initState.criticalError || (error !== undefined && isFatal(error));
+  const fatal = probeFailed !== null || initState.criticalError || errorIsFatal;
   if (fatal && generation() === before) {
     if (lastFatal === null) lastFatal = probeFailed ?? new Error("criticalError was set");
     resetInstance(lastFatal);
@@ -380,6 +382,8 @@ function wrapClass(Inner, name) {
 
 function __workerBuildClass(name) {
   const Inner = glue[name];
-  if (!isClass(Inner)) throw new TypeError(`${LOG_PREFIX} ${name} is not a class export of the glue`);
+  if (!isClass(Inner)) {
+    throw new TypeError(`${LOG_PREFIX} ${name} is not a class export of the glue`);
+  }
   return wrapClass(Inner, name);
 }

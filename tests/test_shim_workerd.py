@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from workerd import Response, Workerd, bindgen_hello_worker, bundle_build
+from workerd import Response, Workerd, bindgen_hello_worker, bindgen_sample, bundle_build
 
 pytestmark = pytest.mark.slow
 
@@ -226,3 +227,74 @@ def test_non_unwind_build_durable_object_recovers(abort_worker: Workerd) -> None
     assert abort_worker.get("/do/abort").status == 500
     assert counts(abort_worker, "/do/increment", 1) == [1]
     assert ok(abort_worker.get("/do/stored")) == "4"
+
+
+# -- RPC methods (pure-exports: plain #[wasm_bindgen] functions, no worker crate) --------------
+
+RPC_CALLER = """\
+import { WorkerEntrypoint } from "cloudflare:workers";
+export { default } from "./index.js";
+
+// Serves HTTP and calls the worker's default export over RPC (service binding SELF).
+export class Caller extends WorkerEntrypoint {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const args = JSON.parse(url.searchParams.get("args") ?? "[]");
+    try {
+      const value = await this.env.SELF[url.pathname.slice(1)](...args);
+      return Response.json({ ok: true, value });
+    } catch (e) {
+      return Response.json({ ok: false, error: String(e) });
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def pure_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    staging = bindgen_sample("pure-exports", panic_unwind=True)
+    out = tmp_path_factory.mktemp("pure") / "build"
+    return bundle_build(staging, out, panic_unwind=True)
+
+
+def test_plain_exports_are_rpc_methods_with_panic_and_abort_recovery(
+    pure_build: Path, tmp_path: Path
+) -> None:
+    entry = tmp_path / "entry.js"
+    entry.write_text(RPC_CALLER)
+    worker = Workerd(
+        pure_build,
+        durable_objects={},
+        log_path=tmp_path / "workerd.log",
+        entry=entry,
+        service_bindings={"SELF": "main"},
+        socket_entrypoint="Caller",
+    )
+
+    def call(method: str, *args: object) -> dict[str, object]:
+        query = "?args=" + quote(json.dumps(args)) if args else ""
+        result: dict[str, object] = json.loads(ok(worker.get(f"/{method}{query}")))
+        return result
+
+    with worker:
+        assert call("add", 2, 3) == {"ok": True, "value": 5}
+        assert call("greet", "workerd")["value"] == "Hello, workerd!"
+        assert [call("counter")["value"] for _ in range(2)] == [1, 2]
+
+        panicked = call("checked_div", 1, 0)
+        assert panicked["ok"] is False and "division by zero" in str(panicked["error"])
+        assert call("counter")["value"] == 3  # a panic keeps the instance
+
+        rust_error = call("parse_u32", "x")  # an Err is an ordinary exception
+        assert rust_error["ok"] is False and "cannot parse" in str(rust_error["error"])
+        assert call("counter")["value"] == 4
+
+        aborted = call("abort_now")
+        assert aborted["ok"] is False and "unreachable" in str(aborted["error"])
+        assert call("counter")["value"] == 1  # reset without the worker crate's help
+        assert call("add", 1, 1) == {"ok": True, "value": 2}
+
+        # The glue's own machinery is not reachable over RPC.
+        assert call("__wbg_reset_state")["ok"] is False
+        assert call("counter")["value"] == 2

@@ -64,12 +64,17 @@ def render_config(
     durable_objects: Mapping[str, str],
     storage_dir: Path | None,
     entry: Path | None = None,
+    service_bindings: Mapping[str, str] | None = None,
+    socket_entrypoint: str | None = None,
 ) -> str:
     """The workerd config text for `build_dir`, to be written into `config_dir`.
 
     `embed` paths are relative to the config file (absolute ones would be looked up in the
     import path); the socket is 127.0.0.1:0. `entry`: an extra ES module served as the main
-    module (named `entry.js`, it can `import ... from "./index.js"`).
+    module (named `entry.js`, it can `import ... from "./index.js"`). `service_bindings`:
+    binding name -> service (the worker itself is the service "main": RPC to its default
+    export). `socket_entrypoint`: the named export the HTTP socket serves (default export
+    when None).
     """
     index_js = (build_dir / "index.js").resolve()
     wasm = (build_dir / "index_bg.wasm").resolve()
@@ -87,10 +92,19 @@ def render_config(
     if entry is not None:  # the first module is the main module
         modules.insert(0, f'(name = "entry.js", esModule = embed {rel(entry)})')
 
-    bindings = ", ".join(
+    bindings = [
         f"(name = {_capnp_string(name)}, durableObjectNamespace = "
         f"(className = {_capnp_string(cls)}))"
         for name, cls in durable_objects.items()
+    ]
+    bindings += [
+        f"(name = {_capnp_string(name)}, service = {_capnp_string(service)})"
+        for name, service in (service_bindings or {}).items()
+    ]
+    socket_service = (
+        '"main"'
+        if socket_entrypoint is None
+        else f'(name = "main", entrypoint = {_capnp_string(socket_entrypoint)})'
     )
     namespaces = ", ".join(
         f"(className = {_capnp_string(cls)}, uniqueKey = {_capnp_string('test-' + cls)})"
@@ -112,13 +126,13 @@ def render_config(
 
 const config :Workerd.Config = (
   services = [{", ".join(services)}],
-  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
+  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = {socket_service})],
 );
 
 const mainWorker :Workerd.Worker = (
   modules = [{", ".join(modules)}],
   compatibilityDate = {_capnp_string(COMPATIBILITY_DATE)},
-  bindings = [{bindings}],
+  bindings = [{", ".join(bindings)}],
   durableObjectNamespaces = [{namespaces}],
   {storage}
 );
@@ -140,9 +154,15 @@ class Workerd:
         storage_dir: Path | None = None,
         log_path: Path | None = None,
         entry: Path | None = None,
+        service_bindings: Mapping[str, str] | None = None,
+        socket_entrypoint: str | None = None,
     ) -> None:
         self.build_dir = Path(build_dir)
-        self.durable_objects = dict(durable_objects or {"COUNTER": "Counter"})
+        self.durable_objects = dict(
+            {"COUNTER": "Counter"} if durable_objects is None else durable_objects
+        )
+        self.service_bindings = dict(service_bindings or {})
+        self.socket_entrypoint = socket_entrypoint
         self.storage_dir = storage_dir
         self.entry = entry
         self._tmp = Path(tempfile.mkdtemp(prefix="workerd-"))
@@ -166,6 +186,8 @@ class Workerd:
                 durable_objects=self.durable_objects,
                 storage_dir=self.storage_dir,
                 entry=self.entry,
+                service_bindings=self.service_bindings,
+                socket_entrypoint=self.socket_entrypoint,
             )
         )
         read_fd, write_fd = os.pipe()
@@ -279,12 +301,14 @@ class Workerd:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stand-in build of sample-crates/hello-worker (the manual recipe of CONVENTIONS.md) until the
-# shared conftest fixtures / the worker-build CLI produce build dirs. Everything the shim tests
-# and benchmarks/load.py need to build goes through `build_hello_worker`.
+# Stand-in build of the sample crates (the manual recipe of CONVENTIONS.md) until the shared
+# conftest fixtures / the worker-build CLI produce build dirs. Everything the shim tests and
+# benchmarks/load.py build goes through `bindgen_sample` + `bundle_build`.
 
 CACHE = REPO / ".cache" / "shim-tests"
-HELLO_WORKER = REPO / "sample-crates" / "hello-worker"
+SAMPLES = REPO / "sample-crates"
+# Own CARGO_TARGET_DIR per crate and panic strategy: target-<prefix><unwind|abort>.
+_TARGET_PREFIX = {"hello-worker": "", "pure-exports": "pure-"}
 WASM_BINDGEN = (
     Path.home() / ".cache" / "worker-build" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
 )
@@ -330,10 +354,11 @@ def _run(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) ->
         )
 
 
-def bindgen_hello_worker(*, panic_unwind: bool, wasm_opt: bool = True) -> Path:
-    """cargo build + wasm-bindgen (+ wasm-opt): the staging dir of a hello-worker build."""
+def bindgen_sample(crate: str, *, panic_unwind: bool, wasm_opt: bool = True) -> Path:
+    """cargo build + wasm-bindgen (+ wasm-opt): the staging dir of a sample crate's build."""
     variant = "unwind" if panic_unwind else "abort"
-    target_dir = CACHE / f"target-{variant}"
+    prefix = _TARGET_PREFIX.get(crate, f"{crate}-")
+    target_dir = CACHE / f"target-{prefix}{variant}"
     env = {
         "RUSTC_BOOTSTRAP": "1",
         "RUSTC": "/usr/bin/rustc",
@@ -354,11 +379,11 @@ def bindgen_hello_worker(*, panic_unwind: bool, wasm_opt: bool = True) -> Path:
             "wasm32-unknown-unknown",
             f"-Zbuild-std={build_std}",
         ],
-        cwd=HELLO_WORKER,
+        cwd=SAMPLES / crate,
         env=env,
     )
-    wasm = target_dir / "wasm32-unknown-unknown" / "release" / "hello_worker.wasm"
-    staging = CACHE / f"staging-{variant}{'' if wasm_opt else '-noopt'}"
+    wasm = target_dir / "wasm32-unknown-unknown" / "release" / f"{crate.replace('-', '_')}.wasm"
+    staging = CACHE / f"staging-{prefix}{variant}{'' if wasm_opt else '-noopt'}"
     if staging.exists():
         shutil.rmtree(staging)
     _run(
@@ -387,8 +412,12 @@ def bindgen_hello_worker(*, panic_unwind: bool, wasm_opt: bool = True) -> Path:
     return staging
 
 
+def bindgen_hello_worker(*, panic_unwind: bool, wasm_opt: bool = True) -> Path:
+    return bindgen_sample("hello-worker", panic_unwind=panic_unwind, wasm_opt=wasm_opt)
+
+
 def class_export_lines(index_js: str) -> str:
-    """Proposed bundle-contract addition: one wrapper export per class the glue exports."""
+    """The bundle contract's class lines: one wrapper export per class the glue exports."""
     return "".join(
         f'export const {name} = __workerBuildClass("{name}");\n'
         for name in _CLASS_EXPORT.findall(index_js)
@@ -403,7 +432,7 @@ def bundle_build(
     panic_body: str = "message",
     minify: bool = True,
 ) -> Path:
-    """The bundle step as contracted with the lead, plus the class-export lines."""
+    """The bundle step as contracted with the lead (shim + class lines, esbuild, rewrite)."""
     out_dir = out_dir.resolve()
     work = out_dir.parent / f".{out_dir.name}.tmp"
     if work.exists():
