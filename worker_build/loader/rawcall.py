@@ -4,8 +4,8 @@
 conversion on every call); the C API's `wasmtime_func_call_unchecked`, reached
 through the package's own ctypes library, costs about 1-2 µs. The loader calls
 it with a per-export buffer of 16-byte `wasmtime_val_raw_t` slots that holds the
-arguments in and the results out. It also takes uncaught wasm exceptions off
-the store (`wasmtime_context_take_exception`) to read a Rust panic's payload.
+arguments in and the results out; a failed call leaves a `wasm_trap_t` or a
+`wasmtime_error_t` pointer, wrapped here into wasmtime-py's own objects.
 
 None of this is wasmtime-py's documented API, so pyproject pins the exact
 version and `check()` refuses any other (tests/test_loader_rawcall.py fails if
@@ -47,11 +47,9 @@ def check() -> None:
     problems = []
     for name in (
         "wasmtime_func_call_unchecked",
-        "wasmtime_context_take_exception",
-        "wasmtime_exnref_tag",
-        "wasmtime_exnref_field",
-        "wasmtime_exnref_unroot",
-        "wasmtime_tag_eq",
+        "wasmtime_context_has_exception",
+        "wasm_trap_t",
+        "wasmtime_error_t",
     ):
         if not hasattr(bindings, name):
             problems.append(f"missing {name}")
@@ -94,43 +92,17 @@ def memory_base(store: wasmtime.Store, memory: wasmtime.Memory) -> int:
     return ctypes.addressof(memory.data_ptr(store).contents)
 
 
-def take_exception(store: wasmtime.Store) -> tuple[Any, Any] | None:
-    """(exnref, tag) of the exception that left the last call, or None. The
-    caller must pass the exnref to `release_exception`."""
-    ctx = store._context()
-    exn = bindings.wasmtime_exnref_t()
-    if not bindings.wasmtime_context_take_exception(ctx, ctypes.byref(exn)):
-        return None
-    tag = bindings.wasmtime_tag_t()
-    error = bindings.wasmtime_exnref_tag(ctx, ctypes.byref(exn), ctypes.byref(tag))
-    if error:
-        bindings.wasmtime_error_delete(error)
-        return exn, None
-    return exn, tag
+def is_uncaught_exception(store: wasmtime.Store, trap: Exception | None) -> bool:
+    """Whether a failed call ended with a wasm exception nothing caught: a trap
+    without a trap code while the store holds a pending exception.
 
-
-def tag_is(store: wasmtime.Store, tag: Any, other: wasmtime.Tag) -> bool:
-    if tag is None:
+    The exception is left pending on purpose: taking it off the store
+    (`wasmtime_context_take_exception` + `wasmtime_exnref_unroot`) leaks its
+    payload in wasmtime 50, while a pending one is freed when the next is thrown.
+    """
+    if not isinstance(trap, wasmtime.Trap) or trap.trap_code is not None:
         return False
-    return bool(
-        bindings.wasmtime_tag_eq(store._context(), ctypes.byref(tag), ctypes.byref(other._tag))
-    )
-
-
-def exception_payload(store: wasmtime.Store, exn: Any) -> Any:
-    """Field 0 of an exception whose tag carries one externref, as the Python object."""
-    value = bindings.wasmtime_val_t()
-    error = bindings.wasmtime_exnref_field(
-        store._context(), ctypes.byref(exn), 0, ctypes.byref(value)
-    )
-    if error:
-        bindings.wasmtime_error_delete(error)
-        return None
-    return wasmtime.Val._from_raw(store, value).value
-
-
-def release_exception(exn: Any) -> None:
-    bindings.wasmtime_exnref_unroot(ctypes.byref(exn))
+    return bool(bindings.wasmtime_context_has_exception(store._context()))
 
 
 def trap_message(

@@ -19,6 +19,7 @@ provides `__wbindgen_rethrow` / `__wbindgen_throw`.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import re
 import threading
@@ -74,12 +75,17 @@ UNDEFINED = _Undefined()  # JS `undefined` in the externref table (None is JS `n
 _CONSTANTS = {"undefined": UNDEFINED, "null": None, "true": True, "false": False}
 
 _HASH = re.compile(r"_[0-9a-f]{16}$")
+# The payload is also handed to the host ("note") before the throw, because the
+# exception itself is left pending on the store (see rawcall.is_uncaught_exception).
 _HELPER_WAT = """(module
   (import "wb" "wrapped" (tag $wrapped (param externref)))
+  (import "wb" "note" (func $note (param externref)))
   (import "wb" "error" (func $error (param i32 i32) (result externref)))
-  (func (export "rethrow") (param externref) (throw $wrapped (local.get 0)))
+  (func $throw (export "rethrow") (param externref)
+    (call $note (local.get 0))
+    (throw $wrapped (local.get 0)))
   (func (export "throw_str") (param i32 i32)
-    (throw $wrapped (call $error (local.get 0) (local.get 1)))))"""
+    (call $throw (call $error (local.get 0) (local.get 1)))))"""
 
 I32, EXT = wt.ValType.i32(), wt.ValType.externref()
 # intrinsic -> (params, results) it must have for our implementation to apply
@@ -112,8 +118,19 @@ def _reason(message: str) -> str:
 
 
 def _as_exception(payload: object) -> BaseException:
+    """A fresh exception for an error value that crossed wasm as an externref.
+
+    Never the object itself: wasmtime-py keeps externref objects in a global
+    registry until the store's GC releases them, and a raised exception gets a
+    traceback whose frames reference the instance and its store, which would
+    keep the store alive forever.
+    """
+    if isinstance(payload, JsError):
+        return JsError(str(payload), payload.value)
     if isinstance(payload, BaseException):
-        return payload
+        fresh = copy.copy(payload)
+        fresh.__traceback__ = fresh.__cause__ = fresh.__context__ = None
+        return fresh
     return JsError(str(payload), payload)
 
 
@@ -163,6 +180,7 @@ class _Instance:
         self.lock = library._lock
         self.store = store = wt.Store(library.engine)
         self.host_error: BaseException | None = None
+        self.thrown: object = None  # payload of the last __wbindgen_rethrow
         self.trap = ctypes.c_void_p()
         self.trap_ref = ctypes.c_void_p(ctypes.addressof(self.trap))
         self._keep: list[Any] = []
@@ -249,22 +267,20 @@ class _Instance:
         return _as_exception(value)
 
     def fail(self, error: int | None) -> NoReturn:
-        """Called when a raw call returned an error or trap: raise what it means."""
+        """Called when a raw call returned an error or trap: raise what it means.
+
+        An exception that left wasm uncaught is a recoverable error (a Rust panic
+        or an Err thrown by wasm-bindgen) when it is the one `__wbindgen_rethrow`
+        threw: its payload was noted on the way out. Anything else aborts."""
         trap_address, self.trap.value = self.trap.value, None
         message, trap = rawcall.trap_message(trap_address, error)
         host_error, self.host_error = self.host_error, None
+        thrown, self.thrown = self.thrown, None
         rawcall.forget_host_exception()
-        taken = rawcall.take_exception(self.store)
-        if taken is not None:
-            exn, tag = taken
-            try:
-                if self.wrapped_tag is not None and rawcall.tag_is(
-                    self.store, tag, self.wrapped_tag
-                ):
-                    raise _as_exception(rawcall.exception_payload(self.store, exn))
-                message = f"uncaught wasm exception ({message or 'no message'})"
-            finally:
-                rawcall.release_exception(exn)
+        if host_error is None and rawcall.is_uncaught_exception(self.store, trap):
+            if thrown is not None:
+                raise _as_exception(thrown)
+            message = "an uncaught wasm exception that is not a JS error"
         self.library._abort(self, message, host_error or trap)
 
     # ------------------------------------------------------------ imports
@@ -296,9 +312,10 @@ class _Instance:
         if self._helper_instance is None:
             if self.wrapped_tag is None:
                 self.wrapped_tag = wt.Tag(self.store, wt.TagType(wt.FuncType([EXT], [])))
+            note = self._host(wt.FuncType([EXT], []), _note_thrown)
             error = self._host(wt.FuncType([I32, I32], [EXT]), _js_error)
             self._helper_instance = wt.Instance(
-                self.store, self.library.helper, [self.wrapped_tag, error]
+                self.store, self.library.helper, [self.wrapped_tag, note, error]
             )
         return self._helper_instance
 
@@ -347,7 +364,7 @@ class _Instance:
             pass
         finally:
             self.trap.value = None
-            self.host_error = None
+            self.host_error = self.thrown = None
             rawcall.forget_host_exception()
 
 
@@ -356,6 +373,10 @@ def _missing_import(qualified: str) -> Callable[..., NoReturn]:
         raise NotImplementedError(f"import {qualified} is not implemented by the Python loader")
 
     return missing
+
+
+def _note_thrown(inst: _Instance, payload: object) -> None:
+    inst.thrown = payload
 
 
 def _js_error(inst: _Instance, ptr: int, size: int) -> JsError:
