@@ -10,8 +10,10 @@ Names the snippets may use (bound by the runtime for every instance):
   I32 U32 I64 U64 F32 F64  views of the export's argument/result buffer; value
                            slot `s` is at index 4*s (32-bit views) or 2*s (64-bit)
   base                     address of linear memory byte 0 (the memory never moves)
-  malloc(n) free(p, n, a)  wasm-bindgen's allocator, as raw calls
-  memmove string_at        from ctypes
+  malloc(n) free(p, n, a)  wasm-bindgen's allocator, as raw calls; malloc checks
+                           that [p, p+n) lies inside linear memory
+  read(p, n)               bytes of linear memory, bounds-checked
+  memmove                  from ctypes
   take_error(idx)          the exception stored in the externref table at idx
 and the checking helpers below (`int_arg`, `str_arg`, ...). `W` in a snippet is
 replaced by the literal "fn() argument 'x'" used in error messages.
@@ -283,7 +285,7 @@ def _owned_buffer(a: int, decode: str) -> list[str]:
     return [
         f"p = U32[{a}]",
         f"n = U32[{a + 4}]",
-        f"r = string_at(base + p, n){decode}",
+        f"r = read(p, n){decode}",
         "free(p, n, 1)",
         "return r",
     ]

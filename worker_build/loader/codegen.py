@@ -97,7 +97,8 @@ def function_source(spec: FunctionSpec) -> str:
         f"{spec.export!r}, {spec.slots})",
         "    call, ctx, tp, trap, fail = inst.raw_env()",
         "    lock = inst.lock",
-        "    malloc, free, base, take_error = inst.malloc, inst.free, inst.base, inst.take_error",
+        "    malloc, free, read, base = inst.malloc, inst.free, inst.read, inst.base",
+        "    take_error = inst.take_error",
         f"    def {local}({args}):",
         *_indent(prepare, 2),
         "        with lock:",
@@ -112,7 +113,6 @@ def compile_function(spec: FunctionSpec) -> Callable[[Any], Callable[..., Any]]:
     namespace: dict[str, Any] = {
         **abi.HELPERS,
         "memmove": ctypes.memmove,
-        "string_at": ctypes.string_at,
     }
     code = compile(function_source(spec), f"<worker-build loader: {spec.name}>", "exec")
     exec(code, namespace)

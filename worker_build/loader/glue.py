@@ -221,14 +221,12 @@ def describe_ts(ts: str, classes: tuple[str, ...] = (), enums: tuple[str, ...] =
     """A TypeScript type with the Rust type it most likely came from."""
     core = re.sub(r"\s*\|\s*(null|undefined|number\[\])", "", ts).strip()
     if core.startswith("Promise<"):
-        rust = "an async fn"
-    elif core in classes:
-        rust = f"exported struct {core}"
-    elif core in enums:
-        rust = f"exported enum {core}"
-    else:
-        rust = _TS_RUST.get(core.removesuffix("[]") + ("[]" if core.endswith("[]") else ""), "")
-        rust = rust or _TS_RUST.get(core, "")
+        return f"{ts} (an async fn)"
+    if core in classes:
+        return f"{ts} (an exported Rust struct)"
+    if core in enums:
+        return f"{ts} (an exported Rust enum)"
+    rust = _TS_RUST.get(core, "")
     return f"{ts} (Rust {rust})" if rust else ts
 
 

@@ -167,9 +167,9 @@ class InstanceHandle:
     def read_memory(self, address: int, size: int) -> bytes:
         inst = self._live()
         with self._library._lock:
-            if address < 0 or size < 0 or address + size > inst.memory.data_len(inst.store):
-                raise IndexError(f"[{address}, {address + size}) is outside linear memory")
-            return ctypes.string_at(inst.base + address, size)
+            if address < 0 or size < 0:
+                raise IndexError(f"negative address or size: {address}, {size}")
+            return inst.read(address, size)
 
 
 class _Instance:
@@ -194,6 +194,7 @@ class _Instance:
         self.memory = memory
         self.base = rawcall.memory_base(store, memory)
         self.ctx_arg = ctypes.c_void_p(rawcall.context_address(store))
+        self.read = self._read_fn()
         self.malloc = self._malloc_fn()
         self.free = self._free_fn()
         self._dealloc = self._dealloc_fn()
@@ -218,16 +219,45 @@ class _Instance:
         trap out-pointer, the trap slot itself, and the failure handler."""
         return rawcall.CALL_UNCHECKED, self.ctx_arg, self.trap_ref, self.trap, self.fail
 
+    def _in_memory(self) -> Callable[[int, int], None]:
+        """A check that [ptr, ptr+size) lies inside linear memory: the host reads
+        and writes it through a raw pointer, where a bad range would crash the
+        process instead of trapping. The size is cached until a check misses."""
+        memory, store, known = self.memory, self.store, [0]
+
+        def check(ptr: int, size: int) -> None:
+            if ptr + size > known[0]:
+                known[0] = memory.data_len(store)
+                if ptr + size > known[0]:
+                    raise WasmError(
+                        f"the module handed out [{ptr:#x}, {ptr + size:#x}), outside its "
+                        f"{known[0]}-byte linear memory"
+                    )
+
+        return check
+
+    def _read_fn(self) -> Callable[[int, int], bytes]:
+        check, base, string_at = self._in_memory(), self.base, ctypes.string_at
+
+        def read(ptr: int, size: int) -> bytes:
+            check(ptr, size)
+            return string_at(base + ptr, size)
+
+        return read
+
     def _malloc_fn(self) -> Callable[[int], int]:
         fn, buf, n, _, u32, *_ = self.export_slots("__wbindgen_malloc", 2)
         call, ctx, tp, trap, fail = self.raw_env()
+        check = self._in_memory()
 
         def malloc(size: int) -> int:
             u32[0], u32[4] = size, 1
             e = call(ctx, fn, buf, n, tp)
             if e or trap:
                 fail(e)
-            return int(u32[0])
+            ptr = int(u32[0])
+            check(ptr, size)
+            return ptr
 
         return malloc
 
@@ -262,6 +292,8 @@ class _Instance:
         table = self.exports["__wbindgen_externrefs"]
         assert isinstance(table, wt.Table)
         value = table.get(self.store, index)
+        if isinstance(value, wt.Val):  # how wasmtime-py returns a null reference
+            value = value.value
         if self._dealloc is not None:
             self._dealloc(index)
         return _as_exception(value)
@@ -305,7 +337,7 @@ class _Instance:
         return wt.Func(self.store, ty, host)
 
     def string(self, ptr: int, size: int) -> str:
-        return ctypes.string_at(self.base + ptr, size).decode("utf-8", "replace")
+        return self.read(ptr, size).decode("utf-8", "replace")
 
     def _helper(self) -> wt.Instance:
         """The throwing helper, sharing this store's `__wbindgen_wrapped_jstag`."""

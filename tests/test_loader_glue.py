@@ -1,0 +1,250 @@
+"""Reading signatures out of wasm-bindgen's JS glue (no real tools).
+
+The snippets follow the shape of wasm-bindgen 0.2.130 `--target module`
+output (JSDoc block, `export function`, the wasm call and the result handling).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from worker_build.loader.glue import (
+    casts,
+    describe_ts,
+    externref_init,
+    normalize,
+    parse_glue,
+    parse_imports,
+    split_args,
+)
+
+GUARD = "    __wbg_call_guard();\n"
+
+
+def fn(name: str, params: str, doc: list[str], body: str) -> str:
+    jsdoc = "/**\n" + "".join(f" * {line}\n" for line in doc) + " */\n"
+    return f"{jsdoc}export function {name}({params}) {{\n{body}}}\n"
+
+
+ADD = fn(
+    "add",
+    "a, b",
+    ["Adds two integers.", "@param {number} a", "@param {number} b", "@returns {number}"],
+    f"    let ret;\n{GUARD}    try {{\n        ret = wasm.add(a, b);\n    }} catch(e) {{\n"
+    "        __wbg_handle_catch(e);\n    }\n    return ret;\n",
+)
+COUNTER = fn(
+    "counter",
+    "",
+    ["Counts.", "", "Second paragraph.", "@returns {number}"],
+    "    let ret;\n    ret = wasm.counter();\n    return ret >>> 0;\n",
+)
+GREET = fn(
+    "greet",
+    "name",
+    ["@param {string} name", "@returns {string}"],
+    "    let deferred2_0;\n    let deferred2_1;\n    try {\n"
+    "        const ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);\n"
+    "        const len0 = WASM_VECTOR_LEN;\n        let ret;\n        ret = wasm.greet(ptr0, len0);\n"
+    "        deferred2_0 = ret[0];\n        deferred2_1 = ret[1];\n"
+    "        return getStringFromWasm0(ret[0], ret[1]);\n    } finally {\n"
+    "        wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);\n    }\n",
+)
+PARSE = fn(
+    "parse_u32",
+    "text",
+    ["@param {string} text", "@returns {number}"],
+    "    const ptr0 = passStringToWasm0(text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);\n"
+    "    const len0 = WASM_VECTOR_LEN;\n    let ret;\n    ret = wasm.parse_u32(ptr0, len0);\n"
+    "    if (ret[2]) {\n        throw takeFromExternrefTable0(ret[1]);\n    }\n"
+    "    return ret[0] >>> 0;\n",
+)
+MANY = fn(
+    "many",
+    "a, b, c, d, e",
+    [
+        "@param {number} a",
+        "@param {number} b",
+        "@param {string} c",
+        "@param {boolean} d",
+        "@param {number | null} [e]",
+        "@returns {bigint | undefined}",
+    ],
+    "    const val2 = +a;\n    const val3 = +b;\n    const val4 = +d;\n"
+    "    const val5 = +(isLikeNone(e) ? Number.MAX_SAFE_INTEGER : (e) >>> 0);\n"
+    "    const ptr0 = passStringToWasm0(c, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);\n"
+    "    const len0 = WASM_VECTOR_LEN;\n    let ret;\n"
+    "    ret = wasm.many(val2, val3, ptr0, len0, val4, val5);\n"
+    "    return ret[0] === 0 ? undefined : BigInt.asUintN(64, ret[1]);\n",
+)
+SUM = fn(
+    "sum_f64s",
+    "values",
+    ["@param {Float64Array | number[]} values", "@returns {number}"],
+    "    const ptr0 = passArrayF64ToWasm0(values, wasm.__wbindgen_malloc);\n"
+    "    const len0 = WASM_VECTOR_LEN;\n    let ret;\n    ret = wasm.sum_f64s(ptr0, len0);\n"
+    "    return ret;\n",
+)
+THING = fn(
+    "make_thing",
+    "v",
+    ["@param {number} v", "@returns {Thing}"],
+    "    let ret;\n    ret = wasm.make_thing(v);\n    return Thing.__wrap(ret);\n",
+)
+IMPORTS = """function __wbg_get_imports() {
+    const import0 = {
+        __proto__: null,
+        __wbg_Error_208446807d0d1e30: function(arg0, arg1) {
+            const ret = Error(getStringFromWasm0(arg0, arg1));
+            return ret;
+        },
+        __wbindgen_generic_0000000000000001: function(arg0, arg1) {
+            // Cast intrinsic for `Ref(String) -> Externref`.
+            const ret = getStringFromWasm0(arg0, arg1);
+            return ret;
+        },
+        __wbindgen_generic_0000000000000002: function(arg0) {
+            // Cast intrinsic for `F64 -> Externref`.
+            const ret = arg0;
+            return ret;
+        },
+        __wbindgen_init_externref_table: function() {
+            const table = wasm.__wbindgen_externrefs;
+            const offset = table.grow(4);
+            table.set(0, undefined);
+            table.set(1024, undefined);
+            table.set(1025, null);
+            table.set(1026, true);
+            table.set(1027, false);
+        },
+        __wbindgen_jstag: WebAssembly.JSTag,
+    };
+    return {
+        __proto__: null,
+        "./index_bg.js": import0,
+    };
+}
+"""
+
+SIGS = {
+    "add": (("i32", "i32"), ("i32",)),
+    "counter": ((), ("i32",)),
+    "greet": (("i32", "i32"), ("i32", "i32")),
+    "parse_u32": (("i32", "i32"), ("i32", "i32", "i32")),
+    "many": (("i32", "f64", "i32", "i32", "i32", "f64"), ("i32", "i64")),
+    "sum_f64s": (("i32", "i32"), ("f64",)),
+    "make_thing": (("i32",), ("i32",)),
+}
+RESET = "export function __wbg_reset_state () {\n    wasm.__wbindgen_start();\n}\n"
+CLASS = "export class Thing {\n    free() {\n    }\n}\n"
+ENUM = 'export const Color = Object.freeze({\n    Red: 1, "1": "Red",\n});\n'
+GLUE = "\n".join([CLASS, ENUM, RESET, ADD, COUNTER, GREET, PARSE, MANY, SUM, THING, IMPORTS])
+
+
+@pytest.fixture(scope="module")
+def functions() -> dict[str, object]:
+    glue = parse_glue(GLUE, SIGS)
+    return {f.name: f for f in glue.functions}
+
+
+def test_numbers(functions: dict) -> None:
+    add = functions["add"]
+    assert add.supported
+    assert [(p.name, p.kind, p.ts) for p in add.params] == [
+        ("a", "int32", "number"),
+        ("b", "int32", "number"),
+    ]
+    assert add.ret == "int32" and not add.result
+    assert add.doc == "Adds two integers."
+
+
+def test_unsigned_return_and_multi_paragraph_doc(functions: dict) -> None:
+    counter = functions["counter"]
+    assert counter.ret == "uint32" and counter.params == ()
+    assert counter.doc == "Counts.\n\nSecond paragraph."
+
+
+def test_strings(functions: dict) -> None:
+    greet = functions["greet"]
+    assert greet.params[0].kind == "str" and greet.ret == "str"
+
+
+def test_result(functions: dict) -> None:
+    parse = functions["parse_u32"]
+    assert parse.result and parse.ret == "uint32"
+
+
+def test_hoisted_conversions_with_many_params(functions: dict) -> None:
+    many = functions["many"]
+    assert [p.kind for p in many.params] == ["int32", "float64", "str", "bool", "opt_uint32"]
+    assert many.ret == "opt_uint64"
+
+
+def test_unsupported_parameter_is_named(functions: dict) -> None:
+    f = functions["sum_f64s"]
+    assert not f.supported
+    assert f.problem == "parameter `values`: Float64Array | number[] (Rust Vec<f64>/&[f64])"
+
+
+def test_unsupported_struct_return(functions: dict) -> None:
+    f = functions["make_thing"]
+    assert f.problem == "returns Thing (an exported Rust struct)"
+
+
+def test_internals_classes_and_enums() -> None:
+    glue = parse_glue(GLUE, SIGS)
+    assert "__wbg_reset_state" not in {f.name for f in glue.functions}
+    assert glue.classes == ("Thing",) and glue.enums == ("Color",)
+
+
+def test_wasm_type_mismatch_is_unsupported() -> None:
+    # the glue says `number` but the export takes an i64: never guess
+    glue = parse_glue(ADD, {"add": (("i64", "i32"), ("i32",))})
+    assert not glue.functions[0].supported
+    assert "parameter `a`: number" in (glue.functions[0].problem or "")
+
+
+def test_missing_export_is_unsupported() -> None:
+    glue = parse_glue(ADD, {})
+    assert glue.functions[0].problem == "the glue does not call a wasm export the loader can find"
+
+
+def test_imports_casts_and_table_constants() -> None:
+    imports = parse_imports(IMPORTS)
+    assert set(imports) >= {"__wbg_Error_208446807d0d1e30", "__wbindgen_jstag"}
+    assert imports["__wbindgen_jstag"] == "WebAssembly.JSTag"
+    assert casts(imports) == {"__wbindgen_generic_0000000000000001": "string"}
+    assert externref_init(imports) == [
+        (0, "undefined"),
+        (1024, "undefined"),
+        (1025, "null"),
+        (1026, "true"),
+        (1027, "false"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "param", "expected"),
+    [
+        ("a", "a", "$"),
+        ("+a", "a", "$"),
+        ("+(isLikeNone(e) ? Number.MAX_SAFE_INTEGER : (e) >>> 0)", "e",
+         "isLikeNone($)?Number.MAX_SAFE_INTEGER:($)>>>0"),
+        ("data.codePointAt(0)", "data", "$.codePointAt(0)"),
+        ("x.a", "a", "x.a"),  # a property named like the parameter is not the parameter
+    ],
+)  # fmt: skip
+def test_normalize(expr: str, param: str, expected: str) -> None:
+    assert normalize(expr, param) == expected
+
+
+def test_split_args() -> None:
+    assert split_args("a, f(b, c), [d, e] , g") == ["a", "f(b, c)", "[d, e]", "g"]
+    assert split_args("") == []
+
+
+def test_describe_ts() -> None:
+    assert describe_ts("Int32Array | number[]") == "Int32Array | number[] (Rust Vec<i32>/&[i32])"
+    assert describe_ts("Promise<number>") == "Promise<number> (an async fn)"
+    assert describe_ts("Color", enums=("Color",)) == "Color (an exported Rust enum)"
+    assert describe_ts("Mystery") == "Mystery"
