@@ -1,0 +1,354 @@
+"""`worker-build doctor`: each gap found, with its fix and the build's exit code.
+
+Unit tests build a small fake machine in tmp dirs: fake executables on a PATH
+that holds nothing else (fakes.path_with), a fake sysroot, an empty tool cache.
+The slow tests run doctor on this machine and compare with a real build.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, Built, tool_env, worker_build
+from cratefix import GOOD_MANIFEST, write_crate
+from fakes import fake_exe, path_with
+
+from worker_build import cli, doctor
+from worker_build.errors import (
+    EXIT_CRATE,
+    EXIT_OK,
+    EXIT_TOOL_MISSING,
+    EXIT_TOOLCHAIN,
+    EXIT_USAGE,
+)
+
+ROW = re.compile(r"^  (ok|warn|missing|absent|skipped)\s+(.+?)\s{2,}(.*)$")
+FIX = re.compile(r"^\s+fix: (.*)$")
+HOST = "x86_64-unknown-linux-gnu"
+
+
+@dataclass
+class Row:
+    status: str
+    detail: str
+    fix: str | None = None
+
+
+def parse(out: str) -> dict[str, Row]:
+    rows: dict[str, Row] = {}
+    last: Row | None = None
+    for line in out.splitlines():
+        match = ROW.match(line)
+        if match:
+            last = rows[match.group(2)] = Row(match.group(1), match.group(3))
+            continue
+        fix = FIX.match(line)
+        if fix and last is not None:
+            last.fix = fix.group(1)
+    return rows
+
+
+@dataclass
+class Machine:
+    """A fake machine: `bin` is the whole PATH, the rustc lives apart in `rustbin`."""
+
+    root: Path
+    bin: Path
+    rustbin: Path
+    sysroot: Path
+    crate: Path
+
+    def tool(self, name: str, script: str, where: Path | None = None) -> Path:
+        return fake_exe((where or self.bin) / name, script)
+
+    def rustc(self, *, std_src: bool = True, wasm_std: bool = False,
+              targets: tuple[str, ...] = ("wasm32-unknown-unknown", HOST)) -> Path:
+        if std_src:
+            src = self.sysroot / "lib/rustlib/src/rust/library"
+            src.mkdir(parents=True, exist_ok=True)
+            (src / "Cargo.lock").write_text("")
+        if wasm_std:
+            lib = self.sysroot / "lib/rustlib/wasm32-unknown-unknown/lib"
+            lib.mkdir(parents=True, exist_ok=True)
+            (lib / "libstd-0000.rlib").write_text("")
+        listing = " ".join(targets)
+        fake_exe(self.rustbin / "cargo", "exit 0")
+        return self.tool("rustc", f"""case "$1" in
+  -vV) printf 'rustc 1.96.0\\nrelease: 1.96.0\\nhost: {HOST}\\n' ;;
+  --print) case "$2" in
+      target-list) for t in {listing}; do echo "$t"; done ;;
+      *) echo '{self.sysroot}' ;;
+    esac ;;
+esac""", self.rustbin)
+
+    def manifest(self, extra: str) -> None:
+        (self.crate / "Cargo.toml").write_text(GOOD_MANIFEST + extra)
+
+
+@pytest.fixture
+def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
+    m = Machine(tmp_path, tmp_path / "bin", tmp_path / "rustbin", tmp_path / "sysroot",
+                write_crate(tmp_path / "crate"))
+    rustc = m.rustc()
+    fake_exe(m.sysroot / f"lib/rustlib/{HOST}/bin/rust-lld", "exit 0")
+    m.tool("cargo", "exit 0")  # rustup's cargo on PATH: wasm-bindgen can be installed
+    m.tool("wasm-opt", 'echo "wasm-opt version 132 (version_132)"')
+    m.tool("esbuild", "echo 0.28.2")
+    m.tool("node", "echo v20.20.2")
+    m.tool("workerd", "echo workerd 2026-11-17")
+    m.tool("wrangler", 'echo "Wrangler requires at least Node.js v22.12.0. '
+                       'You are using v20.20.2." >&2; exit 1')
+    cached = tmp_path / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
+    fake_exe(cached, "echo wasm-bindgen 0.2.130")
+    monkeypatch.setenv("PATH", path_with(m.bin))
+    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKER_BUILD_RUSTC", str(rustc))
+    for var in ("WORKER_BUILD_CARGO", "WASM_BINDGEN_BIN", "WASM_OPT_BIN", "ESBUILD_BIN",
+                "GITHUB_ACTIONS", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    return m
+
+
+def run_doctor(capsys: pytest.CaptureFixture[str], m: Machine, *, panic_unwind: bool = False,
+               path: Path | None = None) -> tuple[int, dict[str, Row], str]:
+    code = doctor.run(path or m.crate, panic_unwind=panic_unwind, rustc=None)
+    out = capsys.readouterr().out
+    return code, parse(out), out
+
+
+def test_everything_in_place(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
+    code, rows, out = run_doctor(capsys, machine, panic_unwind=True)
+    assert code == EXIT_OK, out
+    assert {name: row.status for name, row in rows.items()} == {
+        "crate": "ok", "config": "ok", "rust toolchain": "ok", "wasm32 std": "ok",
+        "wasm32 target": "ok", "linker": "ok", "wasm-bindgen": "ok", "wasm-opt": "ok",
+        "esbuild": "ok", "node": "ok", "workerd": "ok", "wrangler": "warn",
+    }
+    assert "my-worker: worker 0.8.7, wasm-bindgen 0.2.130" in rows["crate"].detail
+    assert rows["config"].detail.startswith("release build, panic=unwind (--panic-unwind)")
+    assert "-Zbuild-std=std,panic_unwind; RUSTC_BOOTSTRAP=1" in rows["wasm32 std"].detail
+    assert rows["wasm-bindgen"].detail.startswith("0.2.130 (cache) matches Cargo.lock")
+    assert rows["wasm-opt"].detail.startswith("132 (PATH)")
+    # wrangler refuses this node: a warning with the exact fix, not a blocker
+    assert rows["wrangler"].fix == "install Node.js 22.12.0 or later and put it first on PATH"
+    assert out.rstrip().endswith("result: a build would work (1 warning above)")
+    assert "\x1b" not in out  # not a terminal: no colour
+
+
+def test_unwind_needs_std_sources(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
+    machine.rustc(std_src=False, wasm_std=True)
+    (machine.sysroot / "lib/rustlib/src/rust/library/Cargo.lock").unlink()
+    code, rows, out = run_doctor(capsys, machine)
+    assert code == EXIT_OK, out  # panic=abort: the precompiled wasm32 std is enough
+    assert rows["wasm32 std"].detail.startswith("precompiled")
+
+    code, rows, out = run_doctor(capsys, machine, panic_unwind=True)
+    assert code == EXIT_TOOLCHAIN
+    assert rows["rust toolchain"].status == "missing"
+    assert "has no std sources" in rows["rust toolchain"].detail
+    assert rows["rust toolchain"].fix == (
+        "install the std sources for this compiler (Debian: `apt-get install rust-web-src`)"
+    )
+    assert rows["wasm-bindgen"].status == "ok"  # the other checks still ran
+    assert "the first (rust toolchain) exits with 4" in out
+
+
+def test_panic_unwind_from_cargo_metadata(machine: Machine,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    machine.rustc(std_src=False, wasm_std=True)
+    (machine.sysroot / "lib/rustlib/src/rust/library/Cargo.lock").unlink()
+    machine.manifest("\n[package.metadata.worker-build]\npanic-unwind = true\n")
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOLCHAIN
+    assert "panic=unwind ([package.metadata.worker-build])" in rows["config"].detail
+
+
+def test_bad_metadata_is_a_usage_error(machine: Machine,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    machine.manifest("\n[package.metadata.worker-build]\npanic-unwnd = true\n")
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_USAGE
+    assert rows["config"].status == "missing"
+    assert "unknown key(s): panic-unwnd" in rows["config"].detail
+    assert rows["config"].fix is not None and "panic-unwind" in rows["config"].fix
+
+
+def test_first_blocking_problem_sets_the_exit_code(
+    machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_BUILD_RUSTC", str(machine.root / "nowhere" / "rustc"))
+    code, rows, out = run_doctor(capsys, machine, path=machine.root / "empty")
+    assert code == EXIT_CRATE
+    assert rows["crate"].status == "missing" and rows["crate"].fix == (
+        "run worker-build in the crate's directory or pass its path")
+    assert rows["rust toolchain"].status == "missing"
+    assert rows["rust toolchain"].fix == "set WORKER_BUILD_RUSTC to the path of a rustc binary"
+    assert rows["wasm-bindgen"].status == "skipped"
+    assert "2 problems; the first (crate) exits with 3" in out
+
+
+def test_wasm_bindgen_override_must_match_the_lockfile(
+    machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = machine.tool("wasm-bindgen-0.2.100", "echo wasm-bindgen 0.2.100", machine.root)
+    monkeypatch.setenv("WASM_BINDGEN_BIN", str(other))
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOL_MISSING
+    assert rows["wasm-bindgen"].detail.startswith(
+        "WASM_BINDGEN_BIN is wasm-bindgen 0.2.100 but Cargo.lock locks 0.2.130")
+    assert rows["wasm-bindgen"].fix == "point WASM_BINDGEN_BIN at wasm-bindgen 0.2.130 or unset it"
+
+
+def test_wasm_bindgen_not_installed(machine: Machine,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # Another version on PATH is ignored, as the build ignores it.
+    machine.tool("wasm-bindgen", "echo wasm-bindgen 0.2.100")
+    cached = machine.root / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK and rows["wasm-bindgen"].status == "ok"
+    assert "on PATH" in rows["wasm-bindgen"].detail and "is not used" in rows["wasm-bindgen"].detail
+
+    cached.unlink()
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK  # the first build installs it with cargo
+    assert rows["wasm-bindgen"].status == "warn"
+    assert "the first build installs it" in rows["wasm-bindgen"].detail
+    assert rows["wasm-bindgen"].fix is not None
+    assert "cargo install wasm-bindgen-cli --version 0.2.130" in rows["wasm-bindgen"].fix
+
+    (machine.bin / "cargo").unlink()  # ... unless there is no cargo to install it with
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOL_MISSING and rows["wasm-bindgen"].status == "missing"
+
+
+def test_wasm_opt_too_old_or_missing(machine: Machine,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # Debian's binaryen is version 108: too old, so it does not count.
+    machine.tool("wasm-opt", 'echo "wasm-opt version 108"')
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOL_MISSING
+    assert rows["wasm-opt"].status == "missing"
+    assert rows["wasm-opt"].fix == "run `npm install binaryen@132.0.0` or set WASM_OPT_BIN"
+
+    machine.tool("npm", "exit 0")  # with npm, the first build installs it
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK and rows["wasm-opt"].status == "warn"
+
+
+def test_wasm_opt_not_needed_when_switched_off(machine: Machine,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (machine.bin / "wasm-opt").unlink()
+    machine.manifest("\n[package.metadata.worker-build]\nwasm-opt = false\nloader = false\n")
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK
+    assert rows["wasm-opt"].status == "absent"
+
+
+def test_esbuild_missing(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
+    (machine.bin / "esbuild").unlink()
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOL_MISSING
+    assert rows["esbuild"].fix == "run `npm install esbuild@0.28.2` or set ESBUILD_BIN"
+
+
+def test_rustc_without_wasm_backend(machine: Machine,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    machine.rustc(targets=(HOST,))
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOLCHAIN
+    assert rows["wasm32 target"].status == "missing"
+    assert rows["wasm32 target"].fix is not None and "rustc-web" in rows["wasm32 target"].fix
+
+
+def test_linker_missing_or_dangling(machine: Machine,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (machine.sysroot / f"lib/rustlib/{HOST}/bin/rust-lld").unlink()
+    # Debian's rust-web-llvm without lld-22: /usr/bin/rust-lld -> lld-22, which is absent.
+    (machine.bin / "rust-lld").symlink_to(machine.bin / "lld-22")
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOLCHAIN
+    assert rows["linker"].status == "missing"
+    assert "linker `rust-lld` not found" in rows["linker"].detail
+    assert rows["linker"].fix is not None and "lld-22" in rows["linker"].fix
+    machine.tool("lld-22", "exit 0")
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK and rows["linker"].detail == f"rust-lld: {machine.bin / 'rust-lld'}"
+
+
+def test_exnref_crate_and_old_node(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
+    machine.manifest('\n[package.metadata.worker-build]\npanic-unwind = true\n'
+                     'eh-encoding = "exnref"\n')
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK  # local runs only: not a blocker
+    assert rows["node"].status == "warn"
+    assert "cannot run locally" in rows["node"].detail
+    machine.tool("node", "echo v22.22.3")
+    _, rows, _ = run_doctor(capsys, machine)
+    assert rows["node"].status == "ok" and "exnref EH" in rows["node"].detail
+
+
+def test_optional_tools_absent(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("node", "workerd", "wrangler"):
+        (machine.bin / name).unlink()
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK
+    assert [rows[n].status for n in ("node", "workerd", "wrangler")] == ["absent"] * 3
+    assert rows["workerd"].fix == "`npm install --save-dev workerd` in the project (for local runs only)"
+
+
+@pytest.mark.parametrize(
+    ("version", "runs"),
+    [((20, 20, 2), False), ((22, 22, 2), False), ((22, 22, 3), True), ((23, 11, 0), False),
+     ((24, 14, 0), False), ((24, 15, 0), True), ((25, 0, 0), True), ((26, 1, 0), True), ((), False)],
+)
+def test_node_exnref_floor(version: tuple[int, ...], runs: bool) -> None:
+    assert doctor.node_runs_exnref(version) is runs
+
+
+def test_github_annotations(machine: Machine, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    (machine.bin / "esbuild").unlink()
+    assert doctor.run(machine.crate, panic_unwind=False, rustc=None) == EXIT_TOOL_MISSING
+    err = capsys.readouterr().err.splitlines()
+    assert "::error title=worker-build doctor::esbuild: esbuild not found (esbuild@0.28.2 is not " \
+           "installed) (run `npm install esbuild@0.28.2` or set ESBUILD_BIN)" in err
+    assert any(line.startswith("::warning title=worker-build doctor::wrangler:") for line in err)
+
+
+def test_cli_returns_doctors_code(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
+    (machine.bin / "esbuild").unlink()
+    assert cli.main(["doctor", str(machine.crate)]) == EXIT_TOOL_MISSING
+    assert "missing  esbuild" in capsys.readouterr().out
+
+
+# --- on the real machine ------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_doctor_agrees_with_a_real_build(hello_unwind: Built) -> None:
+    """The environment that just built hello-worker with --panic-unwind passes doctor."""
+    proc = worker_build("doctor", SAMPLES / "hello-worker", "--panic-unwind")
+    assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
+    rows = parse(proc.stdout)
+    for name in ("crate", "config", "rust toolchain", "wasm32 std", "wasm32 target", "linker",
+                 "wasm-bindgen", "wasm-opt", "esbuild"):
+        assert rows[name].status == "ok", (name, proc.stdout)
+    assert rows["wasm-bindgen"].detail.startswith("0.2.130 ")
+    assert rows["wasm-opt"].detail.startswith("132 ")
+    assert "/usr/lib/rustlib/src/rust/library" in rows["wasm32 std"].detail
+
+
+@pytest.mark.slow
+def test_doctor_points_at_the_distro_compiler_on_this_machine() -> None:
+    """Without WORKER_BUILD_RUSTC, rustup's toolchains here lack std sources (TOOLCHAIN.md):
+    doctor must say so and name the compiler that works."""
+    env = tool_env()
+    env.pop("WORKER_BUILD_RUSTC", None)
+    proc = worker_build("doctor", SAMPLES / "hello-worker", "--panic-unwind", env=env)
+    assert proc.returncode == EXIT_TOOLCHAIN, proc.stdout + proc.stderr
+    row = parse(proc.stdout)["rust toolchain"]
+    assert row.status == "missing"
+    assert row.fix is not None and "WORKER_BUILD_RUSTC=/usr/bin/rustc" in row.fix
