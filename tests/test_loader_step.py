@@ -1,0 +1,144 @@
+"""steps/loader.emit_loader with hand-made modules and a fake wasm-opt (no real tools)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import fake_exe
+
+from worker_build.errors import CommandFailedError, ToolMissingError, WorkerBuildError
+from worker_build.steps import loader as step
+
+HEADER = b"\x00asm\x01\x00\x00\x00"
+
+
+def section(sid: int, payload: bytes) -> bytes:
+    assert len(payload) < 128
+    return bytes([sid, len(payload)]) + payload
+
+
+def module(body: bytes) -> bytes:
+    """One exported function `add: (i32, i32) -> i32` with `body` (no locals),
+    and an exported memory."""
+    code = b"\x00" + body + b"\x0b"
+    return (
+        HEADER
+        + section(1, b"\x01\x60\x02\x7f\x7f\x01\x7f")  # type (i32, i32) -> i32
+        + section(3, b"\x01\x00")  # one function of type 0
+        + section(5, b"\x01\x00\x01")  # memory, min 1 page
+        + section(7, b"\x02\x03add\x00\x00\x06memory\x02\x00")
+        + section(10, b"\x01" + bytes([len(code)]) + code)
+    )
+
+
+PLAIN = module(b"\x20\x00\x20\x01\x6a")  # local.get 0, local.get 1, i32.add
+LEGACY = module(b"\x06\x40\x0b\x20\x00\x20\x01\x6a")  # try (empty) end, then add
+GLUE = """/**
+ * Adds.
+ * @param {number} a
+ * @param {number} b
+ * @returns {number}
+ */
+export function add(a, b) {
+    let ret;
+    ret = wasm.add(a, b);
+    return ret;
+}
+
+/**
+ * @param {Float64Array | number[]} values
+ * @returns {number}
+ */
+export function sum_f64s(values) {
+    const ptr0 = passArrayF64ToWasm0(values, wasm.__wbindgen_malloc);
+    const len0 = WASM_VECTOR_LEN;
+    let ret;
+    ret = wasm.sum_f64s(ptr0, len0);
+    return ret;
+}
+"""
+
+
+def staging(tmp_path: Path, wasm: bytes) -> Path:
+    d = tmp_path / "bindgen"
+    d.mkdir()
+    (d / "index_bg.wasm").write_bytes(wasm)
+    (d / "index.js").write_text(GLUE)
+    return d
+
+
+def test_module_without_legacy_eh(tmp_path: Path) -> None:
+    d = staging(tmp_path, PLAIN)
+    info = step.emit_loader(d, wasm_opt=None)
+    assert info == step.LoaderInfo(
+        files=["loader.py"],
+        functions=["add"],
+        unsupported=["sum_f64s: the glue does not call a wasm export the loader can find"],
+        translated_to_exnref=False,
+    )
+    text = (d / "loader.py").read_text()
+    assert "with_name('index_bg.wasm')" in text
+    assert not (d / "loader_bg.wasm").exists()
+
+
+def test_legacy_eh_needs_wasm_opt(tmp_path: Path) -> None:
+    d = staging(tmp_path, LEGACY)
+    with pytest.raises(ToolMissingError, match="legacy exception handling") as info:
+        step.emit_loader(d, wasm_opt=None)
+    assert info.value.fix and "wasm-opt" in info.value.fix
+    assert not (d / "loader.py").exists()
+
+
+def test_legacy_eh_is_translated_with_wasm_opt(tmp_path: Path) -> None:
+    d = staging(tmp_path, LEGACY)
+    (tmp_path / "exnref.wasm").write_bytes(PLAIN)
+    log = tmp_path / "argv"
+    # a stand-in wasm-opt: records its arguments and writes a module without legacy EH
+    wasm_opt = fake_exe(
+        tmp_path / "bin" / "wasm-opt",
+        f'echo "$@" > {log}\nwhile [ "$1" != "-o" ]; do shift; done\ncp {tmp_path}/exnref.wasm "$2"',
+    )
+    info = step.emit_loader(d, wasm_opt=wasm_opt)
+    assert info.translated_to_exnref and info.files == ["loader.py", "loader_bg.wasm"]
+    argv = log.read_text().split()
+    assert argv[0] == str(d / "index_bg.wasm")
+    assert "--translate-to-exnref" in argv and "--enable-exception-handling" in argv
+    assert argv[-2:] == ["-o", str(d / "loader_bg.wasm")]
+    assert "with_name('loader_bg.wasm')" in (d / "loader.py").read_text()
+    assert (d / "index_bg.wasm").read_bytes() == LEGACY  # the Worker's module is untouched
+
+
+def test_wasm_opt_that_leaves_legacy_eh_is_an_error(tmp_path: Path) -> None:
+    d = staging(tmp_path, LEGACY)
+    wasm_opt = fake_exe(
+        tmp_path / "bin" / "wasm-opt",
+        f'while [ "$1" != "-o" ]; do shift; done\ncp {d}/index_bg.wasm "$2"',
+    )
+    with pytest.raises(WorkerBuildError, match="left legacy exception handling"):
+        step.emit_loader(d, wasm_opt=wasm_opt)
+
+
+def test_failing_wasm_opt(tmp_path: Path) -> None:
+    d = staging(tmp_path, LEGACY)
+    wasm_opt = fake_exe(tmp_path / "bin" / "wasm-opt", "echo 'unknown option' >&2; exit 3")
+    with pytest.raises(CommandFailedError, match="exited with code 3"):
+        step.emit_loader(d, wasm_opt=wasm_opt)
+
+
+def test_missing_bindgen_output(tmp_path: Path) -> None:
+    with pytest.raises(WorkerBuildError, match="does not hold wasm-bindgen's"):
+        step.emit_loader(tmp_path, wasm_opt=None)
+
+
+def test_module_wasmtime_rejects(tmp_path: Path) -> None:
+    # i32.add on an empty stack: structurally fine, rejected by validation
+    d = staging(tmp_path, module(b"\x6a"))
+    with pytest.raises(WorkerBuildError, match=r"wasmtime cannot load index_bg\.wasm"):
+        step.emit_loader(d, wasm_opt=None)
+
+
+def test_export_signatures() -> None:
+    from worker_build.wasm.module import parse_module
+
+    assert step.export_signatures(parse_module(PLAIN)) == {"add": (("i32", "i32"), ("i32",))}
