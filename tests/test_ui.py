@@ -72,16 +72,35 @@ class Stream(io.StringIO):
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("NO_COLOR", "FORCE_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "TERM",
-                "WORKER_BUILD_RUSTC", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+    for var in (
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "TERM",
+        "WORKER_BUILD_RUSTC",
+        "TTY_COMPATIBLE",
+        "TTY_INTERACTIVE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NO_COLOR", "FORCE_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY",
-                        "COLUMNS", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "NO_COLOR",
+            "FORCE_COLOR",
+            "GITHUB_ACTIONS",
+            "GITHUB_STEP_SUMMARY",
+            "COLUMNS",
+            "TTY_COMPATIBLE",
+            "TTY_INTERACTIVE",
+        )
+    }
     env["TERM"] = "xterm-256color"
     env["PYTHONPATH"] = str(REPO)
     env.update(extra)
@@ -106,8 +125,7 @@ def run_in_pty(argv: list[str], env: dict[str, str], cols: int = 100) -> tuple[i
     """Run argv with stdin/stdout/stderr on a fresh pseudo-terminal; return what it drew."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                            close_fds=True)
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
     chunks: list[bytes] = []
     try:
@@ -130,8 +148,7 @@ def run_in_pty(argv: list[str], env: dict[str, str], cols: int = 100) -> tuple[i
 
 
 def run_piped(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def plain_lines(text: str) -> list[str]:
@@ -139,6 +156,7 @@ def plain_lines(text: str) -> list[str]:
 
 
 # --- the terminal ------------------------------------------------------------------------
+
 
 def test_tty_spinner_colour_and_cargo_keeps_its_own_line() -> None:
     code, out = run_in_pty([sys.executable, "-c", DRIVER, json.dumps(FACTS)], child_env())
@@ -162,8 +180,9 @@ def test_tty_spinner_colour_and_cargo_keeps_its_own_line() -> None:
     assert any(line.startswith("✓ worker-build: built in 6m29.1s") for line in lines)
 
 
-@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TERM": "dumb"}],
-                         ids=["NO_COLOR", "TERM=dumb"])
+@pytest.mark.parametrize(
+    "env", [{"NO_COLOR": "1"}, {"TERM": "dumb"}], ids=["NO_COLOR", "TERM=dumb"]
+)
 def test_tty_without_colour_has_no_escape_codes_and_no_spinner(env: dict[str, str]) -> None:
     code, out = run_in_pty([sys.executable, "-c", DRIVER, json.dumps(FACTS)], child_env(**env))
     assert code == 0, out
@@ -195,8 +214,7 @@ def test_not_a_tty_plain_lines_never_wrapped() -> None:
 
 
 def test_force_color_without_tty_colours_but_never_animates() -> None:
-    proc = run_piped([sys.executable, "-c", DRIVER, json.dumps(FACTS)],
-                     child_env(FORCE_COLOR="1"))
+    proc = run_piped([sys.executable, "-c", DRIVER, json.dumps(FACTS)], child_env(FORCE_COLOR="1"))
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[32m" in proc.stderr
     assert "\x1b[?25l" not in proc.stderr and not set(SPINNER_FRAMES) & set(proc.stderr)
@@ -233,11 +251,16 @@ def test_ascii_stream_gets_ascii_markers() -> None:
     reporter.step_finished("bundle", 0.04)
     reporter.step_started("verify")
     reporter.step_failed("verify", 0.01)
-    assert stream.getvalue().splitlines() == ["> bundle", "ok bundle 0.04s", "> verify",
-                                              "FAILED verify 0.01s"]
+    assert stream.getvalue().splitlines() == [
+        "> bundle",
+        "ok bundle 0.04s",
+        "> verify",
+        "FAILED verify 0.01s",
+    ]
 
 
 # --- modes -------------------------------------------------------------------------------------
+
 
 def test_quiet_prints_only_the_error(capsys: pytest.CaptureFixture[str]) -> None:
     stream = Stream()
@@ -262,9 +285,11 @@ def test_verbose_echoes_commands_normal_does_not() -> None:
 
 def test_failed_tool_output_drops_cargo_json_messages() -> None:
     stream = Stream()
-    output = ('{"reason":"compiler-artifact","target":{}}\n'
-              "error[E0308]: mismatched types\n --> src/lib.rs:3:5\n"
-              '{"reason":"build-finished","success":false}\n')
+    output = (
+        '{"reason":"compiler-artifact","target":{}}\n'
+        "error[E0308]: mismatched types\n --> src/lib.rs:3:5\n"
+        '{"reason":"build-finished","success":false}\n'
+    )
     ui.Reporter(ui.Mode.NORMAL, stream=stream, env={}).error(
         CommandFailedError(["/usr/bin/cargo", "build"], 101, output, "fix the compile errors")
     )
@@ -283,7 +308,9 @@ def test_durations() -> None:
 
 # --- --json ------------------------------------------------------------------------------------
 
-def test_json_summary_on_stdout_only(capsys: pytest.CaptureFixture[str]) -> None:
+
+def test_json_document_on_stdout_progress_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """Like cargo's JSON messages: stdout is only the document, people still see progress."""
     stream = Stream()
     reporter = ui.Reporter(ui.Mode.JSON, stream=stream, env={})
     reporter.step_started("cargo build")
@@ -292,7 +319,9 @@ def test_json_summary_on_stdout_only(capsys: pytest.CaptureFixture[str]) -> None
     doc = json.loads(capsys.readouterr().out)
     assert doc["ok"] is True and doc["schema"] == ui.REPORT_SCHEMA
     assert {k: doc[k] for k in FACTS} == FACTS
-    assert stream.getvalue() == ""
+    lines = stream.getvalue().splitlines()
+    assert lines[:2] == ["▸ cargo build", "✓ cargo build 1.50s"]
+    assert "✓ worker-build: built in 6m29.1s" in lines
 
 
 def test_json_error_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -310,6 +339,7 @@ def test_json_error_document(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 # --- GitHub Actions ------------------------------------------------------------------------------
 
+
 def test_github_groups_annotation_and_step_summary(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
@@ -322,10 +352,13 @@ def test_github_groups_annotation_and_step_summary(tmp_path: Path) -> None:
     output = '{"reason":"compiler-artifact"}\nerror: 100% of the schema\nis different\n'
     reporter.error(CommandFailedError(["wasm-bindgen", "x.wasm"], 1, output, "match versions"))
     lines = stream.getvalue().splitlines()
-    assert lines[:4] == ["::group::worker-build: cargo build", "::endgroup::",
-                         "✓ cargo build 1.50s", "::group::worker-build: wasm-bindgen"]
-    assert lines[4:6] == ["::endgroup::",
-                          "✗ wasm-bindgen 0.20s (its output is in the group above)"]
+    assert lines[:4] == [
+        "::group::worker-build: cargo build",
+        "::endgroup::",
+        "✓ cargo build 1.50s",
+        "::group::worker-build: wasm-bindgen",
+    ]
+    assert lines[4:6] == ["::endgroup::", "✗ wasm-bindgen 0.20s (its output is in the group above)"]
     annotation = [line for line in lines if line.startswith("::error")]
     assert annotation == [
         "::error title=worker-build::wasm-bindgen exited with code 1 (match versions)"
@@ -365,6 +398,7 @@ def test_workflow_command_escaping() -> None:
 
 
 # --- worker-build.json ----------------------------------------------------------------------------
+
 
 def test_write_report(tmp_path: Path) -> None:
     out = tmp_path / "build"

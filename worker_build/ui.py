@@ -1,8 +1,9 @@
 """What the user sees: step progress, the final summary, errors, the JSON report.
 
 Streams: everything for people goes to stderr, so stdout carries only what a
-program reads (`--json`). How it is drawn is decided once, from stderr and the
-environment (`Terminal.detect`):
+program reads: with `--json` the progress and summary still go to stderr (as
+cargo does with its JSON messages) and the JSON document to stdout. How it is
+drawn is decided once, from stderr and the environment (`Terminal.detect`):
 
 * a live spinner with the running step's elapsed time only when stderr is a
   TTY, `NO_COLOR` is unset, `TERM` is not `dumb` and we are not under GitHub
@@ -55,7 +56,7 @@ class Mode(Enum):
     NORMAL = "normal"
     VERBOSE = "verbose"  # also echoes every command run
     QUIET = "quiet"  # errors only
-    JSON = "json"  # a JSON document on stdout, errors on stderr
+    JSON = "json"  # as NORMAL on stderr, plus a JSON document on stdout (like cargo)
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ class Reporter:
 
     @property
     def chatty(self) -> bool:
-        return self.mode in (Mode.NORMAL, Mode.VERBOSE)
+        return self.mode is not Mode.QUIET
 
     # -- low level
     def _print(self, markup: str) -> None:
@@ -333,14 +334,14 @@ class Reporter:
 
     def step_failed(self, name: str, seconds: float) -> None:
         self._ended(name, seconds, False)
-        if self.mode is not Mode.JSON:
-            grouped = self.term.github and self.chatty
-            where = " (its output is in the group above)" if grouped else ""
-            self._print(f"[red]{self._fail}[/red] {escape(name)} "
-                        f"[dim]{format_duration(seconds)}{where}[/dim]")
+        # shown in every mode: it is part of the error
+        grouped = self.term.github and self.chatty
+        where = " (its output is in the group above)" if grouped else ""
+        self._print(f"[red]{self._fail}[/red] {escape(name)} "
+                    f"[dim]{format_duration(seconds)}{where}[/dim]")
 
     def waiting_for_lock(self, out_dir: Path) -> None:
-        if self.mode is not Mode.JSON:
+        if self.mode is not Mode.QUIET:
             self._print(f"waiting for another worker-build writing {escape(str(out_dir))}...")
 
     def note(self, text: str) -> None:
@@ -353,7 +354,7 @@ class Reporter:
         if self.mode is Mode.JSON:
             sys.stdout.write(_dumps(report_document(facts)))
             sys.stdout.flush()
-        elif self.chatty:
+        if self.chatty:
             rows = summary_rows(facts)
             width = max(len(name) for name, _ in rows)
             self._print(f"[bold green]{self._ok} worker-build:[/bold green] built in "
