@@ -77,6 +77,19 @@ MANY = fn(
     "    ret = wasm.many(val2, val3, ptr0, len0, val4, val5);\n"
     "    return ret[0] === 0 ? undefined : BigInt.asUintN(64, ret[1]);\n",
 )
+TWO_BUFFERS = fn(
+    "two",
+    "c, f",
+    ["@param {string | null | undefined} c", "@param {Uint8Array} f"],
+    "    let ptr0, len0, ptr1, len1;\n    try {\n"
+    "        ptr0 = isLikeNone(c) ? 0 : passStringToWasm0(c, wasm.__wbindgen_malloc, "
+    "wasm.__wbindgen_realloc);\n"
+    "        len0 = WASM_VECTOR_LEN;\n"
+    "        ptr1 = passArray8ToWasm0(f, wasm.__wbindgen_malloc);\n"
+    "        len1 = WASM_VECTOR_LEN;\n    } catch (e) {\n"
+    "        if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }\n        throw e;\n    }\n"
+    "    wasm.two(ptr0, len0, ptr1, len1);\n",
+)
 SUM = fn(
     "sum_f64s",
     "values",
@@ -134,11 +147,14 @@ SIGS = {
     "many": (("i32", "f64", "i32", "i32", "i32", "f64"), ("i32", "i64")),
     "sum_f64s": (("i32", "i32"), ("f64",)),
     "make_thing": (("i32",), ("i32",)),
+    "two": (("i32", "i32", "i32", "i32"), ()),
 }
 RESET = "export function __wbg_reset_state () {\n    wasm.__wbindgen_start();\n}\n"
 CLASS = "export class Thing {\n    free() {\n    }\n}\n"
 ENUM = 'export const Color = Object.freeze({\n    Red: 1, "1": "Red",\n});\n'
-GLUE = "\n".join([CLASS, ENUM, RESET, ADD, COUNTER, GREET, PARSE, MANY, SUM, THING, IMPORTS])
+GLUE = "\n".join(
+    [CLASS, ENUM, RESET, ADD, COUNTER, GREET, PARSE, MANY, TWO_BUFFERS, SUM, THING, IMPORTS]
+)
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +194,11 @@ def test_hoisted_conversions_with_many_params(functions: dict) -> None:
     many = functions["many"]
     assert [p.kind for p in many.params] == ["int32", "float64", "str", "bool", "opt_uint32"]
     assert many.ret == "opt_uint64"
+
+
+def test_several_allocating_parameters(functions: dict) -> None:
+    two = functions["two"]
+    assert [p.kind for p in two.params] == ["opt_str", "bytes"] and two.ret == "none"
 
 
 def test_unsupported_parameter_is_named(functions: dict) -> None:

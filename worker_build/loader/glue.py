@@ -56,7 +56,9 @@ class Glue:
 _EXPORT_FN = re.compile(r"^export function (\w+)\s*\(([^)]*)\)\s*\{\s*$", re.M)
 _EXPORT_CLASS = re.compile(r"^export class (\w+)", re.M)
 _EXPORT_ENUM = re.compile(r"^export const (\w+) = Object\.freeze\(", re.M)
-_BINDING = re.compile(r"^\s*(?:const|let|var)\s+(\w+)\s*=\s*(.+?);\s*$", re.M)
+# `const x = ...;`, and plain `x = ...;` (several allocating arguments are
+# declared first with `let ptr0, len0, ptr1, len1;` and assigned in a try block)
+_BINDING = re.compile(r"^\s*(?:(?:const|let|var)\s+)?(\w+)\s*=(?!=)\s*(.+?);\s*$", re.M)
 _JSDOC_TAG = re.compile(r"@(param|returns?)\s+\{(.*)\}\s*(\[?[\w$]+\]?)?")
 _INTRINSICS = ("__wbindgen_malloc", "__wbindgen_realloc", "__wbindgen_free")
 
@@ -232,6 +234,8 @@ def describe_ts(ts: str, classes: tuple[str, ...] = (), enums: tuple[str, ...] =
 
 def _classify_param(exprs: list[str], name: str, ts: str, wasm: tuple[str, ...]) -> str | None:
     pattern = tuple(normalize(e, name) for e in exprs)
+    # an Option parameter before a required one is typed `T | null | undefined`
+    ts = ts.removesuffix(" | undefined") if ts.endswith(" | null | undefined") else ts
     if pattern == ("$",) and len(wasm) == 1:
         kind = _PLAIN.get((ts, wasm[0]))
     else:
