@@ -65,6 +65,10 @@ class FakeWasm:
     def read(self, ptr: int, size: int) -> bytes:
         return bytes(self.memory[ptr : ptr + size])
 
+    def write(self, ptr: int, data: bytes) -> None:
+        assert ptr + len(data) <= MEMORY
+        ctypes.memmove(self.base + ptr, data, len(data))
+
     # the "wasm export": echo every parameter slot into the result slots
     def call(self, ctx: object, fn: object, buf: object, nslots: object, tp: object) -> int | None:
         self.calls += 1

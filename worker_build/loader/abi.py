@@ -9,11 +9,8 @@ the per-call work is a handful of memoryview stores and one raw wasm call.
 Names the snippets may use (bound by the runtime for every instance):
   I32 U32 I64 U64 F32 F64  views of the export's argument/result buffer; value
                            slot `s` is at index 4*s (32-bit views) or 2*s (64-bit)
-  base                     address of linear memory byte 0 (the memory never moves)
-  malloc(n) free(p, n, a)  wasm-bindgen's allocator, as raw calls; malloc checks
-                           that [p, p+n) lies inside linear memory
-  read(p, n)               bytes of linear memory, bounds-checked
-  memmove                  from ctypes
+  malloc(n) free(p, n, a)  wasm-bindgen's allocator, as raw calls
+  read(p, n) write(p, b)   linear memory through a memoryview, bounds-checked
   take_error(idx)          the exception stored in the externref table at idx
 and the checking helpers below (`int_arg`, `str_arg`, ...). `W` in a snippet is
 replaced by the literal "fn() argument 'x'" used in error messages.
@@ -236,7 +233,7 @@ def param_store(kind: str, var: str, tmp: str, slot: int) -> list[str]:
         return [
             f"n_{tmp} = len({tmp})",
             f"p_{tmp} = malloc(n_{tmp})",
-            f"memmove(base + p_{tmp}, {tmp}, n_{tmp})",
+            f"write(p_{tmp}, {tmp})",
             f"U32[{a}] = p_{tmp}",
             f"U32[{a2}] = n_{tmp}",
         ]
@@ -248,7 +245,7 @@ def param_store(kind: str, var: str, tmp: str, slot: int) -> list[str]:
             "else:",
             f"    n_{tmp} = len({tmp})",
             f"    p_{tmp} = malloc(n_{tmp})",
-            f"    memmove(base + p_{tmp}, {tmp}, n_{tmp})",
+            f"    write(p_{tmp}, {tmp})",
             f"    U32[{a}] = p_{tmp}",
             f"    U32[{a2}] = n_{tmp}",
         ]

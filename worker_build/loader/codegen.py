@@ -10,7 +10,6 @@ function in the generated loader has the real names.
 
 from __future__ import annotations
 
-import ctypes
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,7 +96,7 @@ def function_source(spec: FunctionSpec) -> str:
         f"{spec.export!r}, {spec.slots})",
         "    call, ctx, tp, trap, fail = inst.raw_env()",
         "    lock = inst.lock",
-        "    malloc, free, read, base = inst.malloc, inst.free, inst.read, inst.base",
+        "    malloc, free, read, write = inst.malloc, inst.free, inst.read, inst.write",
         "    take_error = inst.take_error",
         f"    def {local}({args}):",
         *_indent(prepare, 2),
@@ -112,7 +111,6 @@ def compile_function(spec: FunctionSpec) -> Callable[[Any], Callable[..., Any]]:
     """The `make` factory for `spec`."""
     namespace: dict[str, Any] = {
         **abi.HELPERS,
-        "memmove": ctypes.memmove,
     }
     code = compile(function_source(spec), f"<worker-build loader: {spec.name}>", "exec")
     exec(code, namespace)

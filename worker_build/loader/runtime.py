@@ -194,7 +194,7 @@ class _Instance:
         self.memory = memory
         self.base = rawcall.memory_base(store, memory)
         self.ctx_arg = ctypes.c_void_p(rawcall.context_address(store))
-        self.read = self._read_fn()
+        self.read, self.write = self._memory_access()
         self.malloc = self._malloc_fn()
         self.free = self._free_fn()
         self._dealloc = self._dealloc_fn()
@@ -219,45 +219,50 @@ class _Instance:
         trap out-pointer, the trap slot itself, and the failure handler."""
         return rawcall.CALL_UNCHECKED, self.ctx_arg, self.trap_ref, self.trap, self.fail
 
-    def _in_memory(self) -> Callable[[int, int], None]:
-        """A check that [ptr, ptr+size) lies inside linear memory: the host reads
-        and writes it through a raw pointer, where a bad range would crash the
-        process instead of trapping. The size is cached until a check misses."""
-        memory, store, known = self.memory, self.store, [0]
+    def _memory_access(self) -> tuple[Callable[[int, int], bytes], Callable[[int, bytes], None]]:
+        """read(ptr, size) and write(ptr, data) on linear memory, through a
+        memoryview (much cheaper than ctypes calls) that is checked against the
+        range, so a bad pointer from the module raises instead of crashing. The
+        view covers the memory as it was; it is rebuilt when the memory grew."""
+        memory, store, base = self.memory, self.store, self.base
+        view: list[memoryview] = []
 
-        def check(ptr: int, size: int) -> None:
-            if ptr + size > known[0]:
-                known[0] = memory.data_len(store)
-                if ptr + size > known[0]:
-                    raise WasmError(
-                        f"the module handed out [{ptr:#x}, {ptr + size:#x}), outside its "
-                        f"{known[0]}-byte linear memory"
-                    )
+        def cover(ptr: int, size: int) -> memoryview:
+            length = memory.data_len(store)
+            if ptr + size > length:
+                raise WasmError(
+                    f"the module handed out [{ptr:#x}, {ptr + size:#x}), outside its "
+                    f"{length}-byte linear memory"
+                )
+            view[:] = [memoryview((ctypes.c_uint8 * length).from_address(base)).cast("B")]
+            return view[0]
 
-        return check
-
-    def _read_fn(self) -> Callable[[int, int], bytes]:
-        check, base, string_at = self._in_memory(), self.base, ctypes.string_at
+        cover(0, 0)
 
         def read(ptr: int, size: int) -> bytes:
-            check(ptr, size)
-            return string_at(base + ptr, size)
+            v = view[0]
+            if ptr + size > len(v):
+                v = cover(ptr, size)
+            return v[ptr : ptr + size].tobytes()
 
-        return read
+        def write(ptr: int, data: bytes) -> None:
+            v = view[0]
+            if ptr + len(data) > len(v):
+                v = cover(ptr, len(data))
+            v[ptr : ptr + len(data)] = data
+
+        return read, write
 
     def _malloc_fn(self) -> Callable[[int], int]:
         fn, buf, n, _, u32, *_ = self.export_slots("__wbindgen_malloc", 2)
         call, ctx, tp, trap, fail = self.raw_env()
-        check = self._in_memory()
 
         def malloc(size: int) -> int:
             u32[0], u32[4] = size, 1
             e = call(ctx, fn, buf, n, tp)
             if e or trap:
                 fail(e)
-            ptr = int(u32[0])
-            check(ptr, size)
-            return ptr
+            return int(u32[0])
 
         return malloc
 
