@@ -269,7 +269,6 @@ class Reporter:
         self.environ: Mapping[str, str] = dict(os.environ if self.env is None else self.env)
         self.console, self.term = make_console(self.stream, env=self.environ)
         self._live: Live | None = None
-        self._current: str | None = None
         self._ok = "✓" if self.term.unicode else "ok"
         self._fail = "✗" if self.term.unicode else "FAILED"
         self._start = "▸" if self.term.unicode else ">"
@@ -301,7 +300,6 @@ class Reporter:
             self._print(f"[dim]$ {escape(text)}[/dim]")
 
     def step_started(self, name: str) -> None:
-        self._current = name
         if not self.chatty:
             return
         if self.term.github:
@@ -321,7 +319,6 @@ class Reporter:
 
     def _ended(self, name: str, seconds: float, ok: bool) -> None:
         self.steps.append(StepRecord(name, seconds, ok))
-        self._current = None
         self._stop_live()
         if self.term.github and self.chatty:
             self._command("::endgroup::")
