@@ -150,7 +150,7 @@ def test_imports_of_every_kind() -> None:
 
 def test_import_errors() -> None:
     e = bad(module(imports=[name("a") + name("b") + b"\x05\x00"]), "invalid import kind 0x05")
-    assert "a.b" in e.reason
+    assert "for 'a'::'b'" in e.reason
     bad(module(imports=[name("a") + name("b") + b"\x04\x01\x00"]), "invalid tag attribute 0x01")
     bad(module(imports=[name("a") + name("b") + b"\x02\x10\x00"]), "invalid memory limits flags")
     bad(module(imports=[name("a") + name("b") + b"\x03\x7f\x02"]), "invalid global mutability")

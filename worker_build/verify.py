@@ -40,6 +40,12 @@ INSTANCE_TERMINATED = "__instance_terminated"
 ABORT_HANDLER = "__abort_handler"
 
 
+def _p(name: str | None) -> str:
+    """A name from the module, printable on one line."""
+    text = name or ""
+    return text if text.isprintable() else repr(text)
+
+
 @dataclass(frozen=True)
 class Tag:
     index: int
@@ -61,7 +67,7 @@ class Tag:
 
     def describe(self) -> str:
         sig = "(" + " ".join(self.params) + ")" if self.params is not None else "(?)"
-        where = f"import {self.module}::{self.name}" if self.imported else "defined"
+        where = f"import {_p(self.module)}::{_p(self.name)}" if self.imported else "defined"
         return f"tag {self.index} {sig} {where}"
 
 
@@ -92,13 +98,13 @@ class BindgenInfo:
             out.append(f"export {INSTANCE_TERMINATED}")
         if self.abort_handler:
             out.append(f"export {ABORT_HANDLER}")
-        out.extend(f"export {n}" for n in self.reset_state_exports)
+        out.extend(f"export {_p(n)}" for n in self.reset_state_exports)
         for name in (self.jstag_import, self.wrapped_jstag_import):
             if name:
-                out.append(f"tag import {name}")
+                out.append(f"tag import {_p(name)}")
         for name in (self.panic_error_import, self.rethrow_import):
             if name:
-                out.append(f"import {name}")
+                out.append(f"import {_p(name)}")
         return out
 
 

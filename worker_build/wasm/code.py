@@ -121,12 +121,30 @@ def walk_expr(data: bytes, pos: int, end: int, mem64: bool = False) -> int:
     return _walk(data, pos, end, mem64, [0] * N_SLOTS, False)
 
 
-def _walk(data: bytes, pos: int, end: int, mem64: bool, counts: list[int], exact: bool) -> int:
+def instruction_offsets(data: bytes, pos: int, end: int, mem64: bool = False) -> list[int]:
+    """Offset of every instruction of a function body, final end included (for
+    cross-checking against other disassemblers)."""
+    offsets: list[int] = []
+    _walk(data, pos, end, mem64, [0] * N_SLOTS, True, offsets)
+    return offsets
+
+
+def _walk(
+    data: bytes,
+    pos: int,
+    end: int,
+    mem64: bool,
+    counts: list[int],
+    exact: bool,
+    offsets: list[int] | None = None,
+) -> int:
     stack = bytearray()
     base = ops.BASE
     NONE, U32, BLOCK, MEMARG = ops.NONE, ops.U32, ops.BLOCK, ops.MEMARG
     while pos < end:
         at = pos
+        if offsets is not None:
+            offsets.append(at)
         op = data[pos]
         pos += 1
         kind = base[op]

@@ -137,6 +137,11 @@ def parse_module(data: bytes) -> Module:
     return m
 
 
+def _show(name: str, limit: int = 60) -> str:
+    """A name from the module, safe for a one-line message."""
+    return repr(name if len(name) <= limit else name[:limit] + "...")
+
+
 # ------------------------------------------------------------------ types
 
 
@@ -262,7 +267,7 @@ def _import_section(r: Reader, m: Module) -> None:
         elif kind == 4:
             type_index = _tag_type(r)
         else:
-            raise r.fail(f"invalid import kind 0x{kind:02x} for {module}.{name}", at)
+            raise r.fail(f"invalid import kind 0x{kind:02x} for {_show(module)}::{_show(name)}", at)
         m.imports.append(Import(module, name, KIND_NAMES[kind], type_index))
 
 
@@ -305,7 +310,7 @@ def _export_section(r: Reader, m: Module) -> None:
         at = r.pos
         kind = r.byte("export kind")
         if kind > 4:
-            raise r.fail(f"invalid export kind 0x{kind:02x} for {name!r}", at)
+            raise r.fail(f"invalid export kind 0x{kind:02x} for {_show(name)}", at)
         m.exports.append(Export(name, KIND_NAMES[kind], r.u32("export index")))
 
 

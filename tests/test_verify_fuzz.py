@@ -1,0 +1,210 @@
+"""Property-based fuzzing of the decoder with hypothesis.
+
+Seeds are real modules (tests/data/verify/: pure-exports built with legacy EH,
+exnref EH, and legacy run through `wasm-opt -O --translate-to-exnref`) and the
+hand-made fixtures of the unit tests. Mutations flip, overwrite, insert, delete,
+duplicate and truncate bytes, and write extreme LEB128 values.
+
+Properties:
+* verify never raises anything but InvalidWasmError / NoExceptionHandlingError
+  (no IndexError, RecursionError, MemoryError, ...), and an InvalidWasmError
+  offset always lies inside the input;
+* the regex fast path and the reference walker agree on every mutated body:
+  same counts, or the same error at the same offset;
+* no hang: hypothesis' per-example deadline is a hang guard with ~100x headroom
+  over the real cost (not a speed assertion; speed lives in benchmarks/).
+
+Example counts (the report quotes them): MODULE_EXAMPLES + BODY_EXAMPLES +
+STRUCTURED_EXAMPLES per run.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from datetime import timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_verify import EXNREF, LEGACY, PLAIN, wb_module
+from wasmgen import END, catalogue, func_module, u_padded
+
+from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
+from worker_build.verify import verify_bytes
+from worker_build.wasm import code
+from worker_build.wasm.module import parse_module
+
+DATA = Path(__file__).parent / "data" / "verify"
+MODULE_EXAMPLES = 10_000
+BODY_EXAMPLES = 25_000
+STRUCTURED_EXAMPLES = 15_000
+
+EXTREME_LEBS = [
+    b"\xff\xff\xff\xff\x0f",  # u32 max
+    b"\xff\xff\xff\xff\x1f",  # u32 overflow
+    b"\x80\x80\x80\x80\x80\x00",  # too long
+    b"\xff\xff\xff\xff\x07",
+    b"\x80",  # truncated
+    b"\xfe\xff\xff\xff\x07",
+    u_padded(0, 5),
+    b"\x00",
+    b"\x7f",
+]
+
+
+@functools.cache
+def real_modules() -> list[bytes]:
+    found = sorted(DATA.glob("*.wasm"))
+    assert len(found) >= 3, f"fuzz seeds missing in {DATA}"
+    return [p.read_bytes() for p in found]
+
+
+@functools.cache
+def seeds() -> list[bytes]:
+    hand = [
+        wb_module(LEGACY, PLAIN, EXNREF),
+        wb_module(PLAIN, bindgen=False),
+        func_module(*(enc + END for _, enc in catalogue()[::7])),
+    ]
+    return real_modules() + hand
+
+
+@functools.cache
+def real_bodies() -> list[bytes]:
+    out = []
+    for data in real_modules():
+        m = parse_module(data)
+        out.extend(data[s:e] for s, e in m.bodies)
+    return out
+
+
+IN_PLACE = ["flip", "set", "overwrite"]
+ANY_EDIT = ["flip", "set", "overwrite", "insert", "delete", "lebs", "dup", "cut"]
+
+
+def mutate(
+    base: bytes, rnd: random.Random, max_edits: int = 6, edits: list[str] = ANY_EDIT
+) -> bytes:
+    data = bytearray(base)
+    for _ in range(rnd.randint(1, max_edits)):
+        op = rnd.choice(edits)
+        pos = rnd.randrange(max(1, len(data)))
+        if op == "flip" and data:
+            data[pos] ^= 1 << rnd.randrange(8)
+        elif op == "set" and data:
+            data[pos] = rnd.randrange(256)
+        elif op == "insert":
+            data[pos:pos] = rnd.randbytes(rnd.randint(1, 8))
+        elif op == "delete":
+            del data[pos : pos + rnd.randint(1, 16)]
+        elif op == "overwrite":  # same length: section and body sizes stay intact
+            leb = rnd.choice(EXTREME_LEBS)[: len(data) - pos]
+            data[pos : pos + len(leb)] = leb
+        elif op == "lebs":
+            leb = rnd.choice(EXTREME_LEBS)
+            data[pos : pos + len(leb) * rnd.randint(0, 1)] = leb
+        elif op == "dup":
+            n = rnd.randint(1, 64)
+            data[pos:pos] = data[pos : pos + n]
+        elif op == "cut":
+            del data[pos:]
+    return bytes(data)
+
+
+# Every example is built from one drawn seed: cheap per example (hypothesis'
+# own draws cost more than decoding a body), and a failure still replays.
+SEEDS = st.integers(0, 2**64)
+
+
+def mutated_module(seed: int) -> bytes:
+    rnd = random.Random(seed)
+    base = rnd.choice(seeds())
+    roll = rnd.random()
+    if roll < 0.4:  # in place: framing survives, so the edits reach the code
+        return mutate(base, rnd, 4, IN_PLACE)
+    if roll < 0.7:  # the first few hundred bytes: section headers, types, imports
+        head = rnd.randint(8, 600)
+        return mutate(base[:head], rnd) + base[head:]
+    return mutate(base, rnd)
+
+
+@settings(
+    max_examples=MODULE_EXAMPLES,
+    deadline=timedelta(seconds=5),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(SEEDS)
+def test_mutated_modules_fail_cleanly(seed: int) -> None:
+    data = mutated_module(seed)
+    try:
+        report = verify_bytes(data, "any")
+        assert report.size == len(data)
+    except InvalidWasmError as e:
+        assert 0 <= e.offset <= len(data)
+        assert e.reason and "\n" not in e.reason
+    except NoExceptionHandlingError:
+        pass
+
+
+def _agree(body: bytes) -> None:
+    try:
+        slow: list[int] | InvalidWasmError = code.walk_body(body, 0, len(body))
+    except InvalidWasmError as e:
+        slow = e
+    try:
+        fast: list[int] | InvalidWasmError = code.scan_body(body, 0, len(body))
+    except InvalidWasmError as e:
+        fast = e
+    if isinstance(slow, InvalidWasmError):
+        assert isinstance(fast, InvalidWasmError), (body.hex(), fast)
+        assert (fast.reason, fast.offset) == (slow.reason, slow.offset)
+        assert 0 <= slow.offset <= len(body)
+    else:
+        assert fast == slow, body.hex()
+
+
+@settings(
+    max_examples=BODY_EXAMPLES,
+    deadline=timedelta(seconds=2),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(SEEDS)
+def test_fast_and_reference_decoders_agree_on_mutated_bodies(seed: int) -> None:
+    rnd = random.Random(seed)
+    _agree(mutate(rnd.choice(real_bodies()), rnd, max_edits=3))
+
+
+CONTROL = [
+    b"\x02\x40", b"\x03\x7f", b"\x04\x40", b"\x05", b"\x06\x40", b"\x07\x00", b"\x19",
+    b"\x18\x00", b"\x09\x00", b"\x08\x00", b"\x0a", b"\x1f\x40\x01\x03\x00",
+    b"\x1f\x40\x02\x00\x00\x00\x01\x00\x01", b"\x0b", b"\x0b", b"\x0b",
+]  # fmt: skip
+
+
+INSTRUCTIONS = [enc for _, enc in catalogue()]
+
+
+def structured_body(seed: int) -> bytes:
+    """Random instruction sequences: mostly valid encodings, randomly nested."""
+    rnd = random.Random(seed)
+    parts = []
+    for _ in range(rnd.randrange(60)):
+        roll = rnd.random()
+        if roll < 0.6:
+            parts.append(rnd.choice(INSTRUCTIONS))
+        elif roll < 0.95:
+            parts.append(rnd.choice(CONTROL))
+        else:
+            parts.append(rnd.randbytes(rnd.randrange(1, 4)))
+    return b"".join(parts) + rnd.choice([END, END + END, b""])
+
+
+@settings(
+    max_examples=STRUCTURED_EXAMPLES,
+    deadline=timedelta(seconds=2),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(SEEDS)
+def test_fast_and_reference_decoders_agree_on_random_instruction_streams(seed: int) -> None:
+    _agree(structured_body(seed))
