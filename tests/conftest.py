@@ -24,11 +24,13 @@ VENV_BIN = Path(sys.executable).parent
 # override with WORKER_BUILD_RUSTC to test another one.
 DEFAULT_RUSTC = "/usr/bin/rustc"
 
-# name -> worker-build flags
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "unwind": ("--panic-unwind",),
-    "unwind-exnref": ("--panic-unwind", "--eh-encoding", "exnref"),
-    "abort": (),
+# name -> (worker-build flags, cargo target dir key). Variants that compile the same
+# code share a target dir, so the session does each cold std + crate build once.
+VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "unwind": (("--panic-unwind",), "unwind"),
+    "unwind-generic": (("--panic-unwind", "--panic-body", "generic"), "unwind"),
+    "unwind-exnref": (("--panic-unwind", "--eh-encoding", "exnref"), "unwind-exnref"),
+    "abort": ((), "abort"),
 }
 
 
@@ -89,8 +91,9 @@ def build_sample(crate: str, variant: str, *extra: str) -> Built:
     require_tool(NODE_BIN / "esbuild")
     out = CACHE / "test-builds" / f"{crate}-{variant}"
     env = tool_env()
-    env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / f"{crate}-{variant}")
-    proc = worker_build(SAMPLES / crate, "--out-dir", out, *VARIANTS[variant], *extra, env=env)
+    flags, target = VARIANTS[variant]
+    env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / f"{crate}-{target}")
+    proc = worker_build(SAMPLES / crate, "--out-dir", out, *flags, *extra, env=env)
     if proc.returncode != 0:
         pytest.fail(
             f"worker-build {crate} ({variant}) failed with {proc.returncode}:\n"
@@ -113,6 +116,11 @@ def _cached(crate: str, variant: str) -> Built:
 @pytest.fixture(scope="session")
 def hello_unwind() -> Built:
     return _cached("hello-worker", "unwind")
+
+
+@pytest.fixture(scope="session")
+def hello_unwind_generic() -> Built:
+    return _cached("hello-worker", "unwind-generic")
 
 
 @pytest.fixture(scope="session")

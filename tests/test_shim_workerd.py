@@ -1,8 +1,8 @@
 """The shim's panic and abort recovery, proven in the real runtime (workerd on loopback).
 
-hello-worker is built twice (helpers in tests/workerd.py): with panic=unwind (what
-`--panic-unwind` produces) and with panic=abort (a build without it). Every test starts its
-own workerd so instance state never leaks between tests.
+hello-worker is built by the real `worker-build` CLI (session fixtures in conftest.py):
+with `--panic-unwind` and without it. Every test starts its own workerd so instance state
+never leaks between tests.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from workerd import Response, Workerd, bindgen_hello_worker, bindgen_sample, bundle_build
+from conftest import Built
+from workerd import Response, Workerd
 
 pytestmark = pytest.mark.slow
 
@@ -22,35 +23,22 @@ DO_PANIC_TEXT = "Counter: deliberate panic"
 ABORT_ROUTES = ["/abort", "/stack-overflow", "/oom"]
 
 
-# -- builds (module scope: cargo + wasm-bindgen + wasm-opt once, bundles are cheap) -----------
+# -- builds: the real CLI, once per session (conftest.py) ---------------------------------------
 
 
 @pytest.fixture(scope="module")
-def unwind_staging() -> Path:
-    return bindgen_hello_worker(panic_unwind=True)
+def unwind_build(hello_unwind: Built) -> Path:
+    return hello_unwind.out
 
 
 @pytest.fixture(scope="module")
-def abort_staging() -> Path:
-    return bindgen_hello_worker(panic_unwind=False)
+def unwind_generic_build(hello_unwind_generic: Built) -> Path:
+    return hello_unwind_generic.out
 
 
 @pytest.fixture(scope="module")
-def unwind_build(unwind_staging: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("unwind") / "build"
-    return bundle_build(unwind_staging, out, panic_unwind=True, panic_body="message")
-
-
-@pytest.fixture(scope="module")
-def unwind_generic_build(unwind_staging: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("unwind-generic") / "build"
-    return bundle_build(unwind_staging, out, panic_unwind=True, panic_body="generic")
-
-
-@pytest.fixture(scope="module")
-def abort_build(abort_staging: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("abort") / "build"
-    return bundle_build(abort_staging, out, panic_unwind=False, panic_body="message", minify=False)
+def abort_build(hello_abort: Built) -> Path:
+    return hello_abort.out
 
 
 def serve(build: Path, tmp_path: Path, entry: Path | None = None) -> Workerd:
@@ -252,10 +240,8 @@ export class Caller extends WorkerEntrypoint {
 
 
 @pytest.fixture(scope="module")
-def pure_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    staging = bindgen_sample("pure-exports", panic_unwind=True)
-    out = tmp_path_factory.mktemp("pure") / "build"
-    return bundle_build(staging, out, panic_unwind=True)
+def pure_build(pure_unwind: Built) -> Path:
+    return pure_unwind.out
 
 
 def test_plain_exports_are_rpc_methods_with_panic_and_abort_recovery(

@@ -21,11 +21,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import select
-import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -301,192 +300,32 @@ class Workerd:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stand-in build of the sample crates (the manual recipe of CONVENTIONS.md) until the shared
-# conftest fixtures / the worker-build CLI produce build dirs. Everything the shim tests and
-# benchmarks/load.py build goes through `bindgen_sample` + `bundle_build`.
+# Builds for benchmarks/load.py: the real worker-build CLI, with the same cargo target dirs as
+# the test fixtures in conftest.py (so a benchmark after a test run compiles nothing new).
 
-CACHE = REPO / ".cache" / "shim-tests"
 SAMPLES = REPO / "sample-crates"
-# Own CARGO_TARGET_DIR per crate and panic strategy: target-<prefix><unwind|abort>.
-_TARGET_PREFIX = {"hello-worker": "", "pure-exports": "pure-"}
-WASM_BINDGEN = (
-    Path.home() / ".cache" / "worker-build" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
-)
-ESBUILD = REPO / "node_modules" / ".bin" / "esbuild"
-WASM_OPT = REPO / "node_modules" / ".bin" / "wasm-opt"
-SHIM = REPO / "templates" / "shim.js"
-
-WASM_OPT_FLAGS = [
-    "-O",
-    "--enable-mutable-globals",
-    "--enable-sign-ext",
-    "--enable-nontrapping-float-to-int",
-    "--enable-bulk-memory",
-    "--enable-multivalue",
-    "--enable-reference-types",
-    "--enable-exception-handling",
-    "--debuginfo",
-]
 BUILD_TIMEOUT = 3600  # a cold build on 2 cores takes minutes; never hang forever
 
-_CLASS_EXPORT = re.compile(r"^export class ([A-Za-z_$][\w$]*)", re.MULTILINE)
-# Minified output has no space before the specifier: `import source X from"./index_bg.wasm"`.
-_IMPORT_SOURCE = re.compile(
-    r"""import\s+source\s+([A-Za-z_$][\w$]*)\s+from\s*(["'])\./index_bg\.wasm\2"""
-)
 
-
-def _run(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> None:
+def build_hello_worker(out_dir: Path, *, panic_unwind: bool) -> Path:
+    """hello-worker built by `worker-build` into out_dir, with or without --panic-unwind."""
+    variant = "unwind" if panic_unwind else "abort"
+    env = dict(os.environ)
+    env.setdefault("WORKER_BUILD_RUSTC", "/usr/bin/rustc")
+    env["PATH"] = os.pathsep.join([str(REPO / "node_modules" / ".bin"), env.get("PATH", "")])
+    env["CARGO_TARGET_DIR"] = str(REPO / ".cache" / "test-target" / f"hello-worker-{variant}")
+    argv = [
+        str(Path(sys.executable).parent / "worker-build"),
+        str(SAMPLES / "hello-worker"),
+        "--out-dir",
+        str(out_dir),
+        "--no-loader",
+    ]
+    if panic_unwind:
+        argv.append("--panic-unwind")
     result = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=None if env is None else {**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
+        argv, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False
     )
     if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(argv)} failed ({result.returncode})\n{result.stdout[-4000:]}"
-            f"\n{result.stderr[-8000:]}"
-        )
-
-
-def bindgen_sample(crate: str, *, panic_unwind: bool, wasm_opt: bool = True) -> Path:
-    """cargo build + wasm-bindgen (+ wasm-opt): the staging dir of a sample crate's build."""
-    variant = "unwind" if panic_unwind else "abort"
-    prefix = _TARGET_PREFIX.get(crate, f"{crate}-")
-    target_dir = CACHE / f"target-{prefix}{variant}"
-    env = {
-        "RUSTC_BOOTSTRAP": "1",
-        "RUSTC": "/usr/bin/rustc",
-        "RUSTFLAGS": "-Cpanic=unwind" if panic_unwind else "",
-        "CARGO_TARGET_DIR": str(target_dir),
-    }
-    build_std = "std,panic_unwind" if panic_unwind else "std,panic_abort"
-    _run(
-        [
-            "nice",
-            "-n",
-            "10",
-            "/usr/bin/cargo",
-            "build",
-            "--lib",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            f"-Zbuild-std={build_std}",
-        ],
-        cwd=SAMPLES / crate,
-        env=env,
-    )
-    wasm = target_dir / "wasm32-unknown-unknown" / "release" / f"{crate.replace('-', '_')}.wasm"
-    staging = CACHE / f"staging-{prefix}{variant}{'' if wasm_opt else '-noopt'}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    _run(
-        [
-            str(WASM_BINDGEN),
-            str(wasm),
-            "--out-dir",
-            str(staging),
-            "--target",
-            "module",
-            "--out-name",
-            "index",
-            "--no-typescript",
-            "--experimental-reset-state-function",
-            "--force-enable-abort-handler",
-        ],
-        cwd=REPO,
-    )
-    if wasm_opt:
-        optimized = staging / "index_bg.wasm-opt.wasm"
-        _run(
-            [str(WASM_OPT), str(staging / "index_bg.wasm"), "-o", str(optimized), *WASM_OPT_FLAGS],
-            cwd=REPO,
-        )
-        optimized.replace(staging / "index_bg.wasm")
-    return staging
-
-
-def bindgen_hello_worker(*, panic_unwind: bool, wasm_opt: bool = True) -> Path:
-    return bindgen_sample("hello-worker", panic_unwind=panic_unwind, wasm_opt=wasm_opt)
-
-
-def class_export_lines(index_js: str) -> str:
-    """The bundle contract's class lines: one wrapper export per class the glue exports."""
-    return "".join(
-        f'export const {name} = __workerBuildClass("{name}");\n'
-        for name in _CLASS_EXPORT.findall(index_js)
-    )
-
-
-def bundle_build(
-    staging: Path,
-    out_dir: Path,
-    *,
-    panic_unwind: bool,
-    panic_body: str = "message",
-    minify: bool = True,
-) -> Path:
-    """The bundle step as contracted with the lead (shim + class lines, esbuild, rewrite)."""
-    out_dir = out_dir.resolve()
-    work = out_dir.parent / f".{out_dir.name}.tmp"
-    if work.exists():
-        shutil.rmtree(work)
-    shutil.copytree(staging, work)
-    shim = SHIM.read_text() + "\n" + class_export_lines((work / "index.js").read_text())
-    (work / "shim.js").write_text(shim)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    define = json.dumps(
-        {"panicUnwind": panic_unwind, "panicBody": panic_body}, separators=(",", ":")
-    )
-    _run(
-        [
-            str(ESBUILD),
-            "shim.js",
-            "--bundle",
-            "--format=esm",
-            f"--outfile={out_dir / 'index.js'}",
-            "--external:./index_bg.wasm",
-            "--external:cloudflare:sockets",
-            "--external:cloudflare:workers",
-            "--external:cloudflare:email",
-            *(["--minify"] if minify else []),
-            f"--define:WORKER_BUILD_CONFIG={define}",
-            "--log-level=warning",
-        ],
-        cwd=work,
-    )
-    bundled = out_dir / "index.js"
-    bundled.write_text(
-        _IMPORT_SOURCE.sub(r"import \1 from \2./index_bg.wasm\2", bundled.read_text())
-    )
-    shutil.copy2(work / "index_bg.wasm", out_dir / "index_bg.wasm")
-    (out_dir / "worker").mkdir()
-    (out_dir / "worker" / "shim.mjs").write_text(
-        "export * from '../index.js';\nexport { default } from '../index.js';\n"
-    )
-    (out_dir / ".gitignore").write_text("*\n")
-    shutil.rmtree(work)
+        raise RuntimeError(f"worker-build failed ({result.returncode}):\n{result.stderr[-6000:]}")
     return out_dir
-
-
-def build_hello_worker(
-    out_dir: Path,
-    *,
-    panic_unwind: bool,
-    panic_body: str = "message",
-    minify: bool = True,
-    wasm_opt: bool = True,
-) -> Path:
-    """A worker-build-shaped output dir of hello-worker (index.js, index_bg.wasm, worker/)."""
-    staging = bindgen_hello_worker(panic_unwind=panic_unwind, wasm_opt=wasm_opt)
-    return bundle_build(
-        staging, out_dir, panic_unwind=panic_unwind, panic_body=panic_body, minify=minify
-    )
