@@ -282,6 +282,18 @@ def test_spec_that_does_not_match_the_module_is_refused(wasm: Path) -> None:
         load(wasm, spec)
 
 
+def test_start_function_needing_a_missing_import_fails_clearly(tmp_path: Path) -> None:
+    # e.g. a Worker crate whose start function reads JS state through an import
+    wat = WAT.replace(
+        '(func (export "__wbindgen_start") (call $init_table))',
+        '(func (export "__wbindgen_start") (drop (call $mystery (i32.const 0))))',
+    )
+    path = tmp_path / "start.wat"
+    path.write_text(wat)
+    with pytest.raises(rt.WasmError, match=r"start function \(__wbindgen_start\) failed.*mystery"):
+        load(path)
+
+
 def test_spec_format_is_checked(wasm: Path) -> None:
     with pytest.raises(rt.WasmError, match="spec format 99"):
         load(wasm, {**SPEC, "format": 99})

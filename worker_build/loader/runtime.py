@@ -200,7 +200,16 @@ class _Instance:
         self._dealloc = self._dealloc_fn()
         start = self.exports.get("__wbindgen_start")
         if isinstance(start, wt.Func):
-            start(store)
+            try:
+                start(store)
+            except Exception as exc:
+                cause, self.host_error = self.host_error or exc, None
+                rawcall.forget_host_exception()
+                reason = str(cause) if cause is not exc else _reason(str(exc))
+                raise WasmError(
+                    f"the module's start function (__wbindgen_start) failed, so it cannot run "
+                    f"in Python: {reason}"
+                ) from cause
 
     # ------------------------------------------------------------ raw calls
 
