@@ -30,6 +30,7 @@ WAT = f"""(module
   (import {M} "__wbindgen_init_externref_table" (func $init_table))
   (import {M} "__wbg___wbindgen_reinit_0123456789abcdef" (func $reinit))
   (import {M} "__wbg_mystery_fedcba9876543210" (func $mystery (param i32) (result i32)))
+  (import {M} "__wbg___wbindgen_throw_4c88d8bf264fd984" (func $throw (param i32 i32)))
   (import {M} "__wbindgen_jstag" (tag $jstag (param externref)))
   (import {M} "__wbindgen_wrapped_jstag" (tag $wrapped (param externref)))
   (memory (export "memory") 1)
@@ -78,6 +79,7 @@ WAT = f"""(module
     (table.set $refs (i32.const 1050) (call $error (local.get $p) (local.get $n)))
     (i32.const 0) (i32.const 1050) (i32.const 1))
   (func (export "trap") (unreachable))
+  (func (export "throw_str") (param i32 i32) (call $throw (local.get 0) (local.get 1)) (unreachable))
   (func (export "call_mystery") (result i32) (call $mystery (i32.const 1)))
   (func (export "schedule_reinit") (call $reinit))
 )"""
@@ -92,6 +94,8 @@ SPEC: dict[str, Any] = {
         {"name": "fail", "export": "fail", "params": [["m", "str"]], "ret": "int32",
          "result": True},
         {"name": "trap", "export": "trap", "params": [], "ret": "none", "result": False},
+        {"name": "throw_str", "export": "throw_str", "params": [["m", "str"]], "ret": "none",
+         "result": False},
         {"name": "call_mystery", "export": "call_mystery", "params": [], "ret": "int32",
          "result": False},
         {"name": "schedule_reinit", "export": "schedule_reinit", "params": [], "ret": "none",
@@ -174,6 +178,15 @@ def test_result_error_raises_js_error_and_frees_the_slot(wasm: Path) -> None:
     inst = lib._current
     assert inst is not None
     assert inst.exports["__wbindgen_externrefs"].get(inst.store, 1050).value is None
+
+
+def test_wbindgen_throw_raises_js_error_and_keeps_state(wasm: Path) -> None:
+    # with unwinding, wasm-bindgen's throw_str is a recoverable JS Error
+    lib = load(wasm)
+    lib.impl.counter()
+    with pytest.raises(rt.JsError, match=r"^thrown from Rust$"):
+        lib.impl.throw_str("thrown from Rust")
+    assert lib.impl.counter() == 2
 
 
 def test_abort_resets_runs_handlers_once_and_refuses_stale_objects(wasm: Path) -> None:
