@@ -30,7 +30,7 @@ from worker_build.errors import (
     NoExceptionHandlingError,
     UsageError,
 )
-from worker_build.verify import EHReport, inspect_bytes, verify_bytes, verify_file
+from worker_build.verify import EHReport, Expect, inspect_bytes, verify_bytes, verify_file
 
 TYPES = [functype(), functype([EXTERNREF]), functype([I32])]
 IMPORTS = [
@@ -40,8 +40,13 @@ IMPORTS = [
     import_tag("./index_bg.js", "__wbindgen_wrapped_jstag", 1),
 ]
 EXPORTS = [export("__instance_terminated", 3, 0), export("__abort_handler", 3, 1)]
-LEGACY = b"\x06\x40\x10\x00\x07\x02\x1a\x19\x09\x00\x0b\x0b"  # try call catch 2 catch_all rethrow
-EXNREF = b"\x02\x40\x1f\x40" + vec([b"\x03" + u(0)]) + b"\x0b\x0b\x0a\x0b"  # try_table throw_ref
+# try call catch 2 (Rust's tag) catch_all rethrow end
+LEGACY = b"\x06\x40\x10\x00\x07\x02\x1a\x19\x09\x00\x0b\x0b"
+# block try_table (catch 2 0) (catch_all_ref 0) end end throw_ref
+EXNREF = b"\x02\x40\x1f\x40" + vec([b"\x00\x02\x00", b"\x03" + u(0)]) + b"\x0b\x0b\x0a\x0b"
+# what wasm-bindgen adds even to panic=abort builds: catch its JS tag (0) only
+JS_WRAPPER = b"\x02\x40\x1f\x40" + vec([b"\x00\x00\x00", b"\x03\x00"]) + b"\x0b\x0b\x0a\x0b"
+RUST_THROW = b"\x41\x00\x08\x02\x0b"  # i32.const 0; throw 2 (a panic)
 PLAIN = b"\x41\x01\x1a\x0b"
 
 
@@ -64,11 +69,13 @@ def test_report_for_a_legacy_module() -> None:
     assert r.count("try") == 2 and r.count("catch") == 2 and r.count("catch_all") == 2
     assert r.count("rethrow") == 2 and r.count("try_table") == 0
     assert (r.functions_defined, r.functions_imported, r.functions_with_eh) == (3, 2, 2)
-    assert [(t.index, t.imported, t.name, t.params) for t in r.tags] == [
-        (0, True, "__wbindgen_jstag_9f3e", ("externref",)),
-        (1, True, "__wbindgen_wrapped_jstag", ("externref",)),
-        (2, False, None, ("i32",)),
+    assert [(t.index, t.imported, t.name, t.params, t.catches) for t in r.tags] == [
+        (0, True, "__wbindgen_jstag_9f3e", ("externref",), 0),
+        (1, True, "__wbindgen_wrapped_jstag", ("externref",), 0),
+        (2, False, None, ("i32",), 2),
     ]
+    assert r.unwind_tags == (2,) and r.can_unwind
+    assert [t.bindgen_js for t in r.tags] == [True, True, False]
     b = r.bindgen
     assert b.instance_terminated and b.abort_handler
     assert b.jstag_import == "__wbindgen_jstag_9f3e"
@@ -80,7 +87,7 @@ def test_report_for_a_legacy_module() -> None:
 
 
 def test_json_shape() -> None:
-    doc = verify_bytes(wb_module(EXNREF), "exnref").to_json()
+    doc = verify_bytes(wb_module(EXNREF, RUST_THROW), "exnref").to_json()
     assert json.loads(json.dumps(doc)) == doc
     assert doc["encodings"] == ["exnref"]
     assert doc["expect"] == "exnref"
@@ -88,15 +95,17 @@ def test_json_shape() -> None:
         "try", "catch", "catch_all", "rethrow", "delegate", "throw", "try_table", "throw_ref",
     ]  # fmt: skip
     assert doc["instructions"]["try_table"] == 1 and doc["instructions"]["throw_ref"] == 1
-    assert doc["try_table_catches"] == {"catch": 0, "catch_ref": 0, "catch_all": 0,
+    assert doc["try_table_catches"] == {"catch": 1, "catch_ref": 0, "catch_all": 0,
                                         "catch_all_ref": 1}  # fmt: skip
-    assert doc["functions"] == {"defined": 1, "imported": 2, "with_eh": 1}
+    assert doc["functions"] == {"defined": 2, "imported": 2, "with_eh": 2}
     assert doc["tags"][0] == {
         "index": 0, "imported": True, "module": "./index_bg.js", "name": "__wbindgen_jstag_9f3e",
-        "type": 1, "params": ["externref"],
+        "type": 1, "params": ["externref"], "throws": 0, "catches": 0, "wasm_bindgen_js": True,
     }  # fmt: skip
+    assert doc["tags"][2]["throws"] == 1 and doc["tags"][2]["catches"] == 1
+    assert doc["can_unwind"] is True and doc["unwind_tags"] == [2]
     assert doc["wasm_bindgen"]["instance_terminated"] is True
-    assert doc["size"] == len(wb_module(EXNREF)) and doc["file"] is None
+    assert doc["size"] == len(wb_module(EXNREF, RUST_THROW)) and doc["file"] is None
 
 
 def test_summary_lines() -> None:
@@ -123,18 +132,21 @@ def test_summary_lines() -> None:
         ((PLAIN,), "any", "no exception-handling instructions"),
         ((PLAIN,), "legacy", "no exception-handling instructions"),
         ((b"\x08\x00\x0b",), "any", "only `throw` \\(throw x1\\)"),
+        ((JS_WRAPPER,), "any", "only in wasm-bindgen's JS-exception wrappers"),
+        ((JS_WRAPPER, PLAIN), "exnref", "no Rust exception tag is thrown or caught"),
+        ((JS_WRAPPER, RUST_THROW), "exnref", None),  # a panic can be thrown (and reach JS)
     ],
 )
-def test_expectations(codes: tuple[bytes, ...], expect: str, error: str | None) -> None:
+def test_expectations(codes: tuple[bytes, ...], expect: Expect, error: str | None) -> None:
     data = wb_module(*codes)
     if error is None:
-        assert verify_bytes(data, expect).expect == expect  # type: ignore[arg-type]
+        assert verify_bytes(data, expect).expect == expect
         return
     with pytest.raises(NoExceptionHandlingError, match=error) as e:
-        verify_bytes(data, expect)  # type: ignore[arg-type]
+        verify_bytes(data, expect)
     assert e.value.exit_code == EXIT_NO_EH
     assert e.value.fix
-    if "no exception" in error or "throw" in error:
+    if "no exception" in error or "throw" in error or "wrappers" in error:
         assert e.value.fix == "build with --panic-unwind"
     else:
         assert f"--expect {'exnref' if expect == 'legacy' else 'legacy'}" in e.value.fix
@@ -209,7 +221,7 @@ def test_cli_run_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_cli_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good, none, bad = tmp_path / "good.wasm", tmp_path / "none.wasm", tmp_path / "bad.wasm"
-    good.write_bytes(wb_module(EXNREF))
+    good.write_bytes(wb_module(EXNREF, RUST_THROW))
     none.write_bytes(wb_module(PLAIN, bindgen=False))
     bad.write_bytes(b"\x00asm\x02\x00\x00\x00")
     assert verify_cli.main([str(good), "--expect", "exnref"]) == 0
@@ -220,7 +232,7 @@ def test_cli_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "error: invalid wasm at byte 0x4: unsupported version" in err
     assert "Traceback" not in err
     assert "wasm-bindgen: no EH/abort machinery" in "\n".join(
-        verify_bytes(wb_module(LEGACY, bindgen=False)).summary_lines()
+        inspect_bytes(wb_module(LEGACY, bindgen=False)).summary_lines()
     )
 
 

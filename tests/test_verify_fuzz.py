@@ -148,12 +148,14 @@ def test_mutated_modules_fail_cleanly(seed: int) -> None:
 
 
 def _agree(body: bytes) -> None:
+    slow_tags: code.TagUses = {}
+    fast_tags: code.TagUses = {}
     try:
-        slow: list[int] | InvalidWasmError = code.walk_body(body, 0, len(body))
+        slow: list[int] | InvalidWasmError = code.walk_body(body, 0, len(body), False, slow_tags)
     except InvalidWasmError as e:
         slow = e
     try:
-        fast: list[int] | InvalidWasmError = code.scan_body(body, 0, len(body))
+        fast: list[int] | InvalidWasmError = code.scan_body(body, 0, len(body), False, fast_tags)
     except InvalidWasmError as e:
         fast = e
     if isinstance(slow, InvalidWasmError):
@@ -162,6 +164,7 @@ def _agree(body: bytes) -> None:
         assert 0 <= slow.offset <= len(body)
     else:
         assert fast == slow, body.hex()
+        assert fast_tags == slow_tags, body.hex()
 
 
 @settings(

@@ -120,6 +120,7 @@ EXPECTED |= {"legacy+translate": "exnref", "exnref+opt": "exnref"}
 
 OFFSET_LINE = re.compile(r"^\(;@([0-9a-f]+) *;\)(\s*)(.*)$")
 CLAUSE = re.compile(r"\((catch_all_ref|catch_all|catch_ref|catch) ")
+CLAUSE_TAG = re.compile(r"\((catch_ref|catch) (\d+) ")
 
 
 def wasm_tools_functions(path: Path) -> list[tuple[list[int], Counter[str]]]:
@@ -146,11 +147,15 @@ def wasm_tools_functions(path: Path) -> list[tuple[list[int], Counter[str]]]:
         if current is None or body.startswith("("):  # (local ...) declarations
             continue
         current[0].append(int(m.group(1), 16))
-        mnemonic = body.split()[0]
+        words = body.split()
+        mnemonic = words[0]
         if mnemonic in code.SLOT_NAMES:
             current[1][mnemonic] += 1
+        if mnemonic in ("throw", "catch"):  # tag uses, as "<use> <tag index>"
+            current[1][f"{mnemonic} {words[1]}"] += 1
         if mnemonic == "try_table":
             current[1].update(f"clause_{k}" for k in CLAUSE.findall(body))
+            current[1].update("catch " + t for _, t in CLAUSE_TAG.findall(body))
     return funcs
 
 
@@ -164,6 +169,13 @@ def our_functions(data: bytes) -> list[tuple[list[int], Counter[str], list[int]]
         fast = code.scan_body(data, start, end, m.mem64)
         assert fast == slow, (start, fast, slow)
         counts = Counter({n: c for n, c in zip(names, slow, strict=True) if c})
+        uses: code.TagUses = {}
+        code.walk_body(data, start, end, m.mem64, uses)
+        fast_uses: code.TagUses = {}
+        code.scan_body(data, start, end, m.mem64, fast_uses)
+        assert fast_uses == uses
+        for (use, tag), n in uses.items():
+            counts[f"{'throw' if use == code.THROW_USE else 'catch'} {tag}"] += n
         out.append((offsets, counts, [start, end]))
     return out
 
@@ -205,7 +217,15 @@ def test_verify_reports_the_encoding(spec: str) -> None:
         assert doc["instructions"][name] == totals[name], name
     for kind in CATCH_CLAUSES:
         assert doc["try_table_catches"][kind] == totals[f"clause_{kind}"], kind
-    assert report.functions_with_eh == sum(1 for _, c in wasm_tools_functions(path) if c)
+    with_eh = sum(1 for _, c in wasm_tools_functions(path) if any(n in c for n in code.SLOT_NAMES))
+    assert report.functions_with_eh == with_eh
+    for tag in report.tags:
+        assert tag.throws == totals[f"throw {tag.index}"]
+        assert tag.catches == totals[f"catch {tag.index}"]
+    # Rust's own tag (defined by rustc, param i32) is both thrown and caught
+    assert report.can_unwind and len(report.unwind_tags) == 1
+    rust = report.tags[report.unwind_tags[0]]
+    assert not rust.imported and rust.params == ("i32",) and rust.throws >= 1
     other = "exnref" if expected == "legacy" else "legacy"
     with pytest.raises(NoExceptionHandlingError, match=f"expected {other}"):
         verify_file(path, other)  # type: ignore[arg-type]
@@ -218,13 +238,20 @@ def test_verify_reports_the_encoding(spec: str) -> None:
 
 
 @pytest.mark.parametrize("spec", ABORT)
-def test_abort_builds_have_no_eh(spec: str) -> None:
+def test_abort_builds_cannot_unwind(spec: str) -> None:
+    """wasm-bindgen puts try_table wrappers (catching its JS tag) around imported
+    calls even in panic=abort builds: EH instructions are there, unwinding is not."""
     path = module_for(spec)
     report = inspect_file(path)
-    assert report.encodings == ()
+    assert report.encodings == ("exnref",) and report.count("try_table") >= 1
+    assert report.count("throw") == 0
+    assert all(t.bindgen_js for t in report.tags)
+    assert not report.can_unwind and report.unwind_tags == ()
     assert report.bindgen.instance_terminated  # --force-enable-abort-handler
-    with pytest.raises(NoExceptionHandlingError, match="--panic-unwind"):
-        verify_file(path, "any")
+    for expect in ("any", "exnref", "legacy"):
+        with pytest.raises(NoExceptionHandlingError, match="JS-exception wrappers") as e:
+            verify_file(path, expect)  # type: ignore[arg-type]
+        assert e.value.fix == "build with --panic-unwind"
 
 
 def test_verify_cli_on_real_modules(capsys: pytest.CaptureFixture[str]) -> None:

@@ -89,6 +89,26 @@ def test_exnref_eh_counts_and_clause_kinds() -> None:
     }  # fmt: skip
 
 
+def test_tag_uses_from_both_decoders(monkeypatch: pytest.MonkeyPatch) -> None:
+    clauses = vec([b"\x00" + u(3) + u(0), b"\x01" + u(300) + u(0), b"\x03" + u(0)])
+    body = (
+        TRY + THROW + u(2) + CATCH + u(2) + CATCH + u(0) + END
+        + TRY_TABLE + clauses + THROW + u(300) + END + THROW + u(2) + END
+    )  # fmt: skip
+    expected = {
+        (code.THROW_USE, 2): 2, (code.CATCH_USE, 2): 1, (code.CATCH_USE, 0): 1,
+        (code.CATCH_USE, 3): 1, (code.CATCH_REF_USE, 300): 1, (code.THROW_USE, 300): 1,
+    }  # fmt: skip
+    slow: dict[tuple[int, int], int] = {}
+    code.walk_body(body, 0, len(body), False, slow)
+    assert slow == expected
+    fast_path_only(monkeypatch)
+    fast: dict[tuple[int, int], int] = {}
+    counts = code.scan_body(body, 0, len(body), False, fast)
+    assert fast == expected
+    assert counts[code.CLAUSE_SLOT_BASE :] == [1, 1, 0, 1]
+
+
 def test_many_clauses_and_targets_take_the_slow_path_and_agree() -> None:
     clauses = vec([b"\x02" + u(0)] * 9 + [b"\x00" + u_padded(3, 5) + u(0)])
     body = TRY_TABLE + clauses + END + b"\x0e" + vec([u(i % 3) for i in range(200)]) + u(0) + END

@@ -10,9 +10,16 @@ instructions, and check them against the expected encoding:
   (wasmtime rejects `try`);
 * ``any``: either encoding (or both).
 
-A module with no EH at all, or only `throw` (which cannot catch a panic),
-raises NoExceptionHandlingError; bytes that are not a valid module raise
-InvalidWasmError. `inspect_bytes` builds the report without the check.
+EH instructions alone do not prove that a panic can unwind: wasm-bindgen wraps
+imported JS calls in try/try_table blocks that catch its JS tag even in
+panic=abort builds (hello-worker's abort build has 92 of them). A panic is a
+`throw` of Rust's own exception tag (a tag that is not one of wasm-bindgen's
+JS tags; rustc defines it, param i32), and landing pads catch it. So the check
+also requires such a tag to be thrown or caught somewhere.
+
+A module without that evidence raises NoExceptionHandlingError; bytes that are
+not a valid module raise InvalidWasmError. `inspect_bytes` builds the report
+without the check.
 """
 
 from __future__ import annotations
@@ -22,7 +29,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
-from worker_build.wasm.code import CLAUSE_SLOT_BASE, N_SLOTS, SLOT_NAMES, scan_body
+from worker_build.wasm.code import (
+    CATCH_REF_USE,
+    CATCH_USE,
+    CLAUSE_SLOT_BASE,
+    N_SLOTS,
+    SLOT_NAMES,
+    THROW_USE,
+    TagUses,
+    scan_body,
+)
 from worker_build.wasm.module import Module, parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
 
@@ -54,6 +70,13 @@ class Tag:
     params: tuple[str, ...] | None  # None when the type is not a function type
     module: str | None = None  # import module / name, for imported tags
     name: str | None = None
+    throws: int = 0  # `throw` instructions naming this tag
+    catches: int = 0  # legacy `catch` + try_table `catch`/`catch_ref` clauses naming it
+
+    @property
+    def bindgen_js(self) -> bool:
+        """One of wasm-bindgen's JS-exception tags (not Rust's panic tag)."""
+        return self.imported and (self.name or "").startswith((JSTAG, WRAPPED_JSTAG))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,12 +86,15 @@ class Tag:
             "name": self.name,
             "type": self.type_index,
             "params": list(self.params) if self.params is not None else None,
+            "throws": self.throws,
+            "catches": self.catches,
+            "wasm_bindgen_js": self.bindgen_js,
         }
 
     def describe(self) -> str:
         sig = "(" + " ".join(self.params) + ")" if self.params is not None else "(?)"
         where = f"import {_p(self.module)}::{_p(self.name)}" if self.imported else "defined"
-        return f"tag {self.index} {sig} {where}"
+        return f"tag {self.index} {sig} {where}: thrown {self.throws}, caught {self.catches}"
 
 
 @dataclass(frozen=True)
@@ -130,12 +156,23 @@ class EHReport:
     def has_eh(self) -> bool:
         return bool(self.encodings)
 
+    @property
+    def unwind_tags(self) -> tuple[int, ...]:
+        """Tags other than wasm-bindgen's JS tags that are thrown or caught."""
+        return tuple(t.index for t in self.tags if not t.bindgen_js and (t.throws or t.catches))
+
+    @property
+    def can_unwind(self) -> bool:
+        return self.has_eh and bool(self.unwind_tags)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.path,
             "size": self.size,
             "expect": self.expect,
             "encodings": list(self.encodings),
+            "can_unwind": self.can_unwind,
+            "unwind_tags": list(self.unwind_tags),
             "instructions": dict(self.instructions),
             "try_table_catches": dict(self.catch_clauses),
             "functions": {
@@ -164,6 +201,11 @@ class EHReport:
         clauses = [f"{n} {c:,}" for n, c in self.catch_clauses if c]
         if clauses:
             lines.append(f"  try_table clauses: {', '.join(clauses)}")
+        if self.can_unwind:
+            tags = ", ".join(str(i) for i in self.unwind_tags)
+            lines.append(f"panics can unwind: yes (Rust exception tag {tags} thrown/caught)")
+        elif self.has_eh:
+            lines.append("panics can unwind: NO (EH only in wasm-bindgen's JS-exception wrappers)")
         lines.append(f"tags: {len(self.tags)}")
         lines.extend(f"  {t.describe()}" for t in self.tags)
         present = self.bindgen.present()
@@ -185,6 +227,13 @@ class EHReport:
                 )
             raise NoExceptionHandlingError(
                 f"{name} contains no exception-handling instructions (a panic=abort build)",
+                "build with --panic-unwind",
+            )
+        if not self.can_unwind:
+            raise NoExceptionHandlingError(
+                f"{name} has exception handling ({found}) only in wasm-bindgen's "
+                "JS-exception wrappers: no Rust exception tag is thrown or caught, so a "
+                "panic cannot unwind (a panic=abort build)",
                 "build with --panic-unwind",
             )
         if expect != "any" and self.encodings != (expect,):
@@ -226,9 +275,10 @@ def inspect_bytes(data: bytes, path: str | None = None) -> EHReport:
     totals = [0] * N_SLOTS
     with_eh = 0
     mem64 = m.mem64
+    tag_uses: TagUses = {}
     for i, (start, end) in enumerate(m.bodies):
         try:
-            counts = scan_body(data, start, end, mem64)
+            counts = scan_body(data, start, end, mem64, tag_uses)
         except InvalidWasmError as e:
             raise InvalidWasmError(
                 f"function {n_imported + i} (code body {i}): {e.reason}", e.offset
@@ -252,7 +302,7 @@ def inspect_bytes(data: bytes, path: str | None = None) -> EHReport:
         functions_defined=len(m.bodies),
         functions_imported=n_imported,
         functions_with_eh=with_eh,
-        tags=_tags(m),
+        tags=_tags(m, tag_uses),
         bindgen=_bindgen(m),
         custom_sections=tuple(c.name for c in m.customs),
     )
@@ -263,13 +313,20 @@ def _params(m: Module, type_index: int) -> tuple[str, ...] | None:
     return t.params if t is not None else None
 
 
-def _tags(m: Module) -> tuple[Tag, ...]:
-    tags = [
-        Tag(i, True, imp.type_index or 0, _params(m, imp.type_index or 0), imp.module, imp.name)
-        for i, imp in enumerate(m.imported("tag"))
-    ]
+def _tags(m: Module, uses: TagUses) -> tuple[Tag, ...]:
+    def used(i: int) -> tuple[int, int]:
+        catches = uses.get((CATCH_USE, i), 0) + uses.get((CATCH_REF_USE, i), 0)
+        return uses.get((THROW_USE, i), 0), catches
+
+    tags = []
+    for i, imp in enumerate(m.imported("tag")):
+        ti = imp.type_index or 0
+        throws, catches = used(i)
+        tags.append(Tag(i, True, ti, _params(m, ti), imp.module, imp.name, throws, catches))
     base = len(tags)
-    tags.extend(Tag(base + i, False, t, _params(m, t)) for i, t in enumerate(m.tags))
+    for i, ti in enumerate(m.tags):
+        throws, catches = used(base + i)
+        tags.append(Tag(base + i, False, ti, _params(m, ti), throws=throws, catches=catches))
     return tuple(tags)
 
 

@@ -70,7 +70,7 @@ pub fn work_{i}(n: u32, text: &str) -> String {{
     let mut seen: HashSet<Rec{i}> = HashSet::new();
     for k in 0..n {{
         let rec = Rec{i} {{
-            id: (k as u{bits}).wrapping_mul({mul}),
+            id: (k as u{bits}).wrapping_mul({idmul}),
             name: format!("{{text}}-{{k:>4}}-{i}"),
             tags: text.split(',').map(|t| t.trim().to_uppercase()).collect(),
             score: (k as i64 * {mul}) % {modulus} - {half},
@@ -109,6 +109,7 @@ def generate(dest: Path, count: int) -> None:
                 i=i,
                 bits=(8, 16, 32, 64)[i % 4],
                 mul=3 + 2 * i,
+                idmul=(3 + 2 * i) % 251,
                 modulus=97 + i,
                 half=(97 + i) // 2,
                 take=1 + i % 7,

@@ -15,6 +15,12 @@ Two decoders with one contract, `scan_body(data, start, end, mem64) -> counts`:
 
 `counts` is a list of N_SLOTS ints: one per EH instruction (EH_SLOT order) and
 then one per try_table catch clause kind (CLAUSE_SLOT_BASE + kind).
+
+Both also take an optional `tag_uses` dict, filled with
+{(use, tag index): count} for every instruction naming a tag: use THROW_USE
+(`throw`), CATCH_USE (legacy `catch` and try_table `catch` clauses) or
+CATCH_REF_USE (try_table `catch_ref`). verify.py uses it to tell Rust's own
+exception tag (thrown by a panic) from wasm-bindgen's JS-exception wrappers.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ EH_SLOT: dict[int, int] = {0x06: 0, 0x07: 1, 0x19: 2, 0x09: 3, 0x18: 4, 0x08: 5,
 SLOT_NAMES = ("try", "catch", "catch_all", "rethrow", "delegate", "throw", "try_table", "throw_ref")
 CLAUSE_SLOT_BASE = 8
 N_SLOTS = 12
+THROW_USE, CATCH_USE, CATCH_REF_USE = 0, 1, 2
+TagUses = dict[tuple[int, int], int]
 
 # Control frame kinds on the stack: the opener, or the state a try/if moved to.
 _BLOCK, _LOOP, _IF, _ELSE, _TRY, _CATCH, _CATCH_ALL, _TRY_TABLE = 2, 3, 4, 5, 6, 7, 0x19, 0x1F
@@ -107,11 +115,13 @@ def _fail_structure(op: int, top: int, at: int) -> InvalidWasmError:
     return InvalidWasmError(f"{names[op]} not allowed inside {inside[top]}", at)
 
 
-def walk_body(data: bytes, pos: int, end: int, mem64: bool = False) -> list[int]:
+def walk_body(
+    data: bytes, pos: int, end: int, mem64: bool = False, tag_uses: TagUses | None = None
+) -> list[int]:
     """Decode every instruction of a function body's expression data[pos:end]; the
     `end` closing it must be the last byte. Returns the EH counts."""
     counts = [0] * N_SLOTS
-    _walk(data, pos, end, mem64, counts, True)
+    _walk(data, pos, end, mem64, counts, True, None, tag_uses)
     return counts
 
 
@@ -137,6 +147,7 @@ def _walk(
     counts: list[int],
     exact: bool,
     offsets: list[int] | None = None,
+    tag_uses: TagUses | None = None,
 ) -> int:
     stack = bytearray()
     base = ops.BASE
@@ -150,11 +161,15 @@ def _walk(
         kind = base[op]
         if kind == U32:
             if pos < end and data[pos] < 0x80:
+                index = data[pos]
                 pos += 1
             else:
-                _, pos = read_leb_u(data, pos, end, 32, f"immediate of opcode 0x{op:02x}")
+                index, pos = read_leb_u(data, pos, end, 32, f"immediate of opcode 0x{op:02x}")
             if op in EH_SLOT:
                 counts[EH_SLOT[op]] += 1
+                if tag_uses is not None and (op == 0x07 or op == 0x08):
+                    key = (CATCH_USE if op == 0x07 else THROW_USE, index)
+                    tag_uses[key] = tag_uses.get(key, 0) + 1
                 top = stack[-1] if stack else 0
                 if op == 0x07:  # catch
                     if top != _TRY and top != _CATCH:
@@ -194,7 +209,7 @@ def _walk(
             if op == 0x06:
                 counts[0] += 1
         else:
-            pos = _other(data, pos, end, op, kind, mem64, counts, stack, at)
+            pos = _other(data, pos, end, op, kind, mem64, counts, stack, at, tag_uses)
     if stack:
         raise InvalidWasmError(f"expression ends inside {len(stack)} unclosed block(s)", end)
     raise InvalidWasmError("expression ends without its final end", end)
@@ -210,6 +225,7 @@ def _other(
     counts: list[int],
     stack: bytearray,
     at: int,
+    tag_uses: TagUses | None,
 ) -> int:
     """Immediates of the less common kinds; returns the next position."""
     what = f"immediate of opcode 0x{op:02x}"
@@ -248,7 +264,10 @@ def _other(
                 raise InvalidWasmError(f"invalid try_table catch kind 0x{clause:02x}", pos)
             pos += 1
             if clause < 2:  # catch / catch_ref carry a tag index
-                _, pos = _u32(data, pos, end, "try_table catch tag")
+                tag, pos = _u32(data, pos, end, "try_table catch tag")
+                if tag_uses is not None:
+                    key = (CATCH_USE + clause, tag)
+                    tag_uses[key] = tag_uses.get(key, 0) + 1
             _, pos = _u32(data, pos, end, "try_table catch label")
             counts[CLAUSE_SLOT_BASE + clause] += 1
         return pos
@@ -417,47 +436,73 @@ def _build_pattern(mem64: bool) -> bytes:
     )  # fmt: skip
 
 
-def _build_clause_pattern(mem64: bool) -> bytes:
-    """Over an already validated body: capture each try_table's clause vector."""
+def _build_tag_pattern(mem64: bool) -> bytes:
+    """Over an already validated body: capture (catch/throw opcode, tag LEB128)
+    pairs and each try_table's clause vector."""
     other = (
         b"[\\x02\\x03\\x04\\x06]" + BT_RE
-        + b"|[\\x07\\x08\\x09\\x18]" + U32_RE
+        + b"|[\\x09\\x18]" + U32_RE
         + b"|[\\x05\\x0a\\x0b\\x19]"
     )  # fmt: skip
     return (
         b"(?:" + b"|".join([*_simple_alternatives(mem64), other]) + b")" + _STAR
-        + b"(?:\\x1f" + BT_RE + b"(" + _CLAUSES_RE + b")|\\Z)"
+        + b"(?:([\\x07\\x08])(" + U32_RE + b")|\\x1f" + BT_RE + b"(" + _CLAUSES_RE + b")|\\Z)"
     )  # fmt: skip
 
 
 _PATTERNS: dict[tuple[bool, bool], re.Pattern[bytes]] = {}
 
 
-def _pattern(mem64: bool, clauses: bool = False) -> re.Pattern[bytes]:
-    pat = _PATTERNS.get((mem64, clauses))
+def _pattern(mem64: bool, tags: bool = False) -> re.Pattern[bytes]:
+    pat = _PATTERNS.get((mem64, tags))
     if pat is None:
-        text = _build_clause_pattern(mem64) if clauses else _build_pattern(mem64)
-        pat = _PATTERNS[mem64, clauses] = re.compile(text, re.DOTALL)
+        text = _build_tag_pattern(mem64) if tags else _build_pattern(mem64)
+        pat = _PATTERNS[mem64, tags] = re.compile(text, re.DOTALL)
     return pat
 
 
-def _count_clauses(data: bytes, pos: int, end: int, mem64: bool, counts: list[int]) -> None:
-    for vec in _pattern(mem64, clauses=True).findall(data, pos, end):
+def _leb(raw: bytes, i: int) -> tuple[int, int]:
+    """A LEB128 already validated by the pattern -> (value, next index)."""
+    value = shift = 0
+    while True:
+        b = raw[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, i
+        shift += 7
+
+
+def _tag_pass(
+    data: bytes, pos: int, end: int, mem64: bool, counts: list[int], tag_uses: TagUses | None
+) -> None:
+    """Second pass over a body the main pattern accepted: try_table clause kinds,
+    and (when asked) the tags named by throw / catch / catch clauses."""
+    for op, tag, vec in _pattern(mem64, tags=True).findall(data, pos, end):
+        if op:
+            if tag_uses is not None:
+                key = (CATCH_USE if op == b"\x07" else THROW_USE, _leb(tag, 0)[0])
+                tag_uses[key] = tag_uses.get(key, 0) + 1
+            continue
         i = 1
-        for _ in range(vec[:1][0] if vec else 0):
+        for _ in range(vec[0] if vec else 0):
             kind = vec[i]
             counts[CLAUSE_SLOT_BASE + kind] += 1
             i += 1
-            for _ in range(2 if kind < 2 else 1):  # (tag) label, LEB128 each
-                while vec[i] & 0x80:
-                    i += 1
-                i += 1
+            if kind < 2:  # catch / catch_ref: tag index, then label
+                index, i = _leb(vec, i)
+                if tag_uses is not None:
+                    key = (CATCH_USE + kind, index)
+                    tag_uses[key] = tag_uses.get(key, 0) + 1
+            i = _leb(vec, i)[1]
 
 
 _EH_BYTES = tuple((bytes([op]), slot) for op, slot in EH_SLOT.items())
 
 
-def scan_body(data: bytes, pos: int, end: int, mem64: bool = False) -> list[int]:
+def scan_body(
+    data: bytes, pos: int, end: int, mem64: bool = False, tag_uses: TagUses | None = None
+) -> list[int]:
     """Same result as walk_body (counts or InvalidWasmError), mostly in C."""
     toks = _pattern(mem64).findall(data, pos, end)
     # Valid bodies give: one opcode per control/EH instruction, the last being
@@ -465,12 +510,12 @@ def scan_body(data: bytes, pos: int, end: int, mem64: bool = False) -> list[int]
     # Any other empty capture is a byte the expression could not decode.
     s = b"".join(toks)
     if len(s) + 1 != len(toks) or toks[-1] or s[-1:] != b"\x0b" or not _nesting_ok(s):
-        return walk_body(data, pos, end, mem64)
+        return walk_body(data, pos, end, mem64, tag_uses)
     counts = [0] * N_SLOTS
     for op, slot in _EH_BYTES:
         counts[slot] = s.count(op)
-    if counts[6]:
-        _count_clauses(data, pos, end, mem64, counts)
+    if counts[6] or (tag_uses is not None and (counts[1] or counts[5])):
+        _tag_pass(data, pos, end, mem64, counts, tag_uses)
     return counts
 
 
