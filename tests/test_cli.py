@@ -99,9 +99,10 @@ def test_github_annotation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    code, out, _ = run(capsys, str(tmp_path))
+    code, _, err = run(capsys, str(tmp_path))
     assert code == EXIT_CRATE
-    assert out.startswith("::error title=worker-build::no Cargo.toml")
+    # on stderr, so --json's stdout stays one JSON document; the runner reads both
+    assert err.splitlines()[-1].startswith("::error title=worker-build::no Cargo.toml")
 
 
 def test_internal_errors_get_their_own_code(

@@ -422,7 +422,7 @@ def test_successful_cli_build_writes_report_and_json(
 
     root = write_crate(tmp_path / "crate")
 
-    def fake_build(raw: options.RawArgs, reporter: Any) -> pipeline.BuildResult:
+    def fake_build(raw: options.RawArgs, reporter: Any, finish: Any = None) -> pipeline.BuildResult:
         opts = options.resolve(raw, root, {})
         reporter.step_started("cargo build")
         reporter.step_finished("cargo build", 2.0)
@@ -431,7 +431,10 @@ def test_successful_cli_build_writes_report_and_json(
         (opts.out_dir / "index.js").write_text("export default {};\n" * 10)
         ctx = BuildContext(options=opts, staging=tmp_path / "staging")
         ctx.facts.update(toolchain="rustc 1.96.0 (stable, --rustc)", eh_encoding="none")
-        return pipeline.BuildResult(ctx, [("cargo build", 2.0)])
+        result = pipeline.BuildResult(ctx, [("cargo build", 2.0)])
+        if finish is not None:
+            finish(result)
+        return result
 
     monkeypatch.setattr(pipeline, "build", fake_build)
     assert cli.main([str(root), "--json"]) == 0

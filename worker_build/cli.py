@@ -143,8 +143,6 @@ def build(
     from worker_build.options import RawArgs
     from worker_build.ui import Mode, Reporter
 
-    if traceback:
-        os.environ["WORKER_BUILD_TRACEBACK"] = "1"
     mode = (
         Mode.JSON if json_out else Mode.QUIET if quiet else Mode.VERBOSE if verbose else Mode.NORMAL
     )
@@ -169,21 +167,29 @@ def build(
         lock_timeout=lock_timeout,
         cargo_args=tuple(ctx.args),
     )
-    _run_guarded(lambda: _build(raw, reporter), reporter)
+    _run_guarded(lambda: _build(raw, reporter), reporter, show_traceback=traceback)
 
 
 def _build(raw: Any, reporter: Any) -> int:
     from worker_build import pipeline
-    from worker_build.ui import gzip_size
 
     start = time.monotonic()
-    result = pipeline.build(raw, reporter)
+    facts: dict[str, Any] = {}
+    pipeline.build(raw, reporter, lambda result: facts.update(_report(result, start)))
+    for note in facts["notes"]:
+        reporter.note(note)
+    reporter.summary(facts)
+    return EXIT_OK
+
+
+def _report(result: Any, start: float) -> dict[str, Any]:
+    """The facts of a finished build; also written to <out>/worker-build.json."""
+    from worker_build.ui import gzip_size, write_report
+
     bctx = result.context
     out = bctx.options.out_dir
-    for note in bctx.notes:
-        reporter.note(note)
     wasm, js = out / "index_bg.wasm", out / "index.js"
-    facts = {
+    facts: dict[str, Any] = {
         **bctx.facts,
         "out_dir": str(out),
         "profile": bctx.options.profile.name,
@@ -197,17 +203,18 @@ def _build(raw: Any, reporter: Any) -> int:
         "notes": list(bctx.notes),
         "seconds": time.monotonic() - start,
     }
-    reporter.summary(facts)
-    return EXIT_OK
+    facts["report"] = str(write_report(facts))
+    return facts
 
 
-def _run_guarded(body: Any, reporter: Any) -> None:
+def _run_guarded(body: Any, reporter: Any, *, show_traceback: bool = False) -> None:
     """Map every outcome to an exit code: expected errors print one line, bugs
-    print a short report (full traceback with --traceback)."""
+    print a short report (full traceback with --traceback or WORKER_BUILD_TRACEBACK=1)."""
+    show_traceback = show_traceback or bool(os.environ.get("WORKER_BUILD_TRACEBACK"))
     try:
         code = body()
     except WorkerBuildError as exc:
-        if os.environ.get("WORKER_BUILD_TRACEBACK"):
+        if show_traceback:
             raise
         reporter.error(exc)
         code = exc.exit_code
@@ -215,7 +222,7 @@ def _run_guarded(body: Any, reporter: Any) -> None:
         print("interrupted; the previous output was left unchanged", file=sys.stderr)
         code = EXIT_INTERRUPTED
     except Exception as exc:
-        if os.environ.get("WORKER_BUILD_TRACEBACK"):
+        if show_traceback:
             raise
         print(
             f"internal error: {type(exc).__name__}: {exc} "

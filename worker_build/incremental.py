@@ -54,6 +54,7 @@ from typing import Any
 
 from worker_build import __version__, probe_cache, tools
 from worker_build.context import BuildContext
+from worker_build.output import REPORT_NAME
 from worker_build.resources import template_dir
 from worker_build.tools import Tool
 
@@ -153,13 +154,14 @@ def _resolvers(ctx: BuildContext) -> dict[str, Callable[[], Tool]]:
 
 
 def output_files(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Digest of every file under out_dir (relative POSIX paths), the state file excepted."""
+    """Digest of every file under out_dir (relative POSIX paths), except the state file
+    and the JSON report, which describe the last run rather than the build's output."""
     found: dict[str, dict[str, Any]] = {}
     for dirpath, _dirs, files in os.walk(out_dir):
         for name in files:
             path = Path(dirpath) / name
             rel = path.relative_to(out_dir).as_posix()
-            if rel != STATE_NAME:
+            if rel not in (STATE_NAME, REPORT_NAME):
                 found[rel] = file_digest(path)
     return found
 

@@ -23,6 +23,8 @@ from worker_build.errors import LockedError
 from worker_build.tools import cache_root
 
 STAGING_PREFIX = ".worker-build-staging-"
+# The JSON report of the last build, written into the output directory.
+REPORT_NAME = "worker-build.json"
 
 
 def lock_path(out_dir: Path) -> Path:

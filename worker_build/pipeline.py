@@ -134,7 +134,14 @@ def _timed(
     reporter.step_finished(step.name, elapsed)
 
 
-def build(raw: RawArgs, reporter: Reporter) -> BuildResult:
+def build(
+    raw: RawArgs,
+    reporter: Reporter,
+    finish: Callable[[BuildResult], None] | None = None,
+) -> BuildResult:
+    """Run the pipeline. `finish` runs with the result while the build lock is still
+    held, so what it writes into the output (the JSON report) cannot interleave
+    with a concurrent build of the same output."""
     timings: list[tuple[str, float]] = []
     reporter.step_started("pre-flight")
     start = time.monotonic()
@@ -158,12 +165,16 @@ def build(raw: RawArgs, reporter: Reporter) -> BuildResult:
                 _timed(reporter, timings, step, ctx)
                 # Issue 7: build/ already holds what the remaining steps would write.
                 if step.run is _cargo and incremental.up_to_date(ctx):
-                    return BuildResult(ctx, timings)
-            incremental.record(ctx)  # state file, installed together with the output
-            _timed(reporter, timings, Step("install", _install), ctx)
+                    break
+            else:
+                incremental.record(ctx)  # state file, installed together with the output
+                _timed(reporter, timings, Step("install", _install), ctx)
+            result = BuildResult(ctx, timings)
+            if finish is not None:
+                finish(result)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return BuildResult(ctx, timings)
+    return result
 
 
 def _install(ctx: BuildContext) -> None:

@@ -42,8 +42,8 @@ from rich.text import Text
 
 from worker_build import __version__
 from worker_build.errors import CommandFailedError, WorkerBuildError
+from worker_build.output import REPORT_NAME
 
-REPORT_NAME = "worker-build.json"
 REPORT_SCHEMA = 1
 # Steps whose tool writes its own progress straight to the terminal.
 SELF_DRAWING_STEPS = frozenset({"cargo build"})

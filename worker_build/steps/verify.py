@@ -7,19 +7,25 @@ before the previous output is replaced.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from worker_build.context import BuildContext
 from worker_build.errors import NoExceptionHandlingError
 from worker_build.toolchain import EhEncoding
 from worker_build.verify import verify_file
 
-EXPECT = {EhEncoding.DEFAULT: "any", EhEncoding.LEGACY: "legacy", EhEncoding.EXNREF: "exnref"}
+EXPECT: dict[EhEncoding, Literal["legacy", "exnref", "any"]] = {
+    EhEncoding.DEFAULT: "any",
+    EhEncoding.LEGACY: "legacy",
+    EhEncoding.EXNREF: "exnref",
+}
 
 
 def run(ctx: BuildContext) -> None:
     module = ctx.out_dir / "index_bg.wasm"
     if ctx.options.panic_unwind:
         try:
-            report = verify_file(module, EXPECT[ctx.options.eh_encoding])  # type: ignore[arg-type]
+            report = verify_file(module, EXPECT[ctx.options.eh_encoding])
         except NoExceptionHandlingError as exc:
             raise NoExceptionHandlingError(
                 f"--panic-unwind build produced a module without the expected exception "
@@ -28,7 +34,7 @@ def run(ctx: BuildContext) -> None:
             ) from exc
     else:
         try:
-            report = verify_file(module, "any")  # type: ignore[arg-type]
+            report = verify_file(module, "any")
         except NoExceptionHandlingError:
             ctx.facts["eh_encoding"] = "none (panic=abort)"
             return
