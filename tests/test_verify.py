@@ -26,6 +26,7 @@ from worker_build import verify_cli
 from worker_build.errors import (
     EXIT_INVALID_WASM,
     EXIT_NO_EH,
+    EXIT_USAGE,
     InvalidWasmError,
     NoExceptionHandlingError,
     UsageError,
@@ -236,11 +237,29 @@ def test_cli_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     )
 
 
+def test_cli_main_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.wasm"
+    good.write_bytes(wb_module(LEGACY))
+    assert verify_cli.main(["--expect=legacy", str(good), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["expect"] == "legacy"
+    assert verify_cli.main(["--help"]) == 0
+    assert "usage: worker-build verify FILE.wasm" in capsys.readouterr().out
+    assert verify_cli.main([]) == EXIT_USAGE
+    assert verify_cli.main([str(good), str(good)]) == EXIT_USAGE
+    assert verify_cli.main([str(good), "--fast"]) == EXIT_USAGE
+    assert verify_cli.main([str(good), "--expect"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "error: expected exactly one FILE.wasm (usage:" in err
+    assert "error: unknown option --fast" in err
+    assert "error: --expect must be one of legacy, exnref, any, not ''" in err
+
+
 def test_verify_imports_stay_light() -> None:
     """verify must start fast: no typer/rich (or json) at import time."""
     code = (
         "import sys, worker_build.verify_cli, worker_build.verify; "
-        "print(sorted(m for m in ('typer', 'rich', 'json', 'click') if m in sys.modules))"
+        "print(sorted(m for m in ('typer', 'rich', 'json', 'click', 'argparse', 'pathlib')"
+        " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -24,9 +24,9 @@ without the check.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
 from worker_build.wasm.code import (
@@ -41,6 +41,9 @@ from worker_build.wasm.code import (
 )
 from worker_build.wasm.module import Module, parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
+
+if TYPE_CHECKING:  # pathlib costs milliseconds of start-up that verify does not need
+    from pathlib import Path
 
 Expect = Literal["legacy", "exnref", "any"]
 EXPECT_CHOICES: tuple[str, ...] = ("legacy", "exnref", "any")
@@ -186,7 +189,7 @@ class EHReport:
         }
 
     def summary_lines(self) -> list[str]:
-        name = Path(self.path).name if self.path else "module"
+        name = os.path.basename(self.path) if self.path else "module"
         lines = [
             f"{name}: {self.size:,} bytes, {self.functions_defined:,} functions "
             f"(+{self.functions_imported} imported)"
@@ -262,8 +265,9 @@ def verify_bytes(data: bytes, expect: Expect = "any") -> EHReport:
     return inspect_bytes(data).check(expect)
 
 
-def inspect_file(path: Path) -> EHReport:
-    data = Path(path).read_bytes()
+def inspect_file(path: Path | str) -> EHReport:
+    with open(path, "rb") as f:
+        data = f.read()
     return inspect_bytes(data, str(path))
 
 

@@ -12,13 +12,18 @@ thing without the full CLI (used by the benchmark).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker_build.errors import NoExceptionHandlingError, UsageError, WorkerBuildError
 from worker_build.verify import EXPECT_CHOICES, inspect_file
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def run(path: Path, expect: str = "any", as_json: bool = False) -> int:
+USAGE = "usage: worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]"
+
+
+def run(path: Path | str, expect: str = "any", as_json: bool = False) -> int:
     if expect not in EXPECT_CHOICES:
         raise UsageError(f"--expect must be one of {', '.join(EXPECT_CHOICES)}, not {expect!r}")
     try:
@@ -47,18 +52,39 @@ def run(path: Path, expect: str = "any", as_json: bool = False) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
+def parse_args(argv: list[str]) -> tuple[str, str, bool]:
+    """FILE [--expect X | --expect=X] [--json] (hand-rolled: argparse costs start-up)."""
+    files: list[str] = []
+    expect, as_json = "any", False
+    args = iter(argv)
+    for arg in args:
+        if arg == "--json":
+            as_json = True
+        elif arg == "--expect":
+            expect = next(args, "")
+        elif arg.startswith("--expect="):
+            expect = arg.partition("=")[2]
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError(f"unknown option {arg}", USAGE)
+        else:
+            files.append(arg)
+    if len(files) != 1:
+        raise UsageError("expected exactly one FILE.wasm", USAGE)
+    return files[0], expect, as_json
 
-    ap = argparse.ArgumentParser(
-        prog="worker-build verify", description="Check a wasm module for exception handling."
-    )
-    ap.add_argument("file", type=Path)
-    ap.add_argument("--expect", choices=EXPECT_CHOICES, default="any")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    """`verify` without the full CLI: prints one `error: ...` line and returns the
+    exit code on failure (as cli.py does)."""
+    args = sys.argv[1:] if argv is None else argv
+    if "-h" in args or "--help" in args:
+        sys.stdout.write(
+            f"{USAGE}\n\nCheck that a wasm module can unwind panics (holds exception "
+            "handling).\nExit codes: 0 ok, 2 usage, 6 no exception handling, 7 invalid wasm.\n"
+        )
+        return 0
     try:
-        return run(args.file, args.expect, args.json)
+        return run(*parse_args(args))
     except WorkerBuildError as e:
         sys.stdout.flush()
         sys.stderr.write(f"error: {e.one_line()}\n")

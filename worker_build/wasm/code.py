@@ -358,7 +358,7 @@ BT_RE = (
 )  # fmt: skip
 ANY = b"[\\x00-\\xff]"
 CLAUSE_RE = b"(?:[\\x00\\x01]" + U32_RE + U32_RE + b"|[\\x02\\x03]" + U32_RE + b")"
-MAX_FAST_TARGETS = 63  # br_table / try_table vectors longer than this take the slow path
+MAX_FAST_TARGETS = 15  # br_table / try_table vectors longer than this take the slow path
 MAX_FAST_CLAUSES = 4
 
 
@@ -388,10 +388,17 @@ def _simple_alternatives(mem64: bool) -> list[bytes]:
         b"\\x%02x" % n + U32_RE + b"{%d}" % (n + 1) for n in range(MAX_FAST_TARGETS + 1)
     )
     fd, fe, fb, fc = ops.FD, ops.FE, ops.FB, ops.FC
+    u32_ops = _kind_ops(base, ops.U32, _STRUCTURAL)
+    memarg_ops = _cls(_kind_ops(base, ops.MEMARG, _STRUCTURAL))
     return [
-        _cls(_kind_ops(base, ops.U32, _STRUCTURAL)) + U32_RE,
+        # Fast alternatives first, for the shapes most instructions have (measured
+        # on rustc output): a one-byte index/label/i32.const, no immediate, and a
+        # memarg with one-byte flags and offset. The general forms follow.
+        _cls(u32_ops | {0x41}) + b"[\\x00-\\x7f]",
         _cls(_kind_ops(base, ops.NONE, _STRUCTURAL)),
-        _cls(_kind_ops(base, ops.MEMARG, _STRUCTURAL)) + memarg,
+        memarg_ops + b"[\\x00-\\x3f][\\x00-\\x7f]",
+        _cls(u32_ops) + U32_RE,
+        memarg_ops + memarg,
         b"\\x41" + S32_RE,
         b"[\\x11\\x13]" + U32_RE + U32_RE,
         b"\\x42" + S64_RE,
@@ -497,9 +504,6 @@ def _tag_pass(
             i = _leb(vec, i)[1]
 
 
-_EH_BYTES = tuple((bytes([op]), slot) for op, slot in EH_SLOT.items())
-
-
 def scan_body(
     data: bytes, pos: int, end: int, mem64: bool = False, tag_uses: TagUses | None = None
 ) -> list[int]:
@@ -511,34 +515,48 @@ def scan_body(
     s = b"".join(toks)
     if len(s) + 1 != len(toks) or toks[-1] or s[-1:] != b"\x0b" or not _nesting_ok(s):
         return walk_body(data, pos, end, mem64, tag_uses)
-    counts = [0] * N_SLOTS
-    for op, slot in _EH_BYTES:
-        counts[slot] = s.count(op)
+    eh = s.translate(None, _NOT_EH)
+    if not eh:
+        return [0] * N_SLOTS
+    counts = [eh.count(op) for op in _EH_BYTES]
+    counts += _NO_CLAUSES
     if counts[6] or (tag_uses is not None and (counts[1] or counts[5])):
         _tag_pass(data, pos, end, mem64, counts, tag_uses)
     return counts
 
 
+_NOT_EH = bytes((0x02, 0x03, 0x04, 0x05, 0x0B))
+_NO_CLAUSES = (0,) * (N_SLOTS - CLAUSE_SLOT_BASE)
+_EH_BYTES = tuple(bytes([op]) for op, _ in sorted(EH_SLOT.items(), key=lambda kv: kv[1]))
+
+
 def _nesting_ok(s: bytes) -> bool:
-    stack = bytearray()
-    last = len(s) - 1
-    for i, op in enumerate(s):
+    """Control opcodes of a body (final end included) nest properly: else only in
+    if, catch/catch_all only in try (none after catch_all), delegate closes a try
+    without catches, and only the final end closes the function."""
+    kinds = bytearray(len(s))  # kind of each open frame, by depth
+    d = 0
+    for op in s[:-1]:
         if op == 0x0B:
-            if not stack:
-                return i == last
-            stack.pop()
-        elif op in ops.OPENS:
-            stack.append(op)
-        elif op == 0x05:
-            if not stack or stack[-1] != _IF:
+            if not d:
                 return False
-            stack[-1] = _ELSE
+            d -= 1
+        elif op == 0x02 or op == 0x03 or op == 0x06 or op == 0x1F or op == 0x04:
+            kinds[d] = op
+            d += 1
         elif op == 0x07 or op == 0x19:
-            if not stack or (stack[-1] != _TRY and stack[-1] != _CATCH):
+            if not d or kinds[d - 1] not in _CATCHABLE:
                 return False
-            stack[-1] = op
+            kinds[d - 1] = op
+        elif op == 0x05:
+            if not d or kinds[d - 1] != _IF:
+                return False
+            kinds[d - 1] = _ELSE
         elif op == 0x18:
-            if not stack or stack[-1] != _TRY:
+            if not d or kinds[d - 1] != _TRY:
                 return False
-            stack.pop()
-    return False
+            d -= 1
+    return d == 0
+
+
+_CATCHABLE = (_TRY, _CATCH)

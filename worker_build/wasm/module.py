@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm import opcodes as ops
 from worker_build.wasm.code import walk_expr
-from worker_build.wasm.reader import Reader
+from worker_build.wasm.reader import Reader, read_leb_u
 
 MAGIC = b"\x00asm"
 VERSION = b"\x01\x00\x00\x00"
@@ -355,33 +355,61 @@ def _datacount_section(r: Reader, m: Module) -> None:
 
 
 def _code_section(r: Reader, m: Module) -> None:
+    """Body ranges only (instructions are code.py's job). The common one-byte
+    LEB128 cases are read inline: this loop runs once per function."""
     data = r.data
+    section_end = r.end
     bodies = m.bodies
-    for index in range(r.count("function body")):
-        size_at = r.pos
-        size = r.u32("function body size")
-        if size > r.remaining:
-            raise r.fail(
+    num_types = ops.NUM_VEC_TYPES
+    n = r.count("function body")
+    pos = r.pos
+    for index in range(n):
+        if pos < section_end and data[pos] < 0x80:
+            size = data[pos]
+            body = pos + 1
+        else:
+            size, body = read_leb_u(data, pos, section_end, 32, "function body size")
+        end = body + size
+        if end > section_end:
+            raise InvalidWasmError(
                 f"function body {index} size {size} goes past the end of the code section "
-                f"({r.remaining} bytes left)",
-                size_at,
+                f"({section_end - body} bytes left)",
+                pos,
             )
-        end = r.pos + size
-        br = Reader(data, r.pos, end)
+        pos = body
+        if pos < end and data[pos] < 0x80:
+            decls = data[pos]
+            pos += 1
+        else:
+            decls, pos = read_leb_u(data, pos, end, 32, "local declaration count")
+        if decls * 2 > end - pos:
+            raise InvalidWasmError(
+                f"function body {index} local declaration count {decls} is larger than the "
+                f"{end - pos} bytes left",
+                body,
+            )
         total = 0
-        for _ in range(br.count(f"function body {index} local declaration", 2)):
-            at = br.pos
-            total += br.u32("local count")
-            if total > MAX_LOCALS:
-                raise br.fail(f"function body {index} declares too many locals", at)
-            if br.pos < end and data[br.pos] in ops.NUM_VEC_TYPES:
-                br.pos += 1
+        for _ in range(decls):
+            at = pos
+            if pos < end and data[pos] < 0x80:
+                total += data[pos]
+                pos += 1
             else:
-                _valtype(br, "local type")
-        if br.pos >= end:
-            raise br.fail(f"function body {index} has no instructions (missing end)")
-        bodies.append((br.pos, end))
-        r.pos = end
+                count, pos = read_leb_u(data, pos, end, 32, "local count")
+                total += count
+            if total > MAX_LOCALS:
+                raise InvalidWasmError(f"function body {index} declares too many locals", at)
+            if pos < end and data[pos] in num_types:
+                pos += 1
+            else:
+                lr = Reader(data, pos, end)
+                _valtype(lr, "local type")
+                pos = lr.pos
+        if pos >= end:
+            raise InvalidWasmError(f"function body {index} has no instructions (missing end)", pos)
+        bodies.append((pos, end))
+        pos = end
+    r.pos = pos
 
 
 def _data_section(r: Reader, m: Module) -> None:
