@@ -34,6 +34,17 @@ VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# The EH variant names some tests use -> the target dir key above.
+EH_VARIANT_TARGET = {"legacy": "unwind", "exnref": "unwind-exnref", "abort": "abort"}
+
+
+def cargo_target_dir(crate: str, eh_variant: str) -> Path:
+    """The cargo target dir the fixtures use for `crate` built as `eh_variant`
+    (legacy | exnref | abort). Tests that run cargo themselves with the same flags as
+    worker-build share it, so the session compiles std and the crate once."""
+    return CACHE / "test-target" / f"{crate}-{EH_VARIANT_TARGET[eh_variant]}"
+
+
 def require_tool(path: Path | str) -> str:
     """Path of a tool the integration tests need; fails (never skips) when absent."""
     found = shutil.which(str(path))

@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import cargo_target_dir
 
 from worker_build.loader.runtime import LoaderWarning
 from worker_build.steps.loader import LoaderInfo, emit_loader
@@ -56,7 +57,8 @@ def build_bindgen_output(crate: Path, variant: str) -> Path:
         if not tool.exists():
             pytest.fail(f"required tool {tool} is missing: run ./setup.sh", pytrace=False)
     rustflags, panic_crate = RUSTFLAGS[variant]
-    target = CACHE / f"target-{variant}"
+    # shared with the worker-build fixtures (same flags, so cargo reuses the build)
+    target = cargo_target_dir("pure-exports", variant)
     env = {
         **os.environ,
         "RUSTC_BOOTSTRAP": "1",

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import cargo_target_dir
 
 from worker_build import verify_cli
 from worker_build.errors import NoExceptionHandlingError
@@ -68,14 +69,18 @@ def build_module(crate: str, variant: str) -> Path:
         RUSTC_BOOTSTRAP="1",
         RUSTC="/usr/bin/rustc",
         RUSTFLAGS=RUSTFLAGS[variant],
-        CARGO_TARGET_DIR=str(WORK / variant),
+        CARGO_TARGET_DIR=str(cargo_target_dir(crate, variant)),
     )
     subprocess.run(
         ["nice", "-n", "10", "/usr/bin/cargo", "build", "--lib", "--release",
          "--target", "wasm32-unknown-unknown", f"-Zbuild-std={build_std}"],
         cwd=REPO / "sample-crates" / crate, env=env, check=True, capture_output=True,
     )  # fmt: skip
-    raw = WORK / variant / "wasm32-unknown-unknown/release" / f"{crate.replace('-', '_')}.wasm"
+    raw = (
+        cargo_target_dir(crate, variant)
+        / "wasm32-unknown-unknown/release"
+        / f"{crate.replace('-', '_')}.wasm"
+    )
     out = WORK / "out" / f"{crate}-{variant}"
     subprocess.run(
         [_require(BINDGEN), str(raw), "--out-dir", str(out), "--target", "module",
