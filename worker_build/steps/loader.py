@@ -15,22 +15,13 @@ from worker_build import proc
 from worker_build.errors import ToolMissingError, WorkerBuildError
 from worker_build.loader import emit
 from worker_build.loader.glue import WasmSig, parse_glue
+from worker_build.options import WASM_OPT_FEATURES
 from worker_build.verify import inspect_bytes
 from worker_build.wasm.module import Module, parse_module
 
 LOADER_FILE = "loader.py"
 EXNREF_FILE = "loader_bg.wasm"
 GLUE_FILES = ("index_bg.js", "index.js")  # index_bg.js only exists with some bindgen layouts
-# What binaryen must accept to read a wasm-bindgen unwind module.
-WASM_OPT_FEATURES = (
-    "--enable-mutable-globals",
-    "--enable-sign-ext",
-    "--enable-nontrapping-float-to-int",
-    "--enable-bulk-memory",
-    "--enable-multivalue",
-    "--enable-reference-types",
-    "--enable-exception-handling",
-)
 
 
 @dataclass(frozen=True)
