@@ -28,19 +28,18 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
+from worker_build.errors import NoExceptionHandlingError
 from worker_build.wasm.code import (
     CATCH_REF_USE,
     CATCH_USE,
     CLAUSE_SLOT_BASE,
-    N_SLOTS,
     SLOT_NAMES,
     THROW_USE,
     TagUses,
-    scan_body,
 )
 from worker_build.wasm.module import Module, parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
+from worker_build.wasm.scan import scan_module
 
 if TYPE_CHECKING:  # pathlib costs milliseconds of start-up that verify does not need
     from pathlib import Path
@@ -271,25 +270,14 @@ def inspect_file(path: Path | str) -> EHReport:
     return inspect_bytes(data, str(path))
 
 
-def inspect_bytes(data: bytes, path: str | None = None) -> EHReport:
-    """Decode the whole module and build the report (no expectation check)."""
+def inspect_bytes(data: bytes, path: str | None = None, jobs: int | None = None) -> EHReport:
+    """Decode the whole module and build the report (no expectation check).
+    `jobs`: see wasm.scan.scan_module (None: automatic)."""
     data = bytes(data)
     m = parse_module(data)
     n_imported = sum(1 for i in m.imports if i.kind == "func")
-    totals = [0] * N_SLOTS
-    with_eh = 0
-    mem64 = m.mem64
-    tag_uses: TagUses = {}
-    for i, (start, end) in enumerate(m.bodies):
-        try:
-            counts = scan_body(data, start, end, mem64, tag_uses)
-        except InvalidWasmError as e:
-            raise InvalidWasmError(
-                f"function {n_imported + i} (code body {i}): {e.reason}", e.offset
-            ) from None
-        if any(counts):
-            with_eh += 1
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    scanned = scan_module(data, m, jobs)
+    totals, with_eh, tag_uses = scanned.totals, scanned.with_eh, scanned.tag_uses
     instructions = tuple(zip(SLOT_NAMES, totals[:CLAUSE_SLOT_BASE], strict=True))
     by_name = dict(instructions)
     encodings: tuple[str, ...] = ()
