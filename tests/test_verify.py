@@ -259,7 +259,7 @@ def test_verify_imports_stay_light() -> None:
     """verify must start fast: no typer/rich (or json) at import time."""
     code = (
         "import sys, worker_build.verify_cli, worker_build.verify; "
-        "print(sorted(m for m in ('typer', 'rich', 'json', 'click', 'argparse', 'pathlib')"
+        "print(sorted(m for m in ('typer', 'rich', 'json', 'click', 'argparse', 'pathlib', 'typing')"
         " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
 
 from worker_build.errors import NoExceptionHandlingError
 from worker_build.wasm.code import (
@@ -41,10 +40,15 @@ from worker_build.wasm.module import Module, parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
 from worker_build.wasm.scan import scan_module
 
-if TYPE_CHECKING:  # pathlib costs milliseconds of start-up that verify does not need
+TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing
+# pathlib and typing cost milliseconds of start-up that `verify` does not need.
+if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, Literal
 
-Expect = Literal["legacy", "exnref", "any"]
+    Expect = Literal["legacy", "exnref", "any"]
+else:
+    Expect = str
 EXPECT_CHOICES: tuple[str, ...] = ("legacy", "exnref", "any")
 LEGACY_NAMES = ("try", "catch", "catch_all", "rethrow", "delegate")
 EXNREF_NAMES = ("try_table", "throw_ref")

@@ -12,11 +12,11 @@ thing without the full CLI (used by the benchmark).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from worker_build.errors import NoExceptionHandlingError, UsageError, WorkerBuildError
 from worker_build.verify import EXPECT_CHOICES, inspect_file
 
+TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -9,8 +9,6 @@ and nothing is ever preallocated from a count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm import opcodes as ops
 from worker_build.wasm.code import walk_expr
@@ -30,52 +28,86 @@ KIND_NAMES = ("func", "table", "memory", "global", "tag")
 MAX_LOCALS = 0xFFFFFFFF
 
 
-@dataclass(frozen=True)
-class FuncType:
-    params: tuple[str, ...]
-    results: tuple[str, ...]
+class _Record:
+    """Small value class: equality and repr from __slots__. (Plain classes, not
+    dataclasses: creating dataclasses costs start-up time `verify` does not have.)"""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Record)
+            and type(other) is type(self)
+            and (self._values() == other._values())
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
 
-@dataclass(frozen=True)
-class Import:
-    module: str
-    name: str
-    kind: str  # one of KIND_NAMES
-    type_index: int | None = None  # func and tag imports
+class FuncType(_Record):
+    __slots__ = ("params", "results")
+
+    def __init__(self, params: tuple[str, ...], results: tuple[str, ...]) -> None:
+        self.params = params
+        self.results = results
 
 
-@dataclass(frozen=True)
-class Export:
-    name: str
-    kind: str
-    index: int
+class Import(_Record):
+    __slots__ = ("kind", "module", "name", "type_index")
+
+    def __init__(self, module: str, name: str, kind: str, type_index: int | None = None) -> None:
+        self.module = module
+        self.name = name
+        self.kind = kind  # one of KIND_NAMES
+        self.type_index = type_index  # func and tag imports
 
 
-@dataclass(frozen=True)
-class CustomSection:
-    name: str
-    offset: int  # of the section payload
-    size: int
+class Export(_Record):
+    __slots__ = ("index", "kind", "name")
+
+    def __init__(self, name: str, kind: str, index: int) -> None:
+        self.name = name
+        self.kind = kind
+        self.index = index
 
 
-@dataclass
+class CustomSection(_Record):
+    __slots__ = ("name", "offset", "size")
+
+    def __init__(self, name: str, offset: int, size: int) -> None:
+        self.name = name
+        self.offset = offset  # of the section payload
+        self.size = size
+
+
 class Module:
-    size: int
-    types: list[FuncType | None] = field(default_factory=list)  # None: a GC struct/array type
-    imports: list[Import] = field(default_factory=list)
-    func_types: list[int] = field(default_factory=list)  # type index per defined function
-    tables: int = 0
-    memories: list[bool] = field(default_factory=list)  # memory64 flag per defined memory
-    globals: int = 0
-    exports: list[Export] = field(default_factory=list)
-    start: int | None = None
-    elements: int = 0
-    data_count: int | None = None
-    data_segments: int = 0
-    tags: list[int] = field(default_factory=list)  # type index per defined tag
-    bodies: list[tuple[int, int]] = field(default_factory=list)  # (expression start, body end)
-    customs: list[CustomSection] = field(default_factory=list)
-    mem64: bool = False  # any memory (defined or imported) uses 64-bit addresses
+    """What parse_module found; function bodies are (expression start, end) ranges."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.types: list[FuncType | None] = []  # None: a GC struct/array type
+        self.imports: list[Import] = []
+        self.func_types: list[int] = []  # type index per defined function
+        self.tables = 0
+        self.memories: list[bool] = []  # memory64 flag per defined memory
+        self.globals = 0
+        self.exports: list[Export] = []
+        self.start: int | None = None
+        self.elements = 0
+        self.data_count: int | None = None
+        self.data_segments = 0
+        self.tags: list[int] = []  # type index per defined tag
+        self.bodies: list[tuple[int, int]] = []
+        self.customs: list[CustomSection] = []
+        self.mem64 = False  # any memory (defined or imported) uses 64-bit addresses
 
     def imported(self, kind: str) -> list[Import]:
         return [i for i in self.imports if i.kind == kind]

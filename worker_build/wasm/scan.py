@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any
 
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm.code import N_SLOTS, TagUses, _pattern, scan_body
@@ -24,11 +22,18 @@ from worker_build.wasm.module import Module
 PARALLEL_MIN_BYTES = 1 << 20  # below this, forking costs more than it saves
 
 
-@dataclass
+TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+
 class ScanResult:
-    totals: list[int]  # EH counts (code.py slots) over all bodies
-    with_eh: int  # bodies containing any EH instruction
-    tag_uses: TagUses
+    __slots__ = ("tag_uses", "totals", "with_eh")
+
+    def __init__(self, totals: list[int], with_eh: int, tag_uses: TagUses) -> None:
+        self.totals = totals  # EH counts (code.py slots) over all bodies
+        self.with_eh = with_eh  # bodies containing any EH instruction
+        self.tag_uses = tag_uses
 
 
 def scan_module(data: bytes, m: Module, jobs: int | None = None) -> ScanResult:
