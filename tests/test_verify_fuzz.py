@@ -158,13 +158,21 @@ def _agree(body: bytes) -> None:
         fast: list[int] | InvalidWasmError = code.scan_body(body, 0, len(body), False, fast_tags)
     except InvalidWasmError as e:
         fast = e
-    if isinstance(slow, InvalidWasmError):
-        assert isinstance(fast, InvalidWasmError), (body.hex(), fast)
-        assert (fast.reason, fast.offset) == (slow.reason, slow.offset)
-        assert 0 <= slow.offset <= len(body)
-    else:
-        assert fast == slow, body.hex()
-        assert fast_tags == slow_tags, body.hex()
+    clause_tags: code.TagUses = {}
+    try:
+        clause_mode: list[int] | InvalidWasmError = code.scan_body(
+            body, 0, len(body), False, clause_tags, True
+        )
+    except InvalidWasmError as e:
+        clause_mode = e
+    for other, tags in ((fast, fast_tags), (clause_mode, clause_tags)):
+        if isinstance(slow, InvalidWasmError):
+            assert isinstance(other, InvalidWasmError), (body.hex(), other)
+            assert (other.reason, other.offset) == (slow.reason, slow.offset)
+            assert 0 <= slow.offset <= len(body)
+        else:
+            assert other == slow, body.hex()
+            assert tags == slow_tags, body.hex()
 
 
 @settings(

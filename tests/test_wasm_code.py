@@ -27,8 +27,8 @@ NOP, DROP, I32_CONST = b"\x01", b"\x1a", b"\x41"
 def both(body: bytes, mem64: bool = False) -> dict[str, int]:
     """Counts by name from both decoders, which must agree."""
     slow = code.walk_body(body, 0, len(body), mem64)
-    fast = code.scan_body(body, 0, len(body), mem64)
-    assert fast == slow
+    assert code.scan_body(body, 0, len(body), mem64) == slow
+    assert code.scan_body(body, 0, len(body), mem64, None, True) == slow  # clause mode
     names = code.SLOT_NAMES + tuple(f"clause_{c}" for c in ops.CATCH_CLAUSES)
     return {n: c for n, c in zip(names, slow, strict=True) if c}
 
@@ -36,9 +36,10 @@ def both(body: bytes, mem64: bool = False) -> dict[str, int]:
 def both_fail(body: bytes, match: str, mem64: bool = False) -> InvalidWasmError:
     with pytest.raises(InvalidWasmError, match=match) as slow:
         code.walk_body(body, 0, len(body), mem64)
-    with pytest.raises(InvalidWasmError) as fast:
-        code.scan_body(body, 0, len(body), mem64)
-    assert (fast.value.reason, fast.value.offset) == (slow.value.reason, slow.value.offset)
+    for clauses in (False, True):
+        with pytest.raises(InvalidWasmError) as fast:
+            code.scan_body(body, 0, len(body), mem64, None, clauses)
+        assert (fast.value.reason, fast.value.offset) == (slow.value.reason, slow.value.offset)
     return slow.value
 
 
@@ -103,10 +104,11 @@ def test_tag_uses_from_both_decoders(monkeypatch: pytest.MonkeyPatch) -> None:
     code.walk_body(body, 0, len(body), False, slow)
     assert slow == expected
     fast_path_only(monkeypatch)
-    fast: dict[tuple[int, int], int] = {}
-    counts = code.scan_body(body, 0, len(body), False, fast)
-    assert fast == expected
-    assert counts[code.CLAUSE_SLOT_BASE :] == [1, 1, 0, 1]
+    for clauses in (False, True):
+        fast: dict[tuple[int, int], int] = {}
+        counts = code.scan_body(body, 0, len(body), False, fast, clauses)
+        assert fast == expected
+        assert counts[code.CLAUSE_SLOT_BASE :] == [1, 1, 0, 1]
 
 
 def test_many_clauses_and_targets_take_the_slow_path_and_agree() -> None:

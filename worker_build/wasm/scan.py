@@ -69,16 +69,18 @@ def _scan_range(data: bytes, m: Module, first: int, stop: int) -> ScanResult:
     tag_uses: TagUses = {}
     mem64 = m.mem64
     bodies = m.bodies
+    clauses = False  # switched on at the first try_table: see code.scan_body
     for i in range(first, stop):
         start, end = bodies[i]
         try:
-            counts = scan_body(data, start, end, mem64, tag_uses)
+            counts = scan_body(data, start, end, mem64, tag_uses, clauses)
         except InvalidWasmError as e:
             raise InvalidWasmError(
                 f"function {n_imported + i} (code body {i}): {e.reason}", e.offset
             ) from None
         if any(counts):
             with_eh += 1
+            clauses = clauses or counts[6] > 0
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
     return ScanResult(totals, with_eh, tag_uses)
 
