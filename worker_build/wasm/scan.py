@@ -64,8 +64,7 @@ def _can_fork() -> bool:
 
 def _scan_range(data: bytes, m: Module, first: int, stop: int) -> ScanResult:
     n_imported = sum(1 for i in m.imports if i.kind == "func")
-    totals = [0] * N_SLOTS
-    with_eh = 0
+    with_eh: list[list[int]] = []  # counts of the bodies that have EH
     tag_uses: TagUses = {}
     mem64 = m.mem64
     bodies = m.bodies
@@ -79,10 +78,10 @@ def _scan_range(data: bytes, m: Module, first: int, stop: int) -> ScanResult:
                 f"function {n_imported + i} (code body {i}): {e.reason}", e.offset
             ) from None
         if any(counts):
-            with_eh += 1
+            with_eh.append(counts)
             clauses = clauses or counts[6] > 0
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
-    return ScanResult(totals, with_eh, tag_uses)
+    totals = [sum(col) for col in zip(*with_eh, strict=True)] if with_eh else [0] * N_SLOTS
+    return ScanResult(totals, len(with_eh), tag_uses)
 
 
 def _split(bodies: list[tuple[int, int]]) -> int:
