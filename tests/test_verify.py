@@ -25,6 +25,7 @@ from wasmgen import (
 
 from worker_build import verify_cli
 from worker_build.errors import (
+    EXIT_INTERNAL,
     EXIT_INVALID_WASM,
     EXIT_NO_EH,
     EXIT_USAGE,
@@ -253,6 +254,24 @@ def test_cli_main_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "error: expected exactly one FILE.wasm (usage:" in err
     assert "error: unknown option --fast" in err
     assert "error: --expect must be one of legacy, exnref, any, not ''" in err
+
+
+def test_cli_main_internal_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = tmp_path / "good.wasm"
+    good.write_bytes(wb_module(LEGACY))
+
+    def boom(path: object) -> None:
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(verify_cli, "inspect_file", boom)
+    monkeypatch.delenv("WORKER_BUILD_TRACEBACK", raising=False)
+    assert verify_cli.main([str(good)]) == EXIT_INTERNAL
+    assert "internal error: RuntimeError: decoder bug" in capsys.readouterr().err
+    monkeypatch.setenv("WORKER_BUILD_TRACEBACK", "1")
+    with pytest.raises(RuntimeError):
+        verify_cli.main([str(good)])
 
 
 def test_verify_imports_stay_light() -> None:

@@ -11,9 +11,16 @@ thing without the full CLI (used by the benchmark).
 
 from __future__ import annotations
 
+import os
 import sys
 
-from worker_build.errors import NoExceptionHandlingError, UsageError, WorkerBuildError
+from worker_build.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    NoExceptionHandlingError,
+    UsageError,
+    WorkerBuildError,
+)
 from worker_build.verify import EXPECT_CHOICES, inspect_file
 
 TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing
@@ -74,8 +81,10 @@ def parse_args(argv: list[str]) -> tuple[str, str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`verify` without the full CLI: prints one `error: ...` line and returns the
-    exit code on failure (as cli.py does)."""
+    """`verify` without the full CLI, mapping outcomes to exit codes the way
+    cli.py does (one `error: ...` line; WORKER_BUILD_TRACEBACK=1 re-raises), so a
+    console entry point can dispatch `worker-build verify ...` here before
+    importing typer."""
     args = sys.argv[1:] if argv is None else argv
     if "-h" in args or "--help" in args:
         sys.stdout.write(
@@ -86,9 +95,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(*parse_args(args))
     except WorkerBuildError as e:
+        if os.environ.get("WORKER_BUILD_TRACEBACK"):
+            raise
         sys.stdout.flush()
         sys.stderr.write(f"error: {e.one_line()}\n")
         return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        if os.environ.get("WORKER_BUILD_TRACEBACK"):
+            raise
+        sys.stderr.write(
+            f"internal error: {type(e).__name__}: {e} "
+            "(a bug in worker-build; rerun with WORKER_BUILD_TRACEBACK=1 and report it)\n"
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
