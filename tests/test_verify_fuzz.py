@@ -36,9 +36,9 @@ from worker_build.wasm import code
 from worker_build.wasm.module import parse_module
 
 DATA = Path(__file__).parent / "data" / "verify"
-MODULE_EXAMPLES = 10_000
-BODY_EXAMPLES = 25_000
-STRUCTURED_EXAMPLES = 15_000
+MODULE_EXAMPLES = 20_000
+BODY_EXAMPLES = 50_000
+STRUCTURED_EXAMPLES = 30_000
 
 EXTREME_LEBS = [
     b"\xff\xff\xff\xff\x0f",  # u32 max
