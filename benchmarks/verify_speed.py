@@ -6,8 +6,16 @@ Without --wasm it uses the big generated module (benchmarks/bigcrate/make.py,
 built first when missing). Each round runs every command once, in an order
 rotated per round; the table shows the median wall time, throughput, the
 ratio to `wasm-tools validate --features all`, and the median CPU time of
-the process tree (user+sys, from wait4). Targets (issue 3): `worker-build
-verify` within 3x of wasm-tools validate, and faster than wasm-objdump | grep.
+the process tree (user+sys, from getrusage of reaped children). Targets
+(issue 3): `worker-build verify` within 3x of wasm-tools validate, and faster
+than wasm-objdump | grep.
+
+Entries: the installed console script (`worker-build verify`, today through
+typer), `python -m worker_build.verify_cli`, and `python -c` calling
+verify_cli.main: the cost of a console entry point that dispatches `verify`
+before importing the CLI framework. The machine load is printed because the
+decoder splits large modules over two processes (WORKER_BUILD_VERIFY_JOBS=1
+turns that off), which only helps when a core is free.
 """
 
 from __future__ import annotations
@@ -38,8 +46,7 @@ def commands(wasm: Path) -> dict[str, list[str]]:
         "python -m worker_build.verify_cli": [
             sys.executable, "-m", "worker_build.verify_cli", str(wasm),
         ],
-        # what a console script that dispatches `verify` before importing the
-        # rest of the CLI costs (no runpy): see the note in the report
+        # a console entry point that dispatches `verify` before importing typer
         "verify_cli.main via console-style entry": [
             sys.executable, "-c",
             "import sys; from worker_build.verify_cli import main; sys.exit(main())", str(wasm),
