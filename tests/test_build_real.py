@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -54,11 +55,18 @@ def test_panic_unwind_output_layout_and_eh(hello_unwind: Built) -> None:
     )
 
 
-def test_abort_build_has_no_eh(hello_abort: Built) -> None:
-    ops = {
-        line.split()[0] for line in wasm_tools_print(hello_abort.wasm).splitlines() if line.split()
-    }
-    assert not ops & {"try", "try_table", "catch", "catch_all", "throw", "rethrow", "throw_ref"}
+def test_abort_build_cannot_unwind(hello_abort: Built) -> None:
+    """wasm-bindgen's abort handler wraps JS calls in exnref try_table/throw_ref even in
+    panic=abort builds; what an abort build lacks is Rust's own exception: no legacy EH,
+    no `throw`, no tag defined in the module. verify must refuse it (exit 6)."""
+    text = wasm_tools_print(hello_abort.wasm)
+    ops = {line.split()[0] for line in text.splitlines() if line.split()}
+    assert not ops & {"try", "catch", "catch_all", "rethrow", "delegate", "throw"}
+    # a defined tag is a top-level `(tag ...)`; imported tags sit inside `(import ...)`
+    assert re.findall(r"^\s*\(tag ", text, re.MULTILINE) == []
+    proc = worker_build("verify", hello_abort.wasm)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "a panic cannot unwind" in proc.stderr
 
 
 def _copy_crate(name: str, dest: Path) -> Path:
