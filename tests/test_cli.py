@@ -8,7 +8,7 @@ import pytest
 from cratefix import GOOD_MANIFEST, write_crate
 from fakes import fake_rustc
 
-from worker_build import cli
+from worker_build import cli, entry
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_INTERNAL,
@@ -26,7 +26,7 @@ def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.main(list(args))
+    code = entry.main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -1,9 +1,10 @@
 """Command line: `worker-build [PATH] [flags] [cargo args]`, `verify` and `doctor`.
 
 The build is the default command (as in the real worker-build, so wrangler's
-`[build] command = "worker-build --release"` works unchanged); `verify` and
-`doctor` are recognised as the first argument. Heavy modules are imported
-inside the commands so `--help` and `verify` start fast.
+`[build] command = "worker-build --release"` works unchanged); `doctor` is
+recognised as the first argument. `verify` never gets here: entry.py hands it
+to verify_cli before typer is imported. Heavy modules are imported inside the
+commands so `--help` starts fast.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from worker_build.errors import (
     WorkerBuildError,
 )
 
-SUBCOMMANDS = ("verify", "doctor")
+SUBCOMMANDS = ("doctor",)  # `verify` is dispatched earlier, in entry.py
 CONTEXT = {
     "allow_extra_args": True,
     "ignore_unknown_options": True,
@@ -33,7 +34,6 @@ CONTEXT = {
 }
 
 build_app = typer.Typer(add_completion=False, rich_markup_mode=None, context_settings=CONTEXT)
-verify_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 doctor_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
 EXIT_CODES_HELP = (
@@ -233,26 +233,6 @@ def _run_guarded(body: Any, reporter: Any, *, show_traceback: bool = False) -> N
     raise typer.Exit(code)
 
 
-@verify_app.command(
-    help="Check that FILE.wasm holds WebAssembly exception-handling instructions. "
-    + EXIT_CODES_HELP
-)
-def verify(
-    file: Annotated[Path, typer.Argument(help="The .wasm module to check.")],
-    expect: Annotated[
-        str,
-        typer.Option(
-            "--expect", metavar="legacy|exnref|any", help="Which encoding must be present."
-        ),
-    ] = "any",
-    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-) -> None:
-    from worker_build import verify_cli
-    from worker_build.ui import Mode, Reporter
-
-    _run_guarded(lambda: verify_cli.run(file, expect, json_out), Reporter(Mode.NORMAL))
-
-
 @doctor_app.command(help="Check everything a build needs and print the fix for each gap.")
 def doctor(
     path: Annotated[
@@ -276,7 +256,7 @@ def doctor(
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    apps = {"verify": verify_app, "doctor": doctor_app}
+    apps = {"doctor": doctor_app}
     app = build_app
     prog = "worker-build"
     if args and args[0] in SUBCOMMANDS:
