@@ -50,8 +50,10 @@ responses workerd serves for the same requests (tests/workerd.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -280,6 +282,26 @@ def fresh_crate() -> None:
 # ------------------------------------------------------------------------------ tools
 
 
+@dataclass(frozen=True)
+class Sample:
+    wall: float  # seconds
+    cpu: float  # user+system seconds of the tool and every process it waited for
+
+
+def timed(argv: list[str], **kw: Any) -> tuple[subprocess.CompletedProcess[str], Sample]:
+    """Wall time and CPU time of one run. CPU time (RUSAGE_CHILDREN covers the whole
+    waited-for process tree: cargo, rustc, node, ...) is the work done, much less
+    disturbed than wall time by other processes on a busy machine; idle waits do not
+    count in it."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, text=True, stdin=subprocess.DEVNULL, check=False, **kw)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, Sample(wall, cpu)
+
+
 @dataclass
 class Tool:
     name: str
@@ -289,36 +311,25 @@ class Tool:
     out: Path
     extra: list[str] = field(default_factory=list)
 
-    def build(self) -> float:
+    def build(self) -> Sample:
         argv = [*self.argv, str(CRATE), "--release", "-d", str(self.out), *self.extra]
         logf = BENCH / f"last-{self.name}.log"
-        start = time.perf_counter()
         with logf.open("w") as fh:
-            proc = subprocess.run(
-                argv, env=self.env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        elapsed = time.perf_counter() - start
+            proc, sample = timed(argv, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
             raise SystemExit(
                 f"{self.name} build failed ({proc.returncode}); see {logf}:\n"
                 + logf.read_text()[-4000:]
             )
-        return elapsed
+        return sample
 
-    def help(self) -> float:
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [*self.argv, "--help"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        elapsed = time.perf_counter() - start
+    def help(self) -> Sample:
+        proc, sample = timed([*self.argv, "--help"], env=self.env, capture_output=True)
         # the real 0.8.7 prints its help through an error path and exits 1
-        if "Usage" not in proc.stdout + proc.stderr and "usage" not in proc.stdout.lower():
-            raise SystemExit(f"{self.name} --help printed no usage:\n{proc.stdout}{proc.stderr}")
-        return elapsed
+        text = proc.stdout + proc.stderr
+        if "Usage" not in text and "usage" not in text:
+            raise SystemExit(f"{self.name} --help printed no usage:\n{text}")
+        return sample
 
     def clean(self) -> None:
         shutil.rmtree(self.target, ignore_errors=True)
@@ -395,19 +406,23 @@ def alternate(
     tools: list[Tool],
     runs: int,
     before: Callable[[Tool, int], None],
-    measure: Callable[[Tool], float],
-) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {t.name: [] for t in tools}
+    measure: Callable[[Tool], Sample],
+) -> dict[str, list[Sample]]:
+    times: dict[str, list[Sample]] = {t.name: [] for t in tools}
     for i in range(runs):
         order = tools if i % 2 == 0 else list(reversed(tools))
         for tool in order:
             before(tool, i)
-            times[tool.name].append(measure(tool))
-            log(f"  {tool.name:4} run {i + 1}/{runs}: {times[tool.name][-1]:.3f}s")
+            sample = measure(tool)
+            times[tool.name].append(sample)
+            log(
+                f"  {tool.name:4} run {i + 1}/{runs}: {sample.wall:.3f}s wall, "
+                f"{sample.cpu:.3f}s cpu (load {loadavg()})"
+            )
     return times
 
 
-def scenario_cold(tools: list[Tool], runs: int) -> dict[str, list[float]]:
+def scenario_cold(tools: list[Tool], runs: int) -> dict[str, list[Sample]]:
     set_text(None)
     return alternate(tools, runs, lambda t, i: t.clean(), Tool.build)
 
@@ -418,25 +433,25 @@ def warm(tools: list[Tool]) -> None:
         tool.build()
 
 
-def scenario_noop(tools: list[Tool], runs: int) -> dict[str, list[float]]:
+def scenario_noop(tools: list[Tool], runs: int) -> dict[str, list[Sample]]:
     set_text(None)
     warm(tools)
     return alternate(tools, runs, lambda t, i: None, Tool.build)
 
 
-def scenario_touch(tools: list[Tool], runs: int) -> dict[str, list[float]]:
+def scenario_touch(tools: list[Tool], runs: int) -> dict[str, list[Sample]]:
     set_text(None)
     warm(tools)
     lib = CRATE / "src" / "lib.rs"
     return alternate(tools, runs, lambda t, i: os.utime(lib), Tool.build)
 
 
-def scenario_edit(tools: list[Tool], runs: int) -> dict[str, list[float]]:
+def scenario_edit(tools: list[Tool], runs: int) -> dict[str, list[Sample]]:
     counter = iter(range(1, 10_000))
     return alternate(tools, runs, lambda t, i: set_text(next(counter)), Tool.build)
 
 
-def scenario_help(tools: list[Tool], runs: int) -> dict[str, list[float]]:
+def scenario_help(tools: list[Tool], runs: int) -> dict[str, list[Sample]]:
     return alternate(tools, runs, lambda t, i: None, Tool.help)
 
 
@@ -505,7 +520,8 @@ def main() -> int:
         "nproc": os.cpu_count(),
         "scenarios": {},
     }
-    scenarios: dict[str, tuple[Callable[[list[Tool], int], dict[str, list[float]]], int]] = {
+    Scenario = Callable[[list[Tool], int], dict[str, list[Sample]]]
+    scenarios: dict[str, tuple[Scenario, int]] = {
         "help": (scenario_help, args.help_runs),
         "noop": (scenario_noop, args.runs),
         "touch": (scenario_touch, args.runs),
@@ -517,11 +533,14 @@ def main() -> int:
         load_before = loadavg()
         log(f"{name}: {runs} runs per tool (load {load_before})")
         times = fn(tools, runs)
-        med = {tool: statistics.median(ts) for tool, ts in times.items()}
+        wall = {tool: statistics.median(s.wall for s in ts) for tool, ts in times.items()}
+        cpu = {tool: statistics.median(s.cpu for s in ts) for tool, ts in times.items()}
         results["scenarios"][name] = {
-            "runs": times,
-            "median": med,
-            "ratio": med["ours"] / med["real"],
+            "runs": {tool: [dataclasses.asdict(s) for s in ts] for tool, ts in times.items()},
+            "median_wall": wall,
+            "median_cpu": cpu,
+            "ratio_wall": wall["ours"] / wall["real"],
+            "ratio_cpu": cpu["ours"] / cpu["real"] if cpu["real"] else None,
             "load_before": load_before,
             "load_after": loadavg(),
         }
@@ -533,15 +552,17 @@ def main() -> int:
     print(f"\n{results['mode']}: ours = {results['ours']}; real = {results['real']}")
     print(f"toolchain: {results['toolchain']}; {results['nproc']} cores\n")
     print(
-        "| scenario | real median | ours median | ours/real | runs "
-        "| load (1/5/15 min) before -> after |"
+        "| scenario | real wall | ours wall | ours/real wall | real cpu | ours cpu "
+        "| ours/real cpu | runs | load (1/5/15 min) before -> after |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results["scenarios"].items():
+        w, c = r["median_wall"], r["median_cpu"]
+        cpu_ratio = f"{r['ratio_cpu']:.2f}x" if r["ratio_cpu"] is not None else "-"
         print(
-            f"| {name} | {r['median']['real']:.3f}s | {r['median']['ours']:.3f}s | "
-            f"{r['ratio']:.2f}x | {len(r['runs']['ours'])} | {r['load_before']} -> "
-            f"{r['load_after']} |"
+            f"| {name} | {w['real']:.3f}s | {w['ours']:.3f}s | {r['ratio_wall']:.2f}x "
+            f"| {c['real']:.3f}s | {c['ours']:.3f}s | {cpu_ratio} "
+            f"| {len(r['runs']['ours'])} | {r['load_before']} -> {r['load_after']} |"
         )
     if "outputs" in results:
         out = results["outputs"]
