@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/compare_real.py                 # panic=abort (default build)
     .venv/bin/python benchmarks/compare_real.py --unwind        # --panic-unwind for both
     .venv/bin/python benchmarks/compare_real.py --runs 9 --cold-runs 3 --json out.json
+    .venv/bin/python benchmarks/compare_real.py --unwind --ours-args=--no-loader \
+        --scenarios noop,touch,edit     # same output set as the real tool (no Python loader)
 
 What it sets up (everything under .cache/bench/, git-ignored, reused between runs):
 
@@ -337,7 +339,12 @@ class Tool:
 
 
 def make_tools(
-    unwind: bool, real_exe: Path, ours_src: Path, rustup_home: Path, shim_dir: Path
+    unwind: bool,
+    real_exe: Path,
+    ours_src: Path,
+    rustup_home: Path,
+    shim_dir: Path,
+    ours_args: list[str],
 ) -> list[Tool]:
     base = {
         k: v
@@ -387,7 +394,8 @@ def make_tools(
     ):
         target = BENCH / f"target-{name}-{mode}"
         env["CARGO_TARGET_DIR"] = str(target)
-        tools.append(Tool(name, argv, env, target, BENCH / f"out-{name}-{mode}", list(extra)))
+        own = ours_args if name == "ours" else []
+        tools.append(Tool(name, argv, env, target, BENCH / f"out-{name}-{mode}", [*extra, *own]))
     return tools
 
 
@@ -501,6 +509,12 @@ def main() -> int:
     )
     ap.add_argument("--no-compare", action="store_true", help="skip the workerd comparison")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument(
+        "--ours-args",
+        default="",
+        help="extra flags for our worker-build only, e.g. --ours-args=--no-loader "
+        "(the real tool writes no Python loader)",
+    )
     args = ap.parse_args()
 
     BENCH.mkdir(parents=True, exist_ok=True)
@@ -510,12 +524,13 @@ def main() -> int:
     rustup_home, shim_dir = setup_rustup(sysroot)
     ours_src, commit = snapshot_ours()
     fresh_crate()
-    tools = make_tools(args.unwind, real_exe, ours_src, rustup_home, shim_dir)
+    ours_args = args.ours_args.split()
+    tools = make_tools(args.unwind, real_exe, ours_src, rustup_home, shim_dir, ours_args)
 
     results: dict[str, Any] = {
         "mode": "--panic-unwind" if args.unwind else "default (panic=abort)",
         "real": f"worker-build {version} (crates.io)",
-        "ours": f"worker-build at {commit}",
+        "ours": f"worker-build at {commit} {' '.join(ours_args)}".rstrip(),
         "toolchain": f"rustc {rustc_release()} (Debian) + precompiled wasm32 std, rustup-linked",
         "nproc": os.cpu_count(),
         "scenarios": {},
