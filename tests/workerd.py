@@ -318,7 +318,7 @@ def build_hello_worker(out_dir: Path, *, panic_unwind: bool) -> Path:
         str(Path(sys.executable).parent / "worker-build"),
         str(SAMPLES / "hello-worker"),
         "--out-dir",
-        str(out_dir),
+        str(out_dir.resolve()),  # a relative --out-dir is relative to the crate
         "--no-loader",
     ]
     if panic_unwind:
