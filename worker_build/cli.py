@@ -9,7 +9,6 @@ commands so `--help` starts fast.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,15 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from worker_build import __version__
-from worker_build.errors import (
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    WorkerBuildError,
-)
+from worker_build.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_guarded
 
-SUBCOMMANDS = ("doctor",)  # `verify` is dispatched earlier, in entry.py
 CONTEXT = {
     "allow_extra_args": True,
     "ignore_unknown_options": True,
@@ -208,29 +200,15 @@ def _report(result: Any, start: float) -> dict[str, Any]:
 
 
 def _run_guarded(body: Any, reporter: Any, *, show_traceback: bool = False) -> None:
-    """Map every outcome to an exit code: expected errors print one line, bugs
-    print a short report (full traceback with --traceback or WORKER_BUILD_TRACEBACK=1)."""
-    show_traceback = show_traceback or bool(os.environ.get("WORKER_BUILD_TRACEBACK"))
-    try:
-        code = body()
-    except WorkerBuildError as exc:
-        if show_traceback:
-            raise
-        reporter.error(exc)
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; the previous output was left unchanged", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    except Exception as exc:
-        if show_traceback:
-            raise
-        print(
-            f"internal error: {type(exc).__name__}: {exc} "
-            "(a bug in worker-build; rerun with --traceback and report it)",
-            file=sys.stderr,
+    raise typer.Exit(
+        run_guarded(
+            body,
+            reporter.error,
+            show_traceback=show_traceback,
+            interrupted="interrupted; the previous output was left unchanged",
+            traceback_hint="--traceback",
         )
-        code = EXIT_INTERNAL
-    raise typer.Exit(code)
+    )
 
 
 @doctor_app.command(help="Check everything a build needs and print the fix for each gap.")
@@ -256,13 +234,10 @@ def doctor(
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    apps = {"doctor": doctor_app}
-    app = build_app
-    prog = "worker-build"
-    if args and args[0] in SUBCOMMANDS:
-        app = apps[args[0]]
-        prog = f"worker-build {args[0]}"
-        args = args[1:]
+    # `verify` never reaches this function: entry.py dispatches it first.
+    app, prog = build_app, "worker-build"
+    if args[:1] == ["doctor"]:
+        app, prog, args = doctor_app, "worker-build doctor", args[1:]
     try:
         # Not standalone: click returns the exit code of typer.Exit instead of exiting.
         code = app(args=args, prog_name=prog, standalone_mode=False)

@@ -7,7 +7,9 @@ is not a `WorkerBuildError` is a bug and exits with `EXIT_INTERNAL`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Callable, Sequence
 
 EXIT_OK = 0
 EXIT_TOOL_FAILED = 1  # a tool we ran (cargo, wasm-bindgen, ...) failed
@@ -91,3 +93,36 @@ class CommandFailedError(WorkerBuildError):
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output.rstrip().splitlines()[-lines:])
+
+
+def run_guarded(
+    body: Callable[[], int],
+    report: Callable[[WorkerBuildError], None],
+    *,
+    show_traceback: bool,
+    interrupted: str,
+    traceback_hint: str,
+) -> int:
+    """Run a command body and map every outcome to an exit code: expected errors are
+    reported in one line, Ctrl-C prints `interrupted`, anything else is a bug with
+    its own code. Tracebacks only with `show_traceback` or WORKER_BUILD_TRACEBACK=1.
+    Shared by the typer CLI and the typer-free `verify` entry."""
+    show_traceback = show_traceback or bool(os.environ.get("WORKER_BUILD_TRACEBACK"))
+    try:
+        return body()
+    except WorkerBuildError as exc:
+        if show_traceback:
+            raise
+        report(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{interrupted}\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if show_traceback:
+            raise
+        sys.stderr.write(
+            f"internal error: {type(exc).__name__}: {exc} "
+            f"(a bug in worker-build; rerun with {traceback_hint} and report it)\n"
+        )
+        return EXIT_INTERNAL

@@ -11,15 +11,13 @@ thing without the full CLI (used by the benchmark).
 
 from __future__ import annotations
 
-import os
 import sys
 
 from worker_build.errors import (
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
     NoExceptionHandlingError,
     UsageError,
     WorkerBuildError,
+    run_guarded,
 )
 from worker_build.verify import EXPECT_CHOICES, inspect_file
 
@@ -92,25 +90,18 @@ def main(argv: list[str] | None = None) -> int:
             "handling).\nExit codes: 0 ok, 2 usage, 6 no exception handling, 7 invalid wasm.\n"
         )
         return 0
-    try:
-        return run(*parse_args(args))
-    except WorkerBuildError as e:
-        if os.environ.get("WORKER_BUILD_TRACEBACK"):
-            raise
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {e.one_line()}\n")
-        return e.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return EXIT_INTERRUPTED
-    except Exception as e:
-        if os.environ.get("WORKER_BUILD_TRACEBACK"):
-            raise
-        sys.stderr.write(
-            f"internal error: {type(e).__name__}: {e} "
-            "(a bug in worker-build; rerun with WORKER_BUILD_TRACEBACK=1 and report it)\n"
-        )
-        return EXIT_INTERNAL
+    return run_guarded(
+        lambda: run(*parse_args(args)),
+        _report_error,
+        show_traceback=False,
+        interrupted="interrupted",
+        traceback_hint="WORKER_BUILD_TRACEBACK=1",
+    )
+
+
+def _report_error(exc: WorkerBuildError) -> None:
+    sys.stdout.flush()  # the error follows whatever report was already printed
+    sys.stderr.write(f"error: {exc.one_line()}\n")
 
 
 if __name__ == "__main__":
