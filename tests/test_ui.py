@@ -417,7 +417,7 @@ def test_successful_cli_build_writes_report_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """cli.py wiring, with the pipeline replaced by one that writes a fake output."""
-    from worker_build import options, pipeline
+    from worker_build import options, output, pipeline
     from worker_build.context import BuildContext
 
     root = write_crate(tmp_path / "crate")
@@ -431,6 +431,7 @@ def test_successful_cli_build_writes_report_and_json(
         (opts.out_dir / "index.js").write_text("export default {};\n" * 10)
         ctx = BuildContext(options=opts, staging=tmp_path / "staging")
         ctx.facts.update(toolchain="rustc 1.96.0 (stable, --rustc)", eh_encoding="none")
+        ctx.facts.update(output.measure(opts.out_dir))  # as pipeline.build records them
         result = pipeline.BuildResult(ctx, [("cargo build", 2.0)])
         if finish is not None:
             finish(result)

@@ -176,21 +176,16 @@ def _build(raw: Any, reporter: Any) -> int:
 
 def _report(result: Any, start: float) -> dict[str, Any]:
     """The facts of a finished build; also written to <out>/worker-build.json."""
-    from worker_build.ui import gzip_size, write_report
+    from worker_build.ui import write_report
 
     bctx = result.context
     out = bctx.options.out_dir
-    wasm, js = out / "index_bg.wasm", out / "index.js"
     facts: dict[str, Any] = {
         **bctx.facts,
         "out_dir": str(out),
         "profile": bctx.options.profile.name,
         "panic_strategy": "unwind" if bctx.options.panic_unwind else "abort",
         "tools": {name: tool.label for name, tool in bctx.tools.items()},
-        "wasm_bytes": wasm.stat().st_size,
-        "wasm_gzip_bytes": gzip_size(wasm),
-        "js_bytes": js.stat().st_size,
-        "js_gzip_bytes": gzip_size(js),
         "steps": [{"name": name, "seconds": round(sec, 3)} for name, sec in result.timings],
         "notes": list(bctx.notes),
         "seconds": time.monotonic() - start,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gzip
 import hashlib
 import os
 import shutil
@@ -25,6 +26,21 @@ from worker_build.tools import cache_root
 STAGING_PREFIX = ".worker-build-staging-"
 # The JSON report of the last build, written into the output directory.
 REPORT_NAME = "worker-build.json"
+
+
+def gzip_size(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=9))
+
+
+def measure(out_dir: Path) -> dict[str, int]:
+    """Raw and gzip sizes of the two files a Worker uploads."""
+    wasm, js = out_dir / "index_bg.wasm", out_dir / "index.js"
+    return {
+        "wasm_bytes": wasm.stat().st_size,
+        "wasm_gzip_bytes": gzip_size(wasm),
+        "js_bytes": js.stat().st_size,
+        "js_gzip_bytes": gzip_size(js),
+    }
 
 
 def lock_path(out_dir: Path) -> Path:

@@ -167,6 +167,9 @@ def build(
                 if step.run is _cargo and incremental.up_to_date(ctx):
                     break
             else:
+                # Sizes go into the recorded facts, so a skipped rebuild reports them
+                # without compressing unchanged files again.
+                ctx.facts.update(output.measure(ctx.out_dir))
                 incremental.record(ctx)  # state file, installed together with the output
                 _timed(reporter, timings, Step("install", _install), ctx)
             result = BuildResult(ctx, timings)

@@ -23,7 +23,6 @@ commands from both streams, and stdout stays pure JSON under `--json`.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import sys
@@ -116,10 +115,6 @@ def format_duration(seconds: float) -> str:
 
 def format_size(raw: int, gz: int) -> str:
     return f"{raw / 1024:,.1f} KiB ({gz / 1024:,.1f} KiB gzip)"
-
-
-def gzip_size(path: Path) -> int:
-    return len(gzip.compress(path.read_bytes(), compresslevel=9))
 
 
 def human_tail(output: str, lines: int) -> list[str]:
