@@ -19,6 +19,8 @@ from worker_build.toolchain import (
     eh_rustflags,
 )
 
+JS_SYS_ENV = "WASM_BINDGEN_USE_JS_SYS"
+
 
 def command(options: BuildOptions, toolchain: Toolchain) -> list[str]:
     argv = [
@@ -38,7 +40,11 @@ def command(options: BuildOptions, toolchain: Toolchain) -> list[str]:
 def environment(options: BuildOptions, toolchain: Toolchain) -> dict[str, str]:
     """RUSTC pins the compiler cargo uses (rustup proxies may be first on PATH);
     the user's RUSTFLAGS are extended, never replaced."""
-    env = {"RUSTC": str(toolchain.rustc)}
+    # WASM_BINDGEN_USE_JS_SYS: as the Rust worker-build sets it. wasm-bindgen's macro
+    # reads it at expansion time (a --cfg would not reach a host proc-macro under
+    # --target) and then expands async exports through `js_sys::futures` instead of
+    # `wasm_bindgen_futures`. cargo does not fingerprint it.
+    env = {"RUSTC": str(toolchain.rustc), JS_SYS_ENV: "1"}
     if toolchain.needs_bootstrap:
         env["RUSTC_BOOTSTRAP"] = "1"
     extra = ["-Cpanic=unwind", *eh_rustflags(options.eh_encoding)] if options.panic_unwind else []
