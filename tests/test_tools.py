@@ -12,7 +12,7 @@ from worker_build.tools import InstallPolicy, Source
 
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("WASM_BINDGEN_BIN", "WASM_OPT_BIN", "ESBUILD_BIN"):
+    for var in ("WASM_BINDGEN_BIN", "WASM_OPT_BIN", "ESBUILD_BIN", "WORKERD_BIN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", path_with(tmp_path / "empty"))
@@ -124,3 +124,36 @@ def test_npm_tool_needs_npm_to_install(tmp_path: Path) -> None:
     # PATH (from the autouse fixture) holds no npm
     with pytest.raises(ToolMissingError, match="npm is not available"):
         tools.esbuild(tmp_path, InstallPolicy.ALLOW)
+
+
+def workerd_exe(path: Path, date: str) -> Path:
+    return fake_exe(path, f'echo "workerd {date}"')
+
+
+def test_workerd_order_env_path_node_modules_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crate = tmp_path / "proj" / "crate"
+    crate.mkdir(parents=True)
+    cached = tmp_path / "cache" / "workerd" / tools.WORKERD_VERSION / "node_modules" / ".bin"
+    workerd_exe(cached / "workerd", "2026-11-17")
+    assert tools.workerd(crate, InstallPolicy.OFFLINE).source is Source.CACHE
+    workerd_exe(tmp_path / "proj" / "node_modules" / ".bin" / "workerd", "2026-11-17")
+    found = tools.workerd(crate, InstallPolicy.OFFLINE)
+    assert (found.source, found.version) == (Source.NODE_MODULES, "2026-11-17")
+    workerd_exe(tmp_path / "bin" / "workerd", "2026-10-01")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    assert tools.workerd(crate, InstallPolicy.OFFLINE).source is Source.PATH
+    monkeypatch.setenv("WORKERD_BIN", str(workerd_exe(tmp_path / "x" / "wd", "2024-01-01")))
+    assert tools.workerd(crate, InstallPolicy.OFFLINE).source is Source.ENV  # used as given
+
+
+def test_old_workerd_is_passed_over_and_missing_one_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workerd_exe(tmp_path / "bin" / "workerd", "2023-05-01")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    with pytest.raises(ToolMissingError) as info:
+        tools.workerd(tmp_path, InstallPolicy.OFFLINE)
+    assert f"npm install workerd@{tools.WORKERD_VERSION}" in (info.value.fix or "")
+    assert "WORKERD_BIN" in (info.value.fix or "")

@@ -1,8 +1,8 @@
-"""Resolve wasm-bindgen, wasm-opt and esbuild: one fixed order, one typed outcome.
+"""Resolve wasm-bindgen, wasm-opt, esbuild and workerd: one fixed order, one typed outcome.
 
 Order for each tool:
 1. the environment override (`WASM_BINDGEN_BIN`, `WASM_OPT_BIN`, `ESBUILD_BIN`, as the
-   real worker-build reads them): used as given, its version reported;
+   real worker-build reads them, and `WORKERD_BIN`): used as given, its version reported;
 2. PATH, only if its version is acceptable (wasm-bindgen: exactly the locked one);
 3. `node_modules/.bin` of the crate or any parent (npm tools);
 4. our cache (`$WORKER_BUILD_CACHE`, default `$XDG_CACHE_HOME/worker-build`), one
@@ -27,8 +27,11 @@ from worker_build.errors import CommandFailedError, ToolMissingError, WorkerBuil
 # The npm tool versions worker-build is tested with (also pinned in package.json).
 BINARYEN_VERSION = "132.0.0"
 ESBUILD_VERSION = "0.28.2"
+WORKERD_VERSION = "1.20261117.1"  # npm `workerd`: 1.<release date>.<patch>
 # Oldest binaryen whose wasm-opt handles both EH encodings and --translate-to-exnref.
 MIN_WASM_OPT = 120
+# Oldest workerd release (its `--version` date) that runs both EH encodings.
+MIN_WORKERD_DATE = "2025-09-01"
 
 
 class Source(Enum):
@@ -83,6 +86,10 @@ def _wasm_opt_version(path: Path) -> str | None:
 
 def _esbuild_version(path: Path) -> str | None:
     return _version_of(path, r"^(\d+\.\d+\.\d+)")
+
+
+def _workerd_version(path: Path) -> str | None:
+    return _version_of(path, r"workerd (\d{4}-\d{2}-\d{2})")
 
 
 def _env_tool(var: str, name: str, version_of: Callable[[Path], str | None]) -> Tool | None:
@@ -234,6 +241,21 @@ def esbuild(crate_root: Path, policy: InstallPolicy) -> Tool:
         env_var="ESBUILD_BIN",
         version_of=_esbuild_version,
         acceptable=lambda v: tuple(int(x) for x in v.split(".")) >= (0, 19, 0),
+        crate_root=crate_root,
+        policy=policy,
+    )
+
+
+def workerd(crate_root: Path, policy: InstallPolicy) -> Tool:
+    """The Workers runtime, for serving a build locally (`loader.serve()`). Its version is
+    the release date `workerd --version` prints (the npm version is 1.<date>.<patch>)."""
+    return _npm_tool(
+        name="workerd",
+        package="workerd",
+        version=WORKERD_VERSION,
+        env_var="WORKERD_BIN",
+        version_of=_workerd_version,
+        acceptable=lambda v: v >= MIN_WORKERD_DATE,
         crate_root=crate_root,
         policy=policy,
     )
