@@ -144,3 +144,8 @@ def test_options_are_frozen() -> None:
     o = opts()
     with pytest.raises(AttributeError):
         o.panic_unwind = True  # type: ignore[misc]
+
+
+def test_no_panic_recovery() -> None:
+    assert opts().panic_recovery is True
+    assert opts(no_panic_recovery=True).panic_recovery is False

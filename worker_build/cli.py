@@ -117,6 +117,12 @@ def build(
             help="How long to wait for another build of the same output.",
         ),
     ] = 600.0,
+    no_panic_recovery: Annotated[
+        bool,
+        typer.Option(
+            "--no-panic-recovery", hidden=True, help="As the real tool: no recovery shim."
+        ),
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Print every command run.")
     ] = False,
@@ -158,6 +164,7 @@ def build(
         scope=scope,
         lock_timeout=lock_timeout,
         cargo_args=tuple(ctx.args),
+        no_panic_recovery=no_panic_recovery,
     )
     _run_guarded(lambda: _build(raw, reporter), reporter, show_traceback=traceback)
 

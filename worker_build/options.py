@@ -70,6 +70,7 @@ class RawArgs:
     scope: str | None = None
     lock_timeout: float = 600.0
     cargo_args: tuple[str, ...] = ()
+    no_panic_recovery: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class BuildOptions:
     scope: str | None
     lock_timeout: float
     cargo_args: tuple[str, ...]
+    # False with the real tool's hidden --no-panic-recovery: wasm-bindgen without the
+    # reset-state/abort-handler flags and no recovery shim.
+    panic_recovery: bool = True
 
 
 def _choose_profile(raw: RawArgs) -> Profile:
@@ -220,4 +224,5 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         scope=raw.scope,
         lock_timeout=raw.lock_timeout,
         cargo_args=cargo_args,
+        panic_recovery=not raw.no_panic_recovery,
     )
