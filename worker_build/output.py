@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from worker_build.cachedir import cache_root
 from worker_build.errors import LockedError
-from worker_build.tools import cache_root
 
 STAGING_PREFIX = ".worker-build-staging-"
 # The JSON report of the last build, written into the output directory.

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from worker_build import proc
+from worker_build.cachedir import cache_root
 
 CACHE_NAME = "probes.json"
 SCHEMA = 1
@@ -32,8 +33,6 @@ MAX_ENTRIES = 256  # oldest entries are dropped beyond this
 
 
 def cache_file() -> Path:
-    from worker_build.tools import cache_root  # tools imports this module
-
     return cache_root() / CACHE_NAME
 
 

@@ -22,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 
 from worker_build import probe_cache, proc
+from worker_build.cachedir import cache_root as cache_root  # re-exported (tools.cache_root)
 from worker_build.errors import CommandFailedError, ToolMissingError, WorkerBuildError
 
 # The npm tool versions worker-build is tested with (also pinned in package.json).
@@ -57,14 +58,6 @@ class Tool:
 class InstallPolicy(Enum):
     ALLOW = "allow"
     OFFLINE = "offline"  # never download; a missing tool is an error
-
-
-def cache_root() -> Path:
-    override = os.environ.get("WORKER_BUILD_CACHE")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "worker-build"
 
 
 def _version_of(path: Path, pattern: str) -> str | None:
