@@ -9,9 +9,10 @@ and provides `__wbindgen_rethrow` / `__wbindgen_throw`.
 from __future__ import annotations
 
 import ctypes
+import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import wasmtime as wt
 
@@ -24,9 +25,6 @@ from worker_build.loader.errors import (
     as_exception,
     trap_reason,
 )
-
-if TYPE_CHECKING:
-    from worker_build.loader.runtime import Library
 
 I32, EXT = wt.ValType.i32(), wt.ValType.externref()
 # The payload is also handed to the host ("note") before the throw, because the
@@ -42,12 +40,31 @@ HELPER_WAT = """(module
     (call $throw (call $error (local.get 0) (local.get 1)))))"""
 
 
+class Owner(Protocol):
+    """What an instance needs from the library that creates it (runtime.Library).
+    A protocol rather than an import, so this module does not depend on runtime."""
+
+    lock: threading.RLock
+    engine: wt.Engine
+    module: wt.Module
+    helper: wt.Module  # HELPER_WAT, compiled once
+    intrinsics: dict[str, str]  # import name -> intrinsic it implements
+    unwinds: bool  # the module imports __wbindgen_wrapped_jstag
+    externref_init: list[tuple[int, str]]
+
+    def abort_instance(self, inst: Instance, message: str, cause: BaseException | None) -> NoReturn:
+        """Discard `inst` after a trap, replace it and raise AbortError."""
+
+    def schedule_reset(self) -> None:
+        """Make the next call start on a fresh instance."""
+
+
 class Instance:
     """One wasm instance in its own store, with the state the call path binds."""
 
-    def __init__(self, library: Library, generation: int) -> None:
+    def __init__(self, library: Owner, generation: int) -> None:
         self.library, self.generation = library, generation
-        self.lock = library._lock
+        self.lock = library.lock
         self.store = store = wt.Store(library.engine)
         self.host_error: BaseException | None = None
         self.thrown: object = None  # payload of the last __wbindgen_rethrow
@@ -197,7 +214,7 @@ class Instance:
             if thrown is not None:
                 raise as_exception(thrown)
             message = "an uncaught wasm exception that is not a JS error"
-        self.library._abort(self, message, host_error or trap)
+        self.library.abort_instance(self, message, host_error or trap)
 
     # ------------------------------------------------------------ imports
 
@@ -313,7 +330,7 @@ HOST_IMPORTS: dict[str, Callable[..., Any]] = {
     "__wbindgen_panic_error": lambda _inst, msg: PanicError(str(msg)),
     "__wbindgen_rethrow_critical": _rethrow_critical,
     "__wbindgen_init_externref_table": lambda inst: inst.init_externref_table(),
-    "__wbindgen_reinit": lambda inst: inst.library._schedule_reset(),
+    "__wbindgen_reinit": lambda inst: inst.library.schedule_reset(),
     "Error": _js_error,
     "cast:string": lambda inst, ptr, size: inst.string(ptr, size),
 }

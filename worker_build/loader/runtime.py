@@ -106,12 +106,12 @@ class InstanceHandle:
     def memory_size(self) -> int:
         """Size of the linear memory in bytes."""
         inst = self._live()
-        with self._library._lock:
+        with self._library.lock:
             return int(inst.memory.data_len(inst.store))
 
     def read_memory(self, address: int, size: int) -> bytes:
         inst = self._live()
-        with self._library._lock:
+        with self._library.lock:
             if address < 0 or size < 0:
                 raise IndexError(f"negative address or size: {address}, {size}")
             return inst.read(address, size)
@@ -160,7 +160,7 @@ class Library:
         self.functions = [FunctionSpec.from_dict(f) for f in spec.get("functions", [])]
         self._check_signatures()
         self._makers = {f.name: compile_function(f) for f in self.functions}
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._handlers: list[Callable[[], object]] = []
         self.generation = 0
         self._current: Instance | None = None
@@ -197,11 +197,11 @@ class Library:
 
     def reset(self) -> None:
         """Replace the instance with a fresh one (like the glue's `__wbg_reset_state`)."""
-        with self._lock:
+        with self.lock:
             self._current = None
             self._install(self._new_instance())
 
-    def _schedule_reset(self) -> None:
+    def schedule_reset(self) -> None:
         """`schedule_reinit()` from Rust: the next call starts on a fresh instance."""
         self._pending_reset = True
         for name in self._makers:
@@ -209,14 +209,14 @@ class Library:
 
     def _reset_first(self, name: str) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
-            with self._lock:
+            with self.lock:
                 if self._pending_reset:
                     self.reset()
             return getattr(self.impl, name)(*args)
 
         return call
 
-    def _abort(self, inst: Instance, message: str, cause: BaseException | None) -> NoReturn:
+    def abort_instance(self, inst: Instance, message: str, cause: BaseException | None) -> NoReturn:
         inst.run_abort_hook()
         reason = trap_reason(message) if message else repr(cause)
         if isinstance(cause, NotImplementedError):
@@ -224,7 +224,7 @@ class Library:
         try:
             self.reset()
         except BaseException as exc:
-            self._schedule_reset()
+            self.schedule_reset()
             raise AbortError(
                 f"wasm instance aborted ({reason}); creating a fresh one failed"
             ) from exc
@@ -243,12 +243,12 @@ class Library:
 
     def on_abort(self, callback: Callable[[], object]) -> Callable[[], object]:
         """Run `callback()` after each hard abort, once the fresh instance is in place."""
-        with self._lock:
+        with self.lock:
             self._handlers.append(callback)
         return callback
 
     def instance(self) -> InstanceHandle:
-        with self._lock:
+        with self.lock:
             if self._pending_reset or self._current is None:
                 self.reset()
             assert self._current is not None
