@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cratefix import GOOD_MANIFEST, write_crate
-from fakes import fake_rustc
+from fakes import fake_exe, fake_rustc
 
-from worker_build import cli, entry
+from worker_build import __version__, cli, cmdline, entry
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_INTERNAL,
+    EXIT_TOOL_FAILED,
     EXIT_TOOLCHAIN,
     EXIT_USAGE,
 )
+from worker_build.options import RawArgs, resolve
+from worker_build.steps import cargo
+from worker_build.toolchain import StdSource, Toolchain
 
 
 @pytest.fixture(autouse=True)
@@ -42,10 +50,33 @@ def assert_one_line_error(err: str, *needles: str) -> None:
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "--panic-unwind" in out and "Exit codes:" in out
-    code, out, _ = run(capsys, "--version")
-    assert code == 0 and out.startswith("worker-build ")
+    block = out.split("Options:\n", 1)[1].split("\n\n", 1)[0]
+    shown = set(re.findall(r"(?<![\w-])(-[\w-]+)", block))
+    for opt in cmdline.OPTIONS:  # every visible flag is in the help, hidden ones are not
+        assert all((name in shown) != opt.hidden for name in opt.names), opt.names
+    for args in (["--version"], ["-v"], ["--release", "-v"]):
+        code, out, _ = run(capsys, *args)
+        assert code == 0 and out == f"worker-build {__version__}\n"
+    code, out, _ = run(capsys, "--features", "x", "-h")
+    assert code == 0 and out.startswith("usage: worker-build")
     code, out, _ = run(capsys, "verify", "--help")
     assert code == 0 and "--expect" in out
+    code, out, _ = run(capsys, "doctor", "--help")
+    assert code == 0 and "--panic-unwind" in out
+
+
+def test_help_and_version_do_not_import_the_build(tmp_path: Path) -> None:
+    """--help and --version answer from cmdline.py alone (no typer, rich or pipeline)."""
+    probe = (
+        "import sys; from worker_build import entry; entry.main(sys.argv[1:]); "
+        "heavy = {'typer', 'rich', 'pydantic', 'worker_build.pipeline', 'worker_build.options'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    for flag in ("--help", "--version"):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, flag], capture_output=True, text=True, check=True
+        )
+        assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
 
 
 def test_missing_crate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,9 +99,165 @@ def test_conflicting_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert_one_line_error(err, "--dev and --release conflict")
 
 
-def test_unknown_click_option_value_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_option_value_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--lock-timeout", "soon")
-    assert code == EXIT_USAGE and "Traceback" not in err
+    assert code == EXIT_USAGE
+    assert_one_line_error(err, "--lock-timeout 'soon' is not a number of seconds")
+
+
+def test_usage_error_in_json_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    """A command-line error is reported in the mode asked for, wherever --json is."""
+    code, out, _ = run(capsys, "--target", "wasm32-wasip1", "--json")
+    assert code == EXIT_USAGE
+    assert json.loads(out)["error"]["type"] == "UsageError"
+
+
+# --- the command line: what is ours, what is cargo's ------------------------------------
+
+
+def parsed(*args: str) -> RawArgs:
+    cmd = cmdline.parse(list(args))
+    assert cmd.error is None, cmd.error.one_line()
+    return cmd.raw_args()
+
+
+def cargo_argv(*args: str) -> list[str]:
+    """The cargo command line a build with `args` runs, after the fixed part and the profile."""
+    opts = resolve(parsed(*args), Path("/crate"), {})
+    tc = Toolchain(Path("/tc/rustc"), Path("/tc/cargo"), "1.96.0", "stable", Path("/tc"),
+                   "--rustc", StdSource.PRECOMPILED, False)  # fmt: skip
+    argv = cargo.command(opts, tc)
+    return argv[argv.index("--message-format=json-render-diagnostics") + 1 :][
+        len(opts.profile.cargo_args) :
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "path", "cargo_args"),
+    [
+        # the README's and workers-rs's own command lines
+        (["--", "--features", "foo"], None, ["--features", "foo"]),
+        (["--release", "--features", "http"], None, ["--features", "http"]),
+        ([".", "--", "--features", "foo"], ".", ["--features", "foo"]),
+        (["--dev", "--panic-unwind"], None, []),
+        # flags of ours after cargo's are still ours; cargo's values are never the path
+        (["--features", "http", "--release", "crate"], "crate", ["--features", "http"]),
+        (["--features=a,b", "crate"], "crate", ["--features=a,b"]),
+        (["-F", "a", "-j", "2", "-Zbuild-std", "c"], "c", ["-F", "a", "-j", "2", "-Zbuild-std"]),
+        (["-p", "w", "c"], "c", ["-p", "w"]),  # -p [SPEC]: a value unless it is an option
+        (["-p", "--release", "c"], "c", ["-p"]),
+        (["-vv", "--locked"], None, ["-vv", "--locked"]),
+        (["c", "-p"], "c", ["-p"]),
+        (["c", "--features"], "c", ["--features"]),  # cargo says what is missing
+        (["c", "--", "--release", "x"], "c", ["--release", "x"]),  # after `--`: all cargo's
+    ],
+)
+def test_cargo_arguments_anywhere(args: list[str], path: str | None, cargo_args: list[str]) -> None:
+    raw = parsed(*args)
+    assert raw.path == (None if path is None else Path(path))
+    assert list(raw.cargo_args) == cargo_args
+
+
+def test_values_of_our_options_in_both_forms() -> None:
+    for args in (
+        ["--out-dir", "dist"],
+        ["--out-dir=dist"],
+        ["-d", "dist"],
+        ["-ddist"],
+        ["-d=dist"],
+    ):
+        assert parsed(*args).out_dir == Path("dist"), args
+    raw = parsed("--profile=small", "--eh-encoding", "exnref", "--panic-unwind", "-s=acme",
+                 "--rustc=/r/rustc", "--panic-body", "generic", "--lock-timeout=5")  # fmt: skip
+    assert (raw.profile, raw.eh_encoding, raw.scope) == ("small", "exnref", "acme")
+    assert (raw.rustc, raw.panic_body, raw.lock_timeout) == (Path("/r/rustc"), "generic", 5.0)
+    assert parsed("--panic-unwind", "--no-panic-unwind").panic_unwind is False  # last wins
+
+
+def test_aliases_and_hidden_flags_of_the_real_tool() -> None:
+    assert parsed("--no-optimization").no_opt and parsed("--no-opt").no_opt
+    assert parsed("--debug").dev
+    assert parsed("--no-panic-recovery").no_panic_recovery
+    # what the Rust tool always passes to wasm-bindgen may be repeated; nothing reaches cargo
+    raw = parsed("--no-typescript", "--target", "module", "-t=module", "--out-name=index")
+    assert raw.cargo_args == ()
+
+
+def test_quiet_and_offline_reach_cargo_once() -> None:
+    assert cargo_argv("-q") == ["--quiet"]
+    assert cargo_argv("-q", "--", "-q") == ["-q"]
+    assert cargo_argv("-q", "--", "-v") == ["-v"]  # cargo refuses --quiet with --verbose
+    assert cargo_argv("--offline") == ["--offline"]
+    assert cargo_argv("--offline", "--", "--offline") == ["--offline"]
+    assert cargo_argv("--release", "--features", "http") == ["--features", "http"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--target", "wasm32-wasip1"],
+        ["--target=wasm32-wasip1"],
+        ["-t", "bundler"],
+        ["--release", "--features", "x", "--target", "x86_64-unknown-linux-gnu"],
+        ["--", "--target", "wasm32-wasip1"],
+        [".", "--", "--target=module"],
+    ],
+)
+def test_target_is_rejected_wherever_it_appears(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == EXIT_USAGE
+    assert_one_line_error(err, "always builds for wasm32-unknown-unknown", "remove --target")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--out-name", "foo"], "the output is always named index.js"),
+        (["--release", "b"], "unexpected argument 'b'"),
+        (["--release=yes"], "--release takes no value"),
+        (["--out-dir"], "--out-dir needs a value"),
+        (["--eh-encoding", "fancy", "--panic-unwind"], "unknown value 'fancy'"),
+    ],
+)
+def test_command_line_usage_errors(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    crate = write_crate(tmp_path / "c")
+    code, _, err = run(capsys, str(crate), *args)
+    assert code == EXIT_USAGE
+    assert_one_line_error(err, needle)
+
+
+@pytest.mark.parametrize("args", [["--emscripten"], ["--bin", "app"], ["--release", "--bin=app"]])
+def test_emscripten_is_a_clear_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == EXIT_TOOLCHAIN
+    assert_one_line_error(err, "needs the Emscripten SDK 6", "drop --emscripten")
+
+
+def test_crate_found_from_the_current_directory_upwards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No PATH: the nearest Cargo.toml upwards, as the Rust tool; cargo's flags and
+    their values never become the path."""
+    root = write_crate(tmp_path / "c")
+    monkeypatch.chdir(root / "src")
+    rustc = fake_rustc(tmp_path / "bin", tmp_path / "sysroot", wasm_std=True)
+    fake_exe(
+        tmp_path / "bin" / "cargo",
+        f'printf "%s\\n" "$@" > {tmp_path}/argv; '
+        "echo \"error: the package 'my-worker' does not contain this feature: http\" >&2; exit 101",
+    )
+    code, _, err = run(capsys, "--release", "--features", "http", "--rustc", str(rustc))
+    argv = (tmp_path / "argv").read_text().splitlines()
+    assert argv[-2:] == ["--features", "http"] and "--release" in argv
+    assert code == EXIT_TOOL_FAILED
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "--features", "http")
+    assert code == EXIT_CRATE
+    assert_one_line_error(err, f"no Cargo.toml in {tmp_path} or its parents")
 
 
 def test_toolchain_without_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -168,9 +168,9 @@ def test_no_minify_env_is_an_option_change(fx: Fixture, monkeypatch: pytest.Monk
     assert not ok and reason(ctx) == "options changed (minify)"
 
 
-def test_lock_timeout_and_offline_do_not_rebuild(fx: Fixture) -> None:
+def test_lock_timeout_offline_and_quiet_do_not_rebuild(fx: Fixture) -> None:
     fx.full_build()
-    ok, ctx = fx.check(lock_timeout=5.0, offline=True)
+    ok, ctx = fx.check(lock_timeout=5.0, offline=True, quiet=True)
     assert ok, ctx.facts["incremental"]
 
 

@@ -84,8 +84,29 @@ def _single(versions: dict[str, list[str]], name: str, lockfile: Path) -> str | 
     return found[0] if found else None
 
 
-def load_crate(path: Path) -> Crate:
-    root = path.resolve()
+def find_crate_root(start: Path) -> Path | None:
+    """The nearest directory from `start` upwards holding a Cargo.toml (what the Rust
+    worker-build builds when it is given no path)."""
+    for directory in (start, *start.parents):
+        if (directory / "Cargo.toml").is_file():
+            return directory
+    return None
+
+
+def load_crate(path: Path | None) -> Crate:
+    """The crate at `path` (its directory or its Cargo.toml); None: the nearest one
+    from the current directory upwards."""
+    if path is None:
+        cwd = Path.cwd()
+        found = find_crate_root(cwd)
+        if found is None:
+            raise CrateError(
+                f"no Cargo.toml in {cwd} or its parents",
+                "run worker-build in the crate's directory or pass its path",
+            )
+        root = found
+    else:
+        root = path.resolve()
     if root.is_file() and root.name == "Cargo.toml":
         root = root.parent
     manifest = root / "Cargo.toml"

@@ -11,7 +11,7 @@ wasm-opt, bundle, python loader, verify, install) is a pure function of:
 - worker-build itself: its version, the bytes of every `.py` file of the
   package and every template (a changed shim, or a developer's edit to a
   step, rebuilds);
-- the resolved options (every `BuildOptions` field except `lock_timeout` and
+- the resolved options (every `BuildOptions` field except `lock_timeout`, `quiet` and
   `install_policy`, which cannot change the output) and the crate facts the
   steps read (package/lib name, locked wasm-bindgen and worker versions).
 
@@ -61,7 +61,7 @@ from worker_build.tools import Tool
 STATE_NAME = ".worker-build-state.json"
 SCHEMA = 1
 # Options that cannot change what the build writes.
-IGNORED_OPTIONS = frozenset({"lock_timeout", "install_policy"})
+IGNORED_OPTIONS = frozenset({"lock_timeout", "install_policy", "quiet"})
 _CHUNK = 1 << 20
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

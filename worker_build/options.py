@@ -54,7 +54,7 @@ PROFILING = Profile("profiling", ("--release",), optimize=True, bindgen_debug=Fa
 class RawArgs:
     """Exactly what the user typed; None means 'not given'."""
 
-    path: Path = Path(".")
+    path: Path | None = None  # None: the nearest directory upwards with a Cargo.toml
     dev: bool = False
     release: bool = False
     profiling: bool = False
@@ -71,6 +71,7 @@ class RawArgs:
     lock_timeout: float = 600.0
     cargo_args: tuple[str, ...] = ()
     no_panic_recovery: bool = False
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class BuildOptions:
     # False with the real tool's hidden --no-panic-recovery: wasm-bindgen without the
     # reset-state/abort-handler flags and no recovery shim.
     panic_recovery: bool = True
+    quiet: bool = False  # -q: cargo gets --quiet as well
 
 
 def _choose_profile(raw: RawArgs) -> Profile:
@@ -225,4 +227,5 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         lock_timeout=raw.lock_timeout,
         cargo_args=cargo_args,
         panic_recovery=not raw.no_panic_recovery,
+        quiet=raw.quiet,
     )

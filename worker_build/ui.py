@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -40,7 +40,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from worker_build import __version__
-from worker_build.errors import CommandFailedError, WorkerBuildError
+from worker_build.errors import CommandFailedError, WorkerBuildError, run_guarded
 from worker_build.output import REPORT_NAME
 
 REPORT_SCHEMA = 1
@@ -339,6 +339,17 @@ class Reporter:
     def note(self, text: str) -> None:
         if self.chatty:
             self._print(f"[yellow]note:[/yellow] {escape(text)}")
+
+    def guard(self, body: Callable[[], int], *, show_traceback: bool = False) -> int:
+        """Run a command body; every outcome becomes an exit code (errors.run_guarded),
+        expected errors are reported here."""
+        return run_guarded(
+            body,
+            self.error,
+            show_traceback=show_traceback,
+            interrupted="interrupted; the previous output was left unchanged",
+            traceback_hint="--traceback",
+        )
 
     # -- outcomes
     def summary(self, facts: Mapping[str, Any]) -> None:

@@ -18,6 +18,7 @@ from worker_build.toolchain import (
     build_std_flag,
     eh_rustflags,
 )
+from worker_build.tools import InstallPolicy
 
 JS_SYS_ENV = "WASM_BINDGEN_USE_JS_SYS"
 
@@ -34,6 +35,12 @@ def command(options: BuildOptions, toolchain: Toolchain) -> list[str]:
     ]
     if toolchain.std_source is StdSource.BUILD_STD:
         argv.append(build_std_flag(options.panic_unwind))
+    given = set(options.cargo_args)
+    # cargo refuses a flag given twice, and --quiet next to --verbose.
+    if options.quiet and not given & {"-q", "--quiet", "-v", "-vv", "--verbose"}:
+        argv.append("--quiet")
+    if options.install_policy is InstallPolicy.OFFLINE and "--offline" not in given:
+        argv.append("--offline")  # the Rust tool hands --offline to cargo
     return [*argv, *options.cargo_args]
 
 
