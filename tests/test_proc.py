@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,17 @@ def test_env_is_layered_and_echoed(tmp_path: Path) -> None:
 def test_check_false_returns_result(tmp_path: Path) -> None:
     exe = fake_exe(tmp_path / "fail", "exit 4")
     assert proc.run([exe], check=False).returncode == 4
+
+
+def test_spawned_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+    log = tmp_path / "out.log"
+    exe = fake_exe(tmp_path / "stubborn", "trap '' TERM\necho ready\nsleep 300 &\nwait")
+    with log.open("wb") as out:
+        child = proc.spawn([exe], stdout=out)
+        assert os.getpgid(child.pid) == child.pid  # its own process group
+        deadline = time.monotonic() + 30
+        while b"ready" not in log.read_bytes():  # the trap is set: SIGTERM is ignored now
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.01)
+        proc.stop_group(child, timeout=0.5)
+    assert child.returncode == -signal.SIGKILL

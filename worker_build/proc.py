@@ -8,14 +8,19 @@ exit code and captured output.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import IO
 
 from worker_build.errors import CommandFailedError, ToolMissingError
 
@@ -98,3 +103,71 @@ def run(
     if check and completed.returncode != 0:
         raise CommandFailedError(args, completed.returncode, result.stdout + result.stderr, fix)
     return result
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A pre-exec hook (Linux, main thread) that makes the child get SIGTERM when we die,
+    so a server outlives neither a SIGKILLed parent nor one ended by an unhandled signal.
+
+    The signal is tied to the thread that forks: from any other thread the child would be
+    killed when that thread ends, so no hook there. ctypes is loaded here, in the parent:
+    the child only makes one C call between fork and exec.
+    """
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+    return hook
+
+
+def spawn(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    stdout: IO[bytes],
+    pass_fds: Sequence[int] = (),
+    env: Mapping[str, str] | None = None,
+    fix: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a long-lived child (a server) in its own process group, output to `stdout`.
+
+    The group lets `stop_group` end it with everything it started, and keeps a terminal's
+    Ctrl-C from reaching it before the parent's cleanup runs (see _parent_death_signal for
+    a parent that dies without cleaning up).
+    """
+    args = [os.fspath(a) for a in argv]
+    args[0] = resolve(args[0], fix)
+    if _echo is not None:
+        _echo(format_command(args, env))
+    try:
+        return subprocess.Popen(
+            args,
+            env={**os.environ, **env} if env else None,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            pass_fds=tuple(pass_fds),
+            start_new_session=True,
+            preexec_fn=_parent_death_signal(),
+        )
+    except OSError as exc:
+        raise ToolMissingError(f"cannot run {args[0]}: {exc.strerror}", fix) from exc
+
+
+def stop_group(child: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM to the child's process group, SIGKILL after `timeout`; reaps the child."""
+    if child.poll() is None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):  # the group is already gone
+                os.killpg(child.pid, sig)
+            try:
+                child.wait(timeout=timeout)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    child.poll()
