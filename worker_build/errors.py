@@ -54,6 +54,16 @@ class ToolMissingError(WorkerBuildError):
     exit_code = EXIT_TOOL_MISSING
 
 
+class DownloadError(ToolMissingError):
+    """A prebuilt tool could not be fetched (not published for this version or platform,
+    or the network failed after retries). Resolution falls back to installing it."""
+
+
+class VerificationError(ToolMissingError):
+    """A download arrived but cannot be trusted: checksum mismatch, an unsafe or broken
+    archive, a binary that is not the promised version. Never cached, never a fallback."""
+
+
 class LockedError(WorkerBuildError):
     exit_code = EXIT_LOCKED
 
