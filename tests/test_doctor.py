@@ -16,7 +16,7 @@ from conftest import SAMPLES, Built, tool_env, worker_build
 from cratefix import GOOD_MANIFEST, write_crate
 from fakes import fake_exe, path_with
 
-from worker_build import cli, doctor
+from worker_build import cli, doctor, prebuilt
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_OK,
@@ -106,6 +106,9 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
     monkeypatch.setenv("PATH", path_with(m.bin))
     monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("WORKER_BUILD_RUSTC", str(rustc))
+    # No prebuilt downloads unless a test says so: then a missing tool without its
+    # installer (cargo, npm) is blocking, as on a platform with no release builds.
+    monkeypatch.setattr(prebuilt, "host", lambda: ("plan9", "mips"))
     for var in ("WORKER_BUILD_CARGO", "WASM_BINDGEN_BIN", "WASM_OPT_BIN", "ESBUILD_BIN",
                 "GITHUB_ACTIONS", "NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(var, raising=False)
@@ -352,3 +355,22 @@ def test_doctor_points_at_the_distro_compiler_on_this_machine() -> None:
     row = parse(proc.stdout)["rust toolchain"]
     assert row.status == "missing"
     assert row.fix is not None and "WORKER_BUILD_RUSTC=/usr/bin/rustc" in row.fix
+
+
+def test_a_prebuilt_download_makes_a_missing_tool_a_warning(
+    machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prebuilt, "host", lambda: ("linux", "x86_64"))
+    for name in ("cargo", "wasm-opt", "esbuild"):
+        (machine.bin / name).unlink()
+    (machine.root / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen").unlink()
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK
+    assert {rows[n].status for n in ("wasm-bindgen", "wasm-opt", "esbuild")} == {"warn"}
+    assert rows["wasm-bindgen"].detail.endswith(
+        "the first build downloads the prebuilt release from https://github.com/wasm-bindgen/"
+        "wasm-bindgen/releases/download/0.2.130/"
+        "wasm-bindgen-0.2.130-x86_64-unknown-linux-musl.tar.gz (seconds)"
+    )
+    assert "binaryen-version_132-x86_64-linux.tar.gz" in rows["wasm-opt"].detail
+    assert "@esbuild/linux-x64/-/linux-x64-0.28.2.tgz" in rows["esbuild"].detail

@@ -1,21 +1,85 @@
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fakes import fake_exe, path_with
+from mirror import Mirror, Serve, Truncate, release_tgz, script, serving, sha256sum_line
 
-from worker_build import tools
-from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError
+from worker_build import prebuilt, tools
+from worker_build.download import Fetcher
+from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError, VerificationError
 from worker_build.tools import InstallPolicy, Source
+
+V = "0.2.130"
+WB_TARGET = "x86_64-unknown-linux-musl"
+WB_NAME = f"wasm-bindgen-{V}-{WB_TARGET}.tar.gz"
 
 
 @pytest.fixture(autouse=True)
-def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]:
+    """Every download goes to a loopback mirror that has nothing until a test publishes
+    it (404: the resolver falls back to cargo / npm); never to the real GitHub."""
     for var in ("WASM_BINDGEN_BIN", "WASM_OPT_BIN", "ESBUILD_BIN", "WORKERD_BIN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", path_with(tmp_path / "empty"))
+    monkeypatch.setattr(prebuilt, "host", lambda: ("linux", "x86_64"))
+    with serving(Mirror()) as m:
+        monkeypatch.setenv(prebuilt.WASM_BINDGEN_MIRROR_VAR, f"{m.base}/wb")
+        monkeypatch.setenv(prebuilt.BINARYEN_MIRROR_VAR, f"{m.base}/binaryen")
+        monkeypatch.setenv(prebuilt.NPM_REGISTRY_VAR, f"{m.base}/npm")
+        yield m
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.started: list[str] = []
+
+    def download_started(self, what: str, url: str, total: int | None) -> None:
+        self.started.append(url)
+
+    def download_advanced(self, done: int, total: int | None) -> None:
+        pass
+
+    def download_ended(self) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def quick(progress: Notes | None = None) -> Fetcher:
+    return Fetcher(sleep=lambda _s: None, progress=progress or Notes())
+
+
+def publish_bindgen(m: Mirror, reports: str = V, *, checksum_of: bytes | None = None) -> bytes:
+    archive = release_tgz(
+        f"wasm-bindgen-{V}-{WB_TARGET}",
+        {"wasm-bindgen": script(f"wasm-bindgen {reports}")},
+        ("wasm-bindgen",),
+    )
+    m.file(f"/wb/{V}/{WB_NAME}", archive)
+    m.file(f"/wb/{V}/{WB_NAME}.sha256sum", sha256sum_line(checksum_of or archive, WB_NAME))
+    return archive
+
+
+def recording_cargo(tmp_path: Path) -> Path:
+    """A fake cargo that "installs" by writing the binary under --root, logging argv."""
+    log = tmp_path / "argv.txt"
+    fake_exe(
+        tmp_path / "bin" / "cargo",
+        f'echo "$@" >> {log}\nroot=$6\n[ -n "$root" ] || exit 9\nmkdir -p "$root/bin"\n'
+        f'printf \'#!/bin/sh\\necho "wasm-bindgen %s"\\n\' "$4" > "$root/bin/wasm-bindgen"\n'
+        'chmod +x "$root/bin/wasm-bindgen"',
+    )
+    return log
 
 
 def bindgen(path: Path, version: str) -> Path:
@@ -58,18 +122,17 @@ def test_cache_keeps_one_dir_per_version(tmp_path: Path) -> None:
     assert tools.wasm_bindgen("0.2.125", InstallPolicy.OFFLINE).path.parts[-3] == "0.2.125"
 
 
-def test_install_with_fake_cargo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The fake cargo "installs" by writing the binary under --root, recording its argv.
-    log = tmp_path / "argv.txt"
-    fake_exe(
-        tmp_path / "bin" / "cargo",
-        f'echo "$@" >> {log}\nroot=$6\n[ -n "$root" ] || exit 9\nmkdir -p "$root/bin"\n'
-        f'printf \'#!/bin/sh\\necho "wasm-bindgen %s"\\n\' "$4" > "$root/bin/wasm-bindgen"\n'
-        'chmod +x "$root/bin/wasm-bindgen"',
-    )
+def test_not_published_falls_back_to_cargo_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
+) -> None:
+    log = recording_cargo(tmp_path)
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
-    tool = tools.wasm_bindgen("0.2.130", InstallPolicy.ALLOW)
+    shown = Notes()
+    tool = tools.wasm_bindgen("0.2.130", InstallPolicy.ALLOW, fetcher=quick(shown))
     assert tool.source is Source.INSTALLED
+    assert mirror.hits(f"/wb/{V}/{WB_NAME}.sha256sum") == 1  # asked once: 404 is final
+    assert len(shown.notes) == 1 and "HTTP 404" in shown.notes[0]
+    assert "installing it with `cargo install` (several minutes) instead" in shown.notes[0]
     assert tool.path == tmp_path / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
     assert "install wasm-bindgen-cli --version 0.2.130 --root" in log.read_text()
     assert "--locked" in log.read_text()
@@ -157,3 +220,188 @@ def test_old_workerd_is_passed_over_and_missing_one_names_the_fix(
         tools.workerd(tmp_path, InstallPolicy.OFFLINE)
     assert f"npm install workerd@{tools.WORKERD_VERSION}" in (info.value.fix or "")
     assert "WORKERD_BIN" in (info.value.fix or "")
+
+
+# --- prebuilt downloads (loopback mirror) ------------------------------------------------
+
+
+def test_download_then_cache(tmp_path: Path, mirror: Mirror) -> None:
+    other = tmp_path / "cache" / "wasm-bindgen" / "0.2.125" / "bin" / "wasm-bindgen"
+    bindgen(other, "0.2.125")
+    publish_bindgen(mirror)
+    shown = Notes()
+    tool = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown))
+    assert (tool.source, tool.version) == (Source.DOWNLOADED, V)
+    assert tool.path == tmp_path / "cache" / "wasm-bindgen" / f"{V}-{WB_TARGET}" / "wasm-bindgen"
+    assert shown.started == [f"{mirror.base}/wb/{V}/{WB_NAME}"]
+    requests = len(mirror.log)
+    again = tools.wasm_bindgen(V, InstallPolicy.OFFLINE)
+    assert (again.source, again.path) == (Source.CACHE, tool.path)
+    assert len(mirror.log) == requests  # served from the cache, nothing fetched
+    assert other.is_file()  # other versions are never deleted
+
+
+def test_bad_checksum_is_an_error_not_a_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
+) -> None:
+    log = recording_cargo(tmp_path)
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    archive = publish_bindgen(mirror, checksum_of=b"the published bytes")
+    with pytest.raises(VerificationError) as info:
+        tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+    assert info.value.exit_code == EXIT_TOOL_MISSING
+    assert f"expected sha256:{hashlib.sha256(b'the published bytes').hexdigest()}" in (
+        info.value.message
+    )
+    assert f"got sha256:{hashlib.sha256(archive).hexdigest()}" in info.value.message
+    assert not log.exists(), "no fallback to cargo install after a checksum mismatch"
+    assert list((tmp_path / "cache" / "wasm-bindgen").iterdir()) == []
+
+
+def test_a_download_reporting_another_version_is_refused(tmp_path: Path, mirror: Mirror) -> None:
+    publish_bindgen(mirror, reports="0.2.100")
+    with pytest.raises(VerificationError, match=r"reports version 0\.2\.100; nothing was cached"):
+        tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+    assert list((tmp_path / "cache" / "wasm-bindgen").iterdir()) == []
+
+
+def test_truncated_download_is_retried(mirror: Mirror) -> None:
+    archive = publish_bindgen(mirror)
+    mirror.route(f"/wb/{V}/{WB_NAME}", Truncate(archive, 40), Serve(archive))
+    shown = Notes()
+    assert tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
+        Source.DOWNLOADED
+    )
+    assert mirror.hits(f"/wb/{V}/{WB_NAME}") == 2
+    assert [n for n in shown.notes if "retrying" in n]
+
+
+def test_truncated_every_time_falls_back_to_cargo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
+) -> None:
+    recording_cargo(tmp_path)
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    archive = publish_bindgen(mirror)
+    mirror.route(f"/wb/{V}/{WB_NAME}", Truncate(archive, 40))
+    tool = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+    assert tool.source is Source.INSTALLED
+    assert mirror.hits(f"/wb/{V}/{WB_NAME}") == 5
+    assert sorted(p.name for p in (tmp_path / "cache" / "wasm-bindgen").iterdir()) == [V]
+
+
+def test_no_cargo_after_a_failed_download_says_both(mirror: Mirror) -> None:
+    with pytest.raises(ToolMissingError, match=r"HTTP 404.*and cargo is not on PATH"):
+        tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+
+
+def test_offline_never_downloads(tmp_path: Path, mirror: Mirror) -> None:
+    publish_bindgen(mirror)
+    with pytest.raises(ToolMissingError, match="is not installed"):
+        tools.wasm_bindgen(V, InstallPolicy.OFFLINE, fetcher=quick())
+    for lookup in (tools.wasm_opt, tools.esbuild):
+        with pytest.raises(ToolMissingError, match="is not installed"):
+            lookup(tmp_path, InstallPolicy.OFFLINE, fetcher=quick())
+    assert mirror.log == []
+
+
+def test_env_override_is_used_without_asking_the_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
+) -> None:
+    publish_bindgen(mirror)
+    monkeypatch.setenv("WASM_BINDGEN_BIN", str(bindgen(tmp_path / "x" / "wb", V)))
+    assert tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick()).source is Source.ENV
+    assert mirror.log == []
+
+
+def test_native_wasm_opt_is_downloaded_and_preferred_in_the_cache(
+    tmp_path: Path, mirror: Mirror
+) -> None:
+    npm_cached = tmp_path / "cache" / "binaryen" / tools.BINARYEN_VERSION / "node_modules"
+    wasm_opt = 'echo "wasm-opt version 132 (version_132)"'
+    name = "binaryen-version_132-x86_64-linux.tar.gz"
+    archive = release_tgz(
+        "binaryen-version_132",
+        {"bin/wasm-opt": script("wasm-opt version 132 (version_132)"), "lib/x.a": b""},
+        ("bin/wasm-opt",),
+    )
+    mirror.file(f"/binaryen/version_132/{name}", archive)
+    mirror.file(f"/binaryen/version_132/{name}.sha256", sha256sum_line(archive, name))
+    tool = tools.wasm_opt(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
+    assert (tool.source, tool.version) == (Source.DOWNLOADED, "132")
+    assert tool.path.parts[-4:] == ("binaryen", "132-x86_64-linux", "bin", "wasm-opt")
+    fake_exe(npm_cached / ".bin" / "wasm-opt", wasm_opt)  # an older npm install
+    again = tools.wasm_opt(tmp_path, InstallPolicy.OFFLINE)
+    assert (again.source, again.path) == (Source.CACHE, tool.path)
+
+
+def test_esbuild_from_the_registry_tarball(tmp_path: Path, mirror: Mirror) -> None:
+    version = tools.ESBUILD_VERSION
+    tgz = release_tgz("package", {"bin/esbuild": script(version)}, ("bin/esbuild",))
+    sri = "sha512-" + base64.b64encode(hashlib.sha512(tgz).digest()).decode()
+    mirror.file(
+        f"/npm/@esbuild/linux-x64/{version}", json.dumps({"dist": {"integrity": sri}}).encode()
+    )
+    mirror.file(f"/npm/@esbuild/linux-x64/-/linux-x64-{version}.tgz", tgz)
+    tool = tools.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
+    assert (tool.source, tool.version) == (Source.DOWNLOADED, version)
+    assert tool.path == tmp_path / "cache" / "esbuild" / f"{version}-linux-x64" / "bin" / "esbuild"
+
+
+def test_npm_fallback_after_a_missing_prebuilt_names_both(tmp_path: Path) -> None:
+    with pytest.raises(ToolMissingError, match=r"HTTP 404.*npm is not available") as info:
+        tools.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
+    assert "npm install esbuild@" in (info.value.fix or "")
+
+
+def test_no_prebuilt_for_this_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
+) -> None:
+    monkeypatch.setattr(prebuilt, "host", lambda: ("plan9", "mips"))
+    recording_cargo(tmp_path)
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    shown = Notes()
+    assert tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
+        Source.INSTALLED
+    )
+    assert "no prebuilt wasm-bindgen is published for plan9/mips" in shown.notes[0]
+    assert mirror.log == []
+
+
+@pytest.mark.slow
+def test_esbuild_from_the_real_npm_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
+) -> None:
+    """The real registry: @esbuild/<platform> at the pinned version, its sha512 checked
+    against the registry's integrity, and the binary bundles a file."""
+    monkeypatch.undo()  # the real platform and registry; a fresh cache and PATH below
+    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", path_with(tmp_path / "empty"))
+    monkeypatch.delenv("ESBUILD_BIN", raising=False)
+    for var in (prebuilt.NPM_REGISTRY_VAR, "npm_config_registry"):
+        monkeypatch.delenv(var, raising=False)
+    shown = Notes()
+    tool = tools.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick(shown))
+    assert (tool.source, tool.version) == (Source.DOWNLOADED, tools.ESBUILD_VERSION)
+    plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
+    assert shown.started == [
+        f"https://registry.npmjs.org/@esbuild/{plat}/-/{plat}-{tools.ESBUILD_VERSION}.tgz"
+    ]
+    meta = json.loads(
+        quick().fetch_bytes(
+            f"https://registry.npmjs.org/@esbuild/{plat}/{tools.ESBUILD_VERSION}", "metadata"
+        )
+    )
+    integrity = base64.b64decode(meta["dist"]["integrity"].removeprefix("sha512-"))
+    record = json.loads((tool.path.parents[1] / prebuilt.RECORD_NAME).read_text())
+    assert bytes.fromhex(record["sha512"]) == integrity
+    entry = tmp_path / "entry.js"
+    entry.write_text("export const answer = 6 * 7;\n")
+    out = subprocess.run(
+        [str(tool.path), str(entry), "--bundle", "--format=esm", "--minify"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "42" in out or "6*7" in out
+    assert tools.esbuild(tmp_path, InstallPolicy.OFFLINE).source is Source.CACHE

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from worker_build import crate as crate_mod
 from worker_build import options as options_mod
-from worker_build import proc, toolchain, tools, ui
+from worker_build import prebuilt, proc, toolchain, tools, ui
 from worker_build.crate import Crate
 from worker_build.errors import (
     EXIT_OK,
@@ -170,13 +170,18 @@ def check_wasm_bindgen(crate: Crate | None) -> Check:
     try:
         tool = tools.wasm_bindgen(locked, tools.InstallPolicy.OFFLINE)
     except ToolMissingError as exc:
-        if os.environ.get("WASM_BINDGEN_BIN") or shutil.which("cargo") is None:
+        asset = prebuilt.wasm_bindgen(locked)
+        cargo = shutil.which("cargo")
+        if os.environ.get("WASM_BINDGEN_BIN") or (asset is None and cargo is None):
             return _missing(name, exc)
+        how = [f"downloads the prebuilt release from {asset.url} (seconds)"] if asset else []
+        if cargo is not None:
+            how.append(f"installs it into {tools.cache_root() / 'wasm-bindgen' / locked} "
+                       "with cargo (several minutes, needs crates.io)")
         return Check(
             name, Status.WARN,
             f"wasm-bindgen {locked} (locked in Cargo.lock) is not installed; the first build "
-            f"installs it into {tools.cache_root() / 'wasm-bindgen' / locked} with cargo "
-            "(several minutes, needs crates.io)",
+            + ", else ".join(how),
             exc.fix,
         )
     if tool.version != locked:
@@ -201,19 +206,21 @@ def check_npm_tool(
     root: Path,
     needed: bool,
     why_not_needed: str = "",
+    asset: prebuilt.Asset | None = None,
 ) -> Check:
     try:
         tool = lookup(root, tools.InstallPolicy.OFFLINE)
     except ToolMissingError as exc:
         if not needed:
             return Check(name, Status.ABSENT, f"{exc.message}; {why_not_needed}", exc.fix)
-        if os.environ.get(env_var) or shutil.which("npm") is None:
+        npm = shutil.which("npm")
+        if os.environ.get(env_var) or (asset is None and npm is None):
             return _missing(name, exc)
-        return Check(
-            name, Status.WARN,
-            f"{exc.message}; the first build installs it with npm into {tools.cache_root()}",
-            exc.fix,
-        )
+        how = [f"downloads the prebuilt release from {asset.url}"] if asset else []
+        if npm is not None:
+            how.append(f"installs it with npm into {tools.cache_root()}")
+        return Check(name, Status.WARN, f"{exc.message}; the first build " + ", else ".join(how),
+                     exc.fix)
     return Check(name, Status.OK, f"{tool.version} ({tool.source.value}): {tool.path}")
 
 
@@ -295,8 +302,10 @@ def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check
     wasm_opt_needed = opts is None or opts.wasm_opt_args is not None or (
         opts.panic_unwind and opts.loader)
     checks.append(check_npm_tool("wasm-opt", "WASM_OPT_BIN", tools.wasm_opt, root,
-                                 wasm_opt_needed, "not needed: wasm-opt is off for this crate"))
-    checks.append(check_npm_tool("esbuild", "ESBUILD_BIN", tools.esbuild, root, True))
+                                 wasm_opt_needed, "not needed: wasm-opt is off for this crate",
+                                 prebuilt.binaryen(tools.BINARYEN_MAJOR)))
+    checks.append(check_npm_tool("esbuild", "ESBUILD_BIN", tools.esbuild, root, True,
+                                 asset=prebuilt.esbuild(tools.ESBUILD_VERSION)))
     checks.append(check_node(opts.eh_encoding if opts is not None and opts.panic_unwind
                              else None))
     checks.append(check_local_tool("workerd", root, "workerd"))

@@ -6,8 +6,13 @@ Order for each tool:
 2. PATH, only if its version is acceptable (wasm-bindgen: exactly the locked one);
 3. `node_modules/.bin` of the crate or any parent (npm tools);
 4. our cache (`$WORKER_BUILD_CACHE`, default `$XDG_CACHE_HOME/worker-build`), one
-   directory per version, so other versions are never deleted;
-5. install into that cache (`cargo install` / `npm install`) unless `--offline`.
+   directory per version, so other versions are never deleted: a prebuilt download
+   first, then an installed one;
+5. unless `--offline`: download the prebuilt tool into that cache, verified against its
+   published checksum (prebuilt.py; wasm-bindgen, wasm-opt, esbuild);
+6. when no prebuilt could be fetched: install into that cache (`cargo install` /
+   `npm install`). A download that arrives but fails verification is an error, never
+   a reason to fall back.
 """
 
 from __future__ import annotations
@@ -21,12 +26,19 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from worker_build import probe_cache, proc
+from worker_build import download, prebuilt, probe_cache, proc
 from worker_build.cachedir import cache_root as cache_root  # re-exported (tools.cache_root)
-from worker_build.errors import CommandFailedError, ToolMissingError, WorkerBuildError
+from worker_build.errors import (
+    CommandFailedError,
+    DownloadError,
+    ToolMissingError,
+    VerificationError,
+    WorkerBuildError,
+)
 
 # The npm tool versions worker-build is tested with (also pinned in package.json).
 BINARYEN_VERSION = "132.0.0"
+BINARYEN_MAJOR = BINARYEN_VERSION.split(".")[0]  # its native release is `version_132`
 ESBUILD_VERSION = "0.28.2"
 WORKERD_VERSION = "1.20261117.1"  # npm `workerd`: 1.<release date>.<patch>
 # Oldest binaryen whose wasm-opt handles both EH encodings and --translate-to-exnref.
@@ -40,7 +52,8 @@ class Source(Enum):
     PATH = "PATH"
     NODE_MODULES = "node_modules"
     CACHE = "cache"
-    INSTALLED = "installed"
+    DOWNLOADED = "downloaded"  # a prebuilt release, verified, now in the cache
+    INSTALLED = "installed"  # built or installed by cargo / npm into the cache
 
 
 @dataclass(frozen=True)
@@ -60,9 +73,16 @@ class InstallPolicy(Enum):
     OFFLINE = "offline"  # never download; a missing tool is an error
 
 
-def _version_of(path: Path, pattern: str) -> str | None:
+BINDGEN_PATTERN = r"wasm-bindgen (\d+\.\d+\.\d+)"
+WASM_OPT_PATTERN = r"version (\d+)"
+ESBUILD_PATTERN = r"^(\d+\.\d+\.\d+)"
+
+
+def _version_of(path: Path, pattern: str, *, cached: bool = True) -> str | None:
     try:
-        out = probe_cache.version_output(path)  # cached `path --version` (issue 7)
+        # cached `path --version` (issue 7); not for a binary still in staging, whose
+        # path is gone a moment later
+        out = probe_cache.version_output(path) if cached else proc.run([path, "--version"]).stdout
     except WorkerBuildError:
         return None
     match = re.search(pattern, out)
@@ -70,15 +90,15 @@ def _version_of(path: Path, pattern: str) -> str | None:
 
 
 def _bindgen_version(path: Path) -> str | None:
-    return _version_of(path, r"wasm-bindgen (\d+\.\d+\.\d+)")
+    return _version_of(path, BINDGEN_PATTERN)
 
 
 def _wasm_opt_version(path: Path) -> str | None:
-    return _version_of(path, r"version (\d+)")
+    return _version_of(path, WASM_OPT_PATTERN)
 
 
 def _esbuild_version(path: Path) -> str | None:
-    return _version_of(path, r"^(\d+\.\d+\.\d+)")
+    return _version_of(path, ESBUILD_PATTERN)
 
 
 def _workerd_version(path: Path) -> str | None:
@@ -107,6 +127,46 @@ def _node_modules_bins(start: Path, name: str) -> list[Path]:
     ]
 
 
+def _cached(name: str, version: str, paths: list[Path]) -> Tool | None:
+    for path in paths:
+        if path.is_file():
+            return Tool(name, path, version, Source.CACHE)
+    return None
+
+
+def _download(
+    asset: prebuilt.Asset | None,
+    name: str,
+    version: str,
+    pattern: str,
+    fetcher: download.Fetcher | None,
+) -> Tool | str:
+    """The verified prebuilt tool, or why there is none (then the caller falls back)."""
+    if asset is None:
+        system, machine = prebuilt.host()
+        return f"no prebuilt {name} is published for {system}/{machine}"
+
+    def check(binary: Path) -> None:
+        found = _version_of(binary, pattern, cached=False)
+        if found != version:
+            raise VerificationError(
+                f"the {asset.tool} downloaded from {asset.url} reports version "
+                f"{found or 'nothing'}; nothing was cached",
+                "check the mirror setting: it must serve the published release",
+            )
+
+    try:
+        path = prebuilt.obtain(asset, fetcher or download.Fetcher(), check)
+    except DownloadError as exc:
+        return f"prebuilt {asset.tool} not downloaded: {exc.message}"
+    return Tool(name, path, version, Source.DOWNLOADED)
+
+
+def _falling_back(fetcher: download.Fetcher | None, why: str, how: str) -> None:
+    shown = fetcher.shown if fetcher is not None else download.current_progress()
+    shown.note(f"{why}; {how} instead")
+
+
 def _install(argv_for: Callable[[Path], list[str]], final: Path, what: str) -> None:
     """Install into a temp dir next to `final`, then rename: concurrent installs never
     see half a tool, and a failed install leaves nothing behind."""
@@ -122,7 +182,9 @@ def _install(argv_for: Callable[[Path], list[str]], final: Path, what: str) -> N
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def wasm_bindgen(version: str, policy: InstallPolicy) -> Tool:
+def wasm_bindgen(
+    version: str, policy: InstallPolicy, *, fetcher: download.Fetcher | None = None
+) -> Tool:
     name = "wasm-bindgen"
     fix = f"run `cargo install wasm-bindgen-cli --version {version}` or set WASM_BINDGEN_BIN"
     env = _env_tool("WASM_BINDGEN_BIN", name, _bindgen_version)
@@ -131,17 +193,23 @@ def wasm_bindgen(version: str, policy: InstallPolicy) -> Tool:
     on_path = shutil.which(name)
     if on_path and _bindgen_version(Path(on_path)) == version:
         return Tool(name, Path(on_path), version, Source.PATH)
+    asset = prebuilt.wasm_bindgen(version)
     root = cache_root() / "wasm-bindgen" / version
     binary = root / "bin" / name
-    if binary.is_file():
-        return Tool(name, binary, version, Source.CACHE)
+    cached = _cached(name, version, [*([asset.path] if asset else []), binary])
+    if cached is not None:
+        return cached
     if policy is InstallPolicy.OFFLINE:
         raise ToolMissingError(
             f"wasm-bindgen {version} (locked in Cargo.lock) is not installed", fix
         )
+    got = _download(asset, name, version, BINDGEN_PATTERN, fetcher)
+    if isinstance(got, Tool):
+        return got
     cargo = shutil.which("cargo")
     if cargo is None:
-        raise ToolMissingError(f"cannot install wasm-bindgen {version}: cargo not on PATH", fix)
+        raise ToolMissingError(f"{got}, and cargo is not on PATH to install it", fix)
+    _falling_back(fetcher, got, "installing it with `cargo install` (several minutes)")
 
     def argv(dest: Path, locked: bool) -> list[str]:
         cmd = [cargo, "install", "wasm-bindgen-cli", "--version", version, "--root", str(dest)]
@@ -170,7 +238,13 @@ def _npm_tool(
     acceptable: Callable[[str], bool],
     crate_root: Path,
     policy: InstallPolicy,
+    asset: prebuilt.Asset | None = None,
+    asset_version: str = "",
+    pattern: str = "",
+    fetcher: download.Fetcher | None = None,
 ) -> Tool:
+    """`asset`: the prebuilt release tried before `npm install` (reporting
+    `asset_version`, matched by `pattern`); None for npm-only tools."""
     fix = f"run `npm install {package}@{version}` or set {env_var}"
     env = _env_tool(env_var, name, version_of)
     if env is not None:
@@ -184,13 +258,26 @@ def _npm_tool(
             return Tool(name, path, found, source)
     root = cache_root() / package / version
     binary = root / "node_modules" / ".bin" / name
+    if asset is not None and asset.path.is_file():
+        return Tool(name, asset.path, asset_version, Source.CACHE)
     if binary.is_file():
         return Tool(name, binary, version, Source.CACHE)
     if policy is InstallPolicy.OFFLINE:
         raise ToolMissingError(f"{name} not found ({package}@{version} is not installed)", fix)
+    why = ""
+    if asset is not None:
+        got = _download(asset, name, asset_version, pattern, fetcher)
+        if isinstance(got, Tool):
+            return got
+        why = got
     npm = shutil.which("npm")
     if npm is None:
-        raise ToolMissingError(f"{name} not found and npm is not available to install it", fix)
+        raise ToolMissingError(
+            f"{why + '; ' if why else ''}{name} not found and npm is not available to install it",
+            fix,
+        )
+    if why:
+        _falling_back(fetcher, why, f"installing npm's {package}@{version}")
     try:
         _install(
             lambda d: [
@@ -213,7 +300,12 @@ def _npm_tool(
     return Tool(name, binary, version, Source.INSTALLED)
 
 
-def wasm_opt(crate_root: Path, policy: InstallPolicy) -> Tool:
+def wasm_opt(
+    crate_root: Path, policy: InstallPolicy, *, fetcher: download.Fetcher | None = None
+) -> Tool:
+    """The npm fallback is binaryen's JavaScript/Wasm build (runs on Node, slower); the
+    download is the native release of the same version."""
+    major = BINARYEN_MAJOR
     return _npm_tool(
         name="wasm-opt",
         package="binaryen",
@@ -223,10 +315,16 @@ def wasm_opt(crate_root: Path, policy: InstallPolicy) -> Tool:
         acceptable=lambda v: int(v) >= MIN_WASM_OPT,
         crate_root=crate_root,
         policy=policy,
+        asset=prebuilt.binaryen(major),
+        asset_version=major,
+        pattern=WASM_OPT_PATTERN,
+        fetcher=fetcher,
     )
 
 
-def esbuild(crate_root: Path, policy: InstallPolicy) -> Tool:
+def esbuild(
+    crate_root: Path, policy: InstallPolicy, *, fetcher: download.Fetcher | None = None
+) -> Tool:
     return _npm_tool(
         name="esbuild",
         package="esbuild",
@@ -236,6 +334,10 @@ def esbuild(crate_root: Path, policy: InstallPolicy) -> Tool:
         acceptable=lambda v: tuple(int(x) for x in v.split(".")) >= (0, 19, 0),
         crate_root=crate_root,
         policy=policy,
+        asset=prebuilt.esbuild(ESBUILD_VERSION),
+        asset_version=ESBUILD_VERSION,
+        pattern=ESBUILD_PATTERN,
+        fetcher=fetcher,
     )
 
 
