@@ -309,6 +309,44 @@ def test_durations() -> None:
 # --- --json ------------------------------------------------------------------------------------
 
 
+DOWNLOAD_URL = "https://mirror.example/wb/0.2.130/wasm-bindgen-0.2.130-x86_64.tar.gz"
+DOWNLOAD_DRIVER = f"""
+from worker_build.ui import Mode, Reporter
+r = Reporter(Mode.NORMAL)
+r.step_started("wasm-bindgen")
+r.download_started("wasm-bindgen 0.2.130", "{DOWNLOAD_URL}", 3 << 20)
+r.download_advanced(1 << 20, 3 << 20)
+r.download_advanced(3 << 20, 3 << 20)
+r.download_ended()
+r.step_finished("wasm-bindgen", 1.0)
+"""
+
+
+def test_download_progress_on_a_terminal() -> None:
+    code, out = run_in_pty([sys.executable, "-c", DOWNLOAD_DRIVER], child_env(), cols=160)
+    assert code == 0, out
+    text = ANSI.sub("", out)
+    assert f"downloading wasm-bindgen 0.2.130 (3.0 MiB) from {DOWNLOAD_URL}" in text
+    # the spinner line shows the bytes as they arrive: the first and last update at once
+    assert "wasm-bindgen 0.2.130: 1.0 MiB of 3.0 MiB (33%)" in text
+    assert "wasm-bindgen 0.2.130: 3.0 MiB of 3.0 MiB (100%)" in text
+    assert "✓ wasm-bindgen 1.00s" in plain_lines(out)
+
+
+@pytest.mark.parametrize("mode", [ui.Mode.NORMAL, ui.Mode.JSON, ui.Mode.QUIET])
+def test_download_off_a_terminal_is_one_line(mode: ui.Mode) -> None:
+    stream = Stream()
+    reporter = ui.Reporter(mode, stream=stream, env={})
+    reporter.step_started("wasm-bindgen")
+    reporter.download_started("wasm-bindgen 0.2.130", DOWNLOAD_URL, None)
+    for done in range(0, 5 << 20, 1 << 16):
+        reporter.download_advanced(done, None)
+    reporter.download_ended()
+    lines = stream.getvalue().splitlines()
+    expected = f"downloading wasm-bindgen 0.2.130 from {DOWNLOAD_URL}"
+    assert lines == ([] if mode is ui.Mode.QUIET else ["▸ wasm-bindgen", expected])
+
+
 def test_json_document_on_stdout_progress_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     """Like cargo's JSON messages: stdout is only the document, people still see progress."""
     stream = Stream()

@@ -27,7 +27,7 @@ def build_main(args: list[str]) -> int:
         sys.stdout.write(f"worker-build {__version__}\n")
         return EXIT_OK
 
-    from worker_build import proc
+    from worker_build import download, proc
     from worker_build.ui import Mode, Reporter
 
     mode = (
@@ -42,6 +42,7 @@ def build_main(args: list[str]) -> int:
     reporter = Reporter(mode)
     if mode is Mode.VERBOSE:
         proc.set_echo(reporter.echo_command)
+    download.set_progress(reporter)  # a tool download shows where from, and its progress
 
     def body() -> int:
         if cmd.error is not None:

@@ -239,11 +239,18 @@ class _RunningStep:
         self.name = name
         self.start = time.monotonic()
         self.spinner = Spinner("dots" if unicode else "line", style="cyan")
+        self.detail = ""  # e.g. a download's progress, after the elapsed time
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         elapsed = time.monotonic() - self.start
-        self.spinner.text = Text.assemble(self.name, " ", (format_duration(elapsed), "dim"))
+        self.spinner.text = Text.assemble(
+            self.name, " ", (format_duration(elapsed), "dim"), (f"  {self.detail}", "cyan")
+        )
         yield self.spinner
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
 
 
 @dataclass
@@ -264,6 +271,9 @@ class Reporter:
         self.environ: Mapping[str, str] = dict(os.environ if self.env is None else self.env)
         self.console, self.term = make_console(self.stream, env=self.environ)
         self._live: Live | None = None
+        self._running: _RunningStep | None = None
+        self._download = ""  # what is being downloaded, for the live line
+        self._drawn_at = 0.0
         self._ok = "✓" if self.term.unicode else "ok"
         self._fail = "✗" if self.term.unicode else "FAILED"
         self._start = "▸" if self.term.unicode else ">"
@@ -288,6 +298,7 @@ class Reporter:
         if self._live is not None:
             self._live.stop()
             self._live = None
+            self._running = None
 
     # -- pipeline events
     def echo_command(self, text: str) -> None:
@@ -300,8 +311,9 @@ class Reporter:
         if self.term.github:
             self._command(workflow_command("group", f"worker-build: {name}"))
         elif self.term.live and name not in SELF_DRAWING_STEPS:
+            self._running = _RunningStep(name, self.term.unicode)
             self._live = Live(
-                _RunningStep(name, self.term.unicode),
+                self._running,
                 console=self.console,
                 refresh_per_second=10,
                 transient=True,
@@ -335,6 +347,34 @@ class Reporter:
     def waiting_for_lock(self, out_dir: Path) -> None:
         if self.mode is not Mode.QUIET:
             self._print(f"waiting for another worker-build writing {escape(str(out_dir))}...")
+
+    # -- downloads (worker_build.download.Progress)
+    def download_started(self, what: str, url: str, total: int | None) -> None:
+        """One line in every mode but --quiet: what is fetched from where. On a live
+        terminal the spinner line also shows the bytes received."""
+        if not self.chatty:
+            return
+        size = f" ({_mib(total)})" if total else ""
+        self._print(f"[cyan]downloading[/cyan] {escape(what)}{size} from {escape(url)}")
+        self._download = what
+        self._drawn_at = 0.0
+
+    def download_advanced(self, done: int, total: int | None) -> None:
+        if self._running is None or self._live is None or not self._download:
+            return
+        of = f" of {_mib(total)} ({done * 100 // total}%)" if total else ""
+        self._running.detail = f"{self._download}: {_mib(done)}{of}"
+        now = time.monotonic()
+        # The live display redraws itself 10 times a second; the first and the last
+        # update are drawn at once so short downloads show too.
+        if self._drawn_at == 0.0 or done == total or now - self._drawn_at > 0.1:
+            self._drawn_at = now
+            self._live.refresh()
+
+    def download_ended(self) -> None:
+        self._download = ""
+        if self._running is not None:
+            self._running.detail = ""
 
     def note(self, text: str) -> None:
         if self.chatty:
