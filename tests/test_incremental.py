@@ -417,7 +417,7 @@ def test_tools_module_probes_through_the_cache(
 
 # ------------------------------------------------------------------ real builds
 
-POST_CARGO = {"wasm-bindgen", "wasm-opt", "bundle", "python loader", "verify", "install"}
+POST_CARGO = {"wasm-bindgen", "wasm-opt", "producers", "bundle", "python loader", "verify", "install"}
 
 
 class RealCrate:

@@ -1,7 +1,7 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> toolchain -> cargo build -> wasm-bindgen -> [wasm-opt] -> bundle
-    -> [python loader] -> verify -> install
+    pre-flight -> toolchain -> cargo build -> wasm-bindgen -> [wasm-opt] -> producers
+    -> bundle -> [python loader] -> verify -> install
 
 Options add or drop steps here and nowhere else. Everything is written to a
 staging directory under the build lock; the `install` step is the only one
@@ -66,6 +66,12 @@ def _wasm_opt(ctx: BuildContext) -> None:
     wasm_opt.run(ctx)
 
 
+def _producers(ctx: BuildContext) -> None:
+    from worker_build.steps import producers
+
+    producers.run(ctx)
+
+
 def _bundle(ctx: BuildContext) -> None:
     from worker_build.steps import bundle
 
@@ -112,6 +118,7 @@ def plan(options: BuildOptions) -> list[Step]:
     ]
     if options.wasm_opt_args is not None:
         steps.append(Step("wasm-opt", _wasm_opt))
+    steps.append(Step("producers", _producers))
     steps.append(Step("bundle", _bundle))
     if options.loader:
         steps.append(Step("python loader", _loader))
