@@ -106,6 +106,51 @@ def test_failed_build_keeps_previous_output(tmp_path: Path) -> None:
     assert not [p for p in crate.iterdir() if p.name.startswith(".worker-build-staging")]
 
 
+def test_quiet_silences_cargo_but_not_its_errors(tmp_path: Path) -> None:
+    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    env = _env_for("abort")
+    quiet = worker_build(crate, "-q", "--no-loader", env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    # the copy is compiled (a new path): without -q cargo prints Compiling/Finished
+    assert "Compiling" not in quiet.stderr and "Finished" not in quiet.stderr, quiet.stderr
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + '\nfn broken() -> u32 { "not a number" }\n')
+    failed = worker_build(crate, "-q", "--no-loader", env=env)
+    assert failed.returncode == 1
+    assert "error[E0308]: mismatched types" in failed.stderr
+    line = len(lib.read_text().splitlines())
+    assert failed.stderr.splitlines()[-1] == (
+        f"error: cargo exited with code 101: mismatched types (src/lib.rs:{line}:22) "
+        "(fix the compile errors cargo printed above)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "cause", "fix"),
+    [
+        (
+            ["--features", "nope"],
+            "the package 'pure-exports' does not contain this feature: nope",
+            "check the --features names against the [features] table of Cargo.toml",
+        ),
+        (["--profile", "nope"], "profile `nope` is not defined", "[profile.NAME]"),
+        (["--", "--bogus"], "unexpected argument '--bogus' found", "that cargo argument"),
+    ],
+)
+def test_cargo_failures_that_are_not_compile_errors(
+    tmp_path: Path, args: list[str], cause: str, fix: str
+) -> None:
+    """cargo fails before compiling: the error names cargo's cause and the fix for it."""
+    proc = worker_build(
+        SAMPLES / "pure-exports", "--out-dir", tmp_path / "out", *args, env=_env_for("abort")
+    )
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith("error: cargo exited with code ") and cause in last, last
+    assert fix in last and "compile errors" not in last
+    assert not (tmp_path / "out").exists()
+
+
 def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
     crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")

@@ -110,3 +110,26 @@ def test_artifact_is_read_from_cargo_json() -> None:
         "/t/wasm32-unknown-unknown/release/my_worker.wasm"
     )
     assert cargo.find_artifact(lines, "missing") is None
+
+
+def test_terminal_env_keeps_cargo_colour_and_progress_on_a_terminal() -> None:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        with os.fdopen(slave, "w", closefd=False) as tty:
+            env = cargo.terminal_env(tty, {"TERM": "xterm"})
+            assert env["CARGO_TERM_COLOR"] == "always"
+            assert env["CARGO_TERM_PROGRESS_WHEN"] == "always"
+            assert env["CARGO_TERM_PROGRESS_WIDTH"] == "80"  # a terminal of unknown size
+            assert "CARGO_TERM_COLOR" not in cargo.terminal_env(tty, {"NO_COLOR": "1"})
+            assert cargo.terminal_env(tty, {"TERM": "dumb"}) == {}
+            user = cargo.terminal_env(tty, {"CARGO_TERM_COLOR": "never"})
+            assert "CARGO_TERM_COLOR" not in user  # the user's choice stays
+    finally:
+        os.close(master)
+        os.close(slave)
+    import io
+
+    assert cargo.terminal_env(io.StringIO(), {}) == {}  # a pipe or a file: nothing forced

@@ -254,6 +254,11 @@ def test_crate_found_from_the_current_directory_upwards(
     argv = (tmp_path / "argv").read_text().splitlines()
     assert argv[-2:] == ["--features", "http"] and "--release" in argv
     assert code == EXIT_TOOL_FAILED
+    # cargo's own line (shown as cargo printed it), then ours with the cause and the fix
+    assert err.splitlines()[-1] == (
+        "error: cargo exited with code 101: the package 'my-worker' does not contain this "
+        "feature: http (check the --features names against the [features] table of Cargo.toml)"
+    )
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "--features", "http")
     assert code == EXIT_CRATE

@@ -65,3 +65,21 @@ def test_spawned_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
             time.sleep(0.01)
         proc.stop_group(child, timeout=0.5)
     assert child.returncode == -signal.SIGKILL
+
+
+def test_tee_shows_stderr_live_and_keeps_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exe = fake_exe(
+        tmp_path / "tool",
+        'echo "{json}"; printf "progress\\r" >&2; echo "error: é bad" >&2; exit 101',
+    )
+    result = proc.run([exe], output=proc.Output.TEE, check=False)
+    assert (result.returncode, result.stdout) == (101, "{json}\n")
+    assert result.stderr == "progress\rerror: é bad\n"
+    assert capsys.readouterr().err == "progress\rerror: é bad\n"  # shown as it came
+    with pytest.raises(CommandFailedError) as info:
+        proc.run([exe], output=proc.Output.TEE)
+    assert info.value.output == "{json}\n"  # stderr was seen already: not repeated
+    with pytest.raises(ToolMissingError):
+        proc.run([tmp_path / "missing"], output=proc.Output.TEE)

@@ -94,12 +94,14 @@ class CommandFailedError(WorkerBuildError):
         returncode: int,
         output: str,
         fix: str | None = None,
+        cause: str | None = None,
     ) -> None:
         self.argv = list(argv)
         self.returncode = returncode
         self.output = output
         name = self.argv[0].rsplit("/", 1)[-1] if self.argv else "command"
-        super().__init__(f"{name} exited with code {returncode}", fix)
+        message = f"{name} exited with code {returncode}"
+        super().__init__(f"{message}: {cause}" if cause else message, fix)
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output.rstrip().splitlines()[-lines:])

@@ -8,8 +8,10 @@ exit code and captured output.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
+import selectors
 import shlex
 import shutil
 import signal
@@ -40,6 +42,9 @@ class Output(Enum):
     CAPTURE = "capture"  # both streams captured; shown only in errors
     STDOUT = "stdout"  # stdout captured (e.g. cargo's JSON), stderr shown live
     STREAM = "stream"  # both shown live; errors carry no output
+    # stdout captured, stderr shown live *and* captured (to explain a failure, e.g.
+    # cargo's "error: ..." line); a failure's output is stdout only, since stderr was seen
+    TEE = "tee"
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ def run(
     if _echo is not None:
         _echo(format_command(args, env))
     full_env = {**os.environ, **env} if env else None
+    if output is Output.TEE:
+        return _run_tee(args, cwd, full_env, fix, check)
     try:
         completed = subprocess.run(
             args,
@@ -171,3 +178,47 @@ def stop_group(child: subprocess.Popen[bytes], timeout: float) -> None:
             except subprocess.TimeoutExpired:
                 continue
     child.poll()
+
+
+def _run_tee(
+    args: list[str], cwd: Path | None, env: dict[str, str] | None, fix: str | None, check: bool
+) -> Result:
+    try:
+        child = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise ToolMissingError(f"cannot run {args[0]}: {exc.strerror}", fix) from exc
+    assert child.stdout is not None and child.stderr is not None
+    out, err = bytearray(), bytearray()
+    shown = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    with child, selectors.DefaultSelector() as selector:
+        selector.register(child.stdout, selectors.EVENT_READ, out)
+        selector.register(child.stderr, selectors.EVENT_READ, err)
+        try:
+            while selector.get_map():
+                for key, _ in selector.select():
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    key.data.extend(chunk)
+                    if key.data is err:
+                        # Chunks as they come: progress redraws (\r) stay live.
+                        sys.stderr.write(shown.decode(chunk))
+                        sys.stderr.flush()
+            returncode = child.wait()
+        except BaseException:  # Ctrl-C: the child got SIGINT too; never leave it behind
+            child.kill()
+            child.wait()
+            raise
+    stdout = out.decode("utf-8", "replace")
+    result = Result(args, returncode, stdout, err.decode("utf-8", "replace"))
+    if check and returncode != 0:
+        raise CommandFailedError(args, returncode, stdout, fix)
+    return result

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TextIO
 
-from worker_build import proc
+from worker_build import cargo_errors, proc
 from worker_build.context import BuildContext
-from worker_build.errors import CommandFailedError, WorkerBuildError
+from worker_build.errors import WorkerBuildError
 from worker_build.options import BuildOptions
 from worker_build.toolchain import (
     WASM_TARGET,
@@ -68,6 +71,25 @@ def environment(options: BuildOptions, toolchain: Toolchain) -> dict[str, str]:
     return env
 
 
+def terminal_env(stream: TextIO, environ: Mapping[str, str]) -> dict[str, str]:
+    """cargo's stderr is a pipe (we read its `error:` line to explain a failure).
+    Where ours is a terminal, keep cargo's colour and progress bar as they would be."""
+    try:
+        tty = stream.isatty()
+        columns = os.get_terminal_size(stream.fileno()).columns if tty else 0
+    except (AttributeError, OSError, ValueError):  # not a real file, or no size
+        tty, columns = False, 0
+    if not tty or environ.get("TERM") == "dumb":
+        return {}
+    env: dict[str, str] = {}
+    if "CARGO_TERM_COLOR" not in environ and not environ.get("NO_COLOR"):
+        env["CARGO_TERM_COLOR"] = "always"
+    if "CARGO_TERM_PROGRESS_WHEN" not in environ:
+        env["CARGO_TERM_PROGRESS_WHEN"] = "always"
+        env["CARGO_TERM_PROGRESS_WIDTH"] = str(columns or 80)
+    return env
+
+
 def find_artifact(json_lines: str, lib_name: str) -> Path | None:
     """The cdylib .wasm of our crate, from cargo's `compiler-artifact` messages."""
     found: Path | None = None
@@ -98,17 +120,15 @@ def run(ctx: BuildContext) -> None:
         ctx.notes.append(f"std built from source ({build_std_flag(options.panic_unwind)})")
     if toolchain.needs_bootstrap:
         ctx.notes.append(f"RUSTC_BOOTSTRAP=1 set so {toolchain.label} accepts -Z flags")
-    try:
-        result = proc.run(
-            command(options, toolchain),
-            cwd=crate.root,
-            env=environment(options, toolchain),
-            output=proc.Output.STDOUT,
-        )
-    except CommandFailedError as exc:
-        raise CommandFailedError(
-            exc.argv, exc.returncode, exc.output, "fix the compile errors cargo printed above"
-        ) from exc
+    result = proc.run(
+        command(options, toolchain),
+        cwd=crate.root,
+        env={**environment(options, toolchain), **terminal_env(sys.stderr, os.environ)},
+        output=proc.Output.TEE,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise cargo_errors.explain(result)
     artifact = find_artifact(result.stdout, crate.lib_name)
     if artifact is None or not artifact.is_file():
         raise WorkerBuildError(
