@@ -1,29 +1,42 @@
 // worker-build entry shim: bundled by esbuild together with wasm-bindgen's glue (`./index.js`).
 //
-// What it does:
-// - The default export is a WorkerEntrypoint. The glue's `fetch`, `scheduled`, `queue` and
-//   `email` exports become its handlers (called as `glue.NAME(arg, env, ctx)`); every other
-//   plain function export becomes an RPC method.
-// - Exported classes (Durable Objects) are wrapped by `__workerBuildClass(name)`: the bundle
-//   step appends one `export const NAME = __workerBuildClass("NAME");` line per class found in
-//   the glue. A wrapper re-creates its inner Rust object when the Wasm instance changed.
-// - Recovery. A Rust panic in an unwind build reaches us as wasm-bindgen's `PanicError`: the
-//   call fails (a fetch gets a 500) and the instance is kept. A hard abort (trap, OOM, stack
-//   overflow, or any panic in a panic=abort build) poisons the instance: it is replaced
-//   (`__wbg_reset_state`), the instance id is bumped, the calls still pending on the dead
-//   instance fail, and the handlers registered with `onAbort` run.
+// The bundle step (worker_build/steps/bundle.py) parses the glue's exports and appends:
+//   export default __workerBuildEntrypoint(["fetch", ...]);   // the glue's function exports
+//   export const NAME = __workerBuildClass("NAME");           // one line per exported class
+//
+// - The default export is a WorkerEntrypoint. `fetch`, `scheduled`, `queue`, `email` and
+//   `connect` are its handlers, called as `glue.NAME(arg, env, ctx)`; every other function
+//   export becomes an RPC method.
+// - Exported classes (Durable Objects) are wrapped: a wrapper re-creates its inner Rust object
+//   when the Wasm instance changed since it was made.
+//
+// Recovery, as the Rust worker-build's shims do it (panicBody "runtime", the default):
+// - A Rust panic in an unwind build rejects the call with wasm-bindgen's PanicError. It is not
+//   caught: it reaches the runtime, which answers the request (500) and logs it.
+// - A hard abort (trap, OOM, stack overflow, any panic in a panic=abort build) kills the
+//   instance. The request that aborted, and every request still waiting on the dead instance,
+//   can never finish. They are left to the runtime, which cancels them ("The Workers runtime
+//   canceled this request ..."): workerd lets a request's promise be settled only from that
+//   request's own context, so the shim never settles one request from another's.
+//   The instance is replaced (`__wbg_reset_state`) before the next call, Durable Object
+//   wrappers re-create their Rust object, and the handlers registered with `onAbort` run.
+// With panicBody "message" or "generic" the shim answers itself, from the request's own
+// context: a fetch that panicked, or whose instance died while its own call was running, gets
+// a 500 carrying the error text ("message") or a generic text ("generic"; detail in the logs).
 //
 // WORKER_BUILD_CONFIG is replaced by esbuild (`--define`):
-//   { "panicUnwind": bool, "panicBody": "message" | "generic" }
+//   { "panicUnwind": bool, "panicBody": "runtime" | "message" | "generic",
+//     "runToCompletion": bool }
 
 import { WorkerEntrypoint } from "cloudflare:workers";
 import * as glue from "./index.js";
 
 // Without the define (a bundle made by hand) the defaults apply.
 const defined = typeof WORKER_BUILD_CONFIG === "object" ? WORKER_BUILD_CONFIG : null;
-const config = { panicUnwind: false, panicBody: "message", ...defined };
+const config = { panicUnwind: false, panicBody: "runtime", runToCompletion: false, ...defined };
+const shimAnswers = config.panicBody === "message" || config.panicBody === "generic";
 
-const HANDLERS = ["fetch", "scheduled", "queue", "email"];
+const HANDLERS = new Set(["fetch", "scheduled", "queue", "email", "connect"]);
 const GENERIC_BODY = "Internal Server Error";
 const LOG_PREFIX = "[worker-build]";
 
@@ -41,6 +54,8 @@ const initState = readInitState() ?? { criticalError: false, instanceId: 0 };
 let knownGeneration = initState.instanceId;
 let resets = 0;
 let lastFatal = null; // the error that caused the pending/last reset
+let lastResetCause = null; // the error of the last reset, for the shim's own 500
+const consumedFatal = new WeakSet(); // errors a reset was already made for
 
 function generation() {
   return initState.instanceId;
@@ -79,7 +94,7 @@ globalThis.__workerBuild = Object.freeze({
 
 function isStaleInstanceError(e) {
   const message = e instanceof Error ? e.message : "";
-  return /from previous (Wasm|WASM) instance/.test(message);
+  return /(from )?previous (Wasm|WASM) instance/.test(message);
 }
 
 function runAbortHooks(info) {
@@ -96,28 +111,6 @@ function runAbortHooks(info) {
       } else {
         console.error(LOG_PREFIX, "onAbort handler failed:", e);
       }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Calls pending on an instance: they can never settle once it is gone (their Rust futures
-// died with it), so they are failed when the instance is replaced.
-
-class InstanceAbortedError extends Error {
-  constructor(cause) {
-    super("The Wasm instance was aborted and reset while this call was pending", { cause });
-    this.name = "InstanceAbortedError";
-  }
-}
-
-const pending = new Set();
-
-function failPendingCalls(deadGeneration, cause) {
-  for (const entry of [...pending]) {
-    if (entry.generation <= deadGeneration) {
-      pending.delete(entry);
-      entry.reject(new InstanceAbortedError(cause));
     }
   }
 }
@@ -144,9 +137,13 @@ function observeGeneration() {
   const previous = knownGeneration;
   knownGeneration = current;
   resets += 1;
+  // The panic hook of a panic=abort build sets criticalError before the abort; it described
+  // the instance that is gone now.
+  initState.criticalError = false;
   const error = lastFatal;
   lastFatal = null;
-  failPendingCalls(previous, error);
+  if (error !== null && typeof error === "object") consumedFatal.add(error);
+  lastResetCause = error;
   runAbortHooks({ error, previousInstanceId: previous, instanceId: current, resets });
 }
 
@@ -161,13 +158,16 @@ function resetInstance(reason) {
 
 // Bring the instance into a usable state before a call (or after a failure):
 // - let the glue run a reinit that the worker crate's abort handler scheduled (any export
-//   call does that; `__worker_init_state` is the cheapest one), then
-// - reset ourselves when a fatal error is known but nothing reset the instance: crates
+//   call does that; `__worker_init_state` is the cheapest one; on a terminated instance
+//   without a scheduled reinit it throws "Module terminated"), then
+// - reset ourselves when the instance is known to be dead but nothing reset it: crates
 //   without the worker crate have no abort handler, and the worker crate's panic hook in a
-//   panic=abort build also sets criticalError.
+//   panic=abort build sets criticalError.
+// A fatal error is acted on once: a second report of it (the error event, then the call's own
+// rejection) must not reset the instance that replaced the one it killed.
 function recover(error) {
-  const errorIsFatal = error !== undefined && isFatal(error);
-  if (errorIsFatal && lastFatal === null) lastFatal = error;
+  const fresh = error !== undefined && isFatal(error) && !consumedFatal.has(error);
+  if (fresh && lastFatal === null) lastFatal = error;
   const before = generation();
   let probeFailed = null;
   if (typeof glue.__worker_init_state === "function") {
@@ -177,8 +177,7 @@ function recover(error) {
       probeFailed = e; // "Module terminated" or a trap: the instance is unusable
     }
   }
-  const fatal = probeFailed !== null || initState.criticalError || errorIsFatal;
-  if (fatal && generation() === before) {
+  if (generation() === before && (probeFailed !== null || initState.criticalError || fresh)) {
     if (lastFatal === null) lastFatal = probeFailed ?? new Error("criticalError was set");
     resetInstance(lastFatal);
   }
@@ -187,8 +186,13 @@ function recover(error) {
 
 function onUncaught(error) {
   // Traps inside Wasm callbacks (microtasks, promise reactions, timers) surface here, not in
-  // the promise of the call that started them: that promise never settles.
-  if (isFatal(error) || initState.criticalError) recover(error);
+  // the promise of the call that started them: that promise never settles, and its request
+  // is left to the runtime. Any uncaught error may come from a terminated instance (in a
+  // panic=abort build a JS exception through Rust frames terminates it too), so look now:
+  // resetting at once, rather than at the next call, makes a callback of the dead instance
+  // that runs later throw "previous Wasm instance" instead of calling into the new instance
+  // with the old instance's pointers.
+  recover(error);
 }
 
 if (typeof addEventListener === "function") {
@@ -196,10 +200,10 @@ if (typeof addEventListener === "function") {
   addEventListener("unhandledrejection", (event) => onUncaught(event.reason));
 }
 
-// Every call into Rust goes through here.
+// Every call into Rust goes through here. The result is returned as it is: a promise from
+// Rust is settled by Rust (or never, if its instance dies), never by the shim.
 function invoke(fn, thisArg, args) {
   recover();
-  const callGeneration = generation();
   let result;
   try {
     result = Reflect.apply(fn, thisArg, args);
@@ -207,28 +211,85 @@ function invoke(fn, thisArg, args) {
     if (!isPanic(e)) recover(e);
     throw e;
   }
-  if (result === null || typeof result !== "object" || typeof result.then !== "function") {
-    return result;
+  if (isThenable(result)) {
+    result.then(undefined, (e) => {
+      if (!isPanic(e)) recover(e);
+    });
   }
-  return new Promise((resolve, reject) => {
-    const entry = { generation: callGeneration, reject };
-    pending.add(entry);
-    result.then(
-      (value) => {
-        pending.delete(entry);
-        resolve(value);
-      },
-      (e) => {
-        pending.delete(entry);
-        if (!isPanic(e)) recover(e);
-        reject(e);
-      },
-    );
-  });
+  return result;
+}
+
+class InstanceAbortedError extends Error {
+  constructor(cause) {
+    super("The Wasm instance aborted while this call was running", { cause });
+    this.name = "InstanceAbortedError";
+  }
+}
+
+function isThenable(value) {
+  return value !== null && typeof value === "object" && typeof value.then === "function";
 }
 
 // ---------------------------------------------------------------------------------------------
-// Error responses
+// Durable Object calls on a dead instance
+//
+// The runtime cancels a hung stateless request, but not a Durable Object's: requests to one
+// object share its context (they may settle each other's promises) and are never cancelled
+// for hanging. A Durable Object call whose instance died would hang for ever, and with it the
+// request waiting for the object. So a pending call of a Durable Object watches its instance
+// from the object's own context (a microtask, then a timer while it is pending) and is
+// rejected with InstanceAbortedError once its instance is gone.
+
+const WATCH_INTERVAL_MS = 25;
+
+function watched(result, callGeneration) {
+  if (!isThenable(result)) return result;
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let timer = null;
+    const finish = (settle) => (value) => {
+      if (done) return;
+      done = true;
+      if (timer !== null) clearTimeout(timer);
+      settle(value);
+    };
+    const fulfil = finish(resolve);
+    const fail = finish(reject);
+    result.then(fulfil, fail);
+    const check = () => {
+      timer = null;
+      if (done) return;
+      recover();
+      if (generation() !== callGeneration) {
+        fail(new InstanceAbortedError(lastResetCause));
+      } else {
+        timer = setTimeout(check, WATCH_INTERVAL_MS);
+      }
+    };
+    queueMicrotask(check);
+  });
+}
+
+function isDurableObjectState(value) {
+  return value !== null && typeof value === "object" && "storage" in value && "id" in value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shim's own answers (panicBody "message" | "generic")
+
+// `result`, or a rejection if the instance died during the call's own first run. The check is
+// a microtask queued in this request's context after the call: it runs after the microtask
+// in which wasm-bindgen polls the call's future for the first time, still in this context.
+// A call that dies later (while awaiting I/O) is left to the runtime.
+function ownOutcome(result, callGeneration) {
+  return new Promise((resolve, reject) => {
+    Promise.resolve(result).then(resolve, reject);
+    queueMicrotask(() => {
+      recover();
+      if (generation() !== callGeneration) reject(new InstanceAbortedError(lastResetCause));
+    });
+  });
+}
 
 function describe(e) {
   if (!(e instanceof Error)) return String(e);
@@ -245,6 +306,19 @@ function errorResponse(e, where) {
   });
 }
 
+// A fetch handler (of the entrypoint or of a Durable Object) over `call()`.
+function fetchHandler(where, call) {
+  if (!shimAnswers) return call;
+  return async function fetch(...args) {
+    try {
+      const callGeneration = generation();
+      return await ownOutcome(call.apply(this, args), callGeneration);
+    } catch (e) {
+      return errorResponse(e, where);
+    }
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The default export: handlers and RPC methods
 
@@ -254,43 +328,51 @@ function isClass(value) {
   return typeof value === "function" && /^class\b/.test(Function.prototype.toString.call(value));
 }
 
-class Entrypoint extends WorkerEntrypoint {}
-
-for (const name of Object.keys(glue)) {
-  const value = glue[name];
-  if (typeof value !== "function" || isClass(value) || SYSTEM_EXPORTS.has(name)) continue;
-  if (name.startsWith("__wbg") || name.startsWith("__wbindgen")) continue;
-  let method;
+function handlerMethod(name, fn) {
   if (name === "fetch") {
-    method = async function fetch(request) {
-      try {
-        return await invoke(value, undefined, [request, this.env, this.ctx]);
-      } catch (e) {
-        return errorResponse(e, "fetch");
-      }
-    };
-  } else if (HANDLERS.includes(name)) {
-    method = {
-      [name](arg) {
-        return invoke(value, undefined, [arg, this.env, this.ctx]);
-      },
-    }[name];
-  } else {
-    if (name in Entrypoint.prototype) continue; // never shadow WorkerEntrypoint's own members
-    method = {
-      [name](...args) {
-        return invoke(value, this, args);
-      },
-    }[name];
+    const call = config.runToCompletion
+      ? function fetch(request) {
+          const response = invoke(fn, undefined, [request, this.env, this.ctx]);
+          this.ctx.waitUntil(response);
+          return response;
+        }
+      : function fetch(request) {
+          return invoke(fn, undefined, [request, this.env, this.ctx]);
+        };
+    return fetchHandler("fetch", call);
   }
-  Object.defineProperty(Entrypoint.prototype, name, {
-    value: method,
-    writable: true,
-    configurable: true,
-  });
+  return {
+    [name](arg) {
+      return invoke(fn, undefined, [arg, this.env, this.ctx]);
+    },
+  }[name];
 }
 
-export default Entrypoint;
+function __workerBuildEntrypoint(names) {
+  class Entrypoint extends WorkerEntrypoint {}
+  for (const name of names) {
+    const fn = glue[name];
+    if (typeof fn !== "function" || isClass(fn) || SYSTEM_EXPORTS.has(name)) continue;
+    if (name.startsWith("__wbg") || name.startsWith("__wbindgen")) continue;
+    let method;
+    if (HANDLERS.has(name)) {
+      method = handlerMethod(name, fn);
+    } else {
+      if (name in Entrypoint.prototype) continue; // never shadow WorkerEntrypoint's own members
+      method = {
+        [name](...args) {
+          return invoke(fn, this, args);
+        },
+      }[name];
+    }
+    Object.defineProperty(Entrypoint.prototype, name, {
+      value: method,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return Entrypoint;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Exported classes (Durable Objects)
@@ -298,6 +380,7 @@ export default Entrypoint;
 const INNER = Symbol("inner");
 const INNER_GENERATION = Symbol("innerGeneration");
 const ARGS = Symbol("constructorArgs");
+const ACTOR = Symbol("isDurableObject");
 const SKIPPED_MEMBERS = new Set(["constructor", "__destroy_into_raw"]);
 
 function innerOf(wrapper, Inner) {
@@ -309,19 +392,9 @@ function innerOf(wrapper, Inner) {
   return wrapper[INNER];
 }
 
-// `fetch` of a wrapped class answers 500 on failure, like the entrypoint; other methods
-// (alarm, webSocket*, RPC) reject and let the runtime report it.
+// Methods call into the current instance's object; errors propagate to the runtime, except
+// that `fetch` answers 500 itself when the shim answers (panicBody "message" | "generic").
 function wrapMethod(Inner, name, original) {
-  if (name === "fetch") {
-    return async function fetch(...args) {
-      try {
-        recover();
-        return await invoke(original, innerOf(this, Inner), args);
-      } catch (e) {
-        return errorResponse(e, `${Inner.name}.fetch`);
-      }
-    };
-  }
   if (name === "free" || name === Symbol.dispose) {
     return function free() {
       const inner = this[INNER];
@@ -332,10 +405,12 @@ function wrapMethod(Inner, name, original) {
   const wrapped = {
     [name](...args) {
       recover();
-      return invoke(original, innerOf(this, Inner), args);
+      const callGeneration = generation();
+      const result = invoke(original, innerOf(this, Inner), args);
+      return this[ACTOR] ? watched(result, callGeneration) : result;
     },
-  };
-  return wrapped[name];
+  }[name];
+  return name === "fetch" ? fetchHandler(`${Inner.name}.fetch`, wrapped) : wrapped;
 }
 
 function wrapClass(Inner, name) {
@@ -343,6 +418,7 @@ function wrapClass(Inner, name) {
     [name]: class {
       constructor(...args) {
         this[ARGS] = args;
+        this[ACTOR] = isDurableObjectState(args[0]);
         recover();
         innerOf(this, Inner);
       }

@@ -114,8 +114,9 @@ OPTIONS: tuple[Option, ...] = (
         ("--panic-body",),
         "panic_body",
         "value",
-        "what a 500 caused by a panic contains (default: message)",
-        "message|generic",
+        "who answers a request that panicked or aborted: the runtime (default, as the "
+        "Rust tool), or the shim with a 500 carrying the error text or a generic one",
+        "runtime|message|generic",
     ),
     Option(("--no-loader",), "no_loader", "flag", "do not emit the Python loader (loader.py)"),
     Option(

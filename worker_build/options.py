@@ -33,8 +33,11 @@ METADATA_KEYS = {"panic-unwind", "eh-encoding", "wasm-opt", "out-dir", "panic-bo
 
 
 class PanicBody(Enum):
-    MESSAGE = "message"  # the 500 body carries the panic message (the real tool's behaviour)
-    GENERIC = "generic"  # a generic body; the detail goes only to the logs
+    # The error reaches the runtime, which answers (the real tool's behaviour): a panic's
+    # PanicError becomes the runtime's 500, an aborted request is cancelled by the runtime.
+    RUNTIME = "runtime"
+    MESSAGE = "message"  # the shim answers a 500 whose body carries the panic message
+    GENERIC = "generic"  # the shim answers a 500 with a generic body; detail only in the logs
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class BuildOptions:
     # reset-state/abort-handler flags and no recovery shim.
     panic_recovery: bool = True
     quiet: bool = False  # -q: cargo gets --quiet as well
+    # RUN_TO_COMPLETION set (any value, as the real tool checks it): fetch's promise is also
+    # passed to ctx.waitUntil.
+    run_to_completion: bool = False
 
 
 def _choose_profile(raw: RawArgs) -> Profile:
@@ -175,7 +181,7 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         )
 
     panic_body = _enum(
-        PanicBody, str(raw.panic_body or config.get("panic-body", "message")), "--panic-body"
+        PanicBody, str(raw.panic_body or config.get("panic-body", "runtime")), "--panic-body"
     )
 
     # wasm-opt: --no-opt and the dev profile switch it off; otherwise the most
@@ -228,4 +234,5 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         cargo_args=cargo_args,
         panic_recovery=not raw.no_panic_recovery,
         quiet=raw.quiet,
+        run_to_completion="RUN_TO_COMPLETION" in os.environ,
     )

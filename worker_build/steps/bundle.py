@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import dataclass
 
 from worker_build import proc, tools
 from worker_build.context import BuildContext
@@ -26,14 +27,85 @@ EXTERNALS = (
 SOURCE_IMPORT = re.compile(
     r"""import\s+source\s+([A-Za-z_$][\w$]*)\s+from\s*(["']\./index_bg\.wasm["'])"""
 )
-# Classes the glue exports (Durable Objects among them): the shim wraps each one so it
-# is re-created on a fresh instance after a reset.
-CLASS_EXPORT = re.compile(r"^export class ([A-Za-z_$][\w$]*)", re.MULTILINE)
+# An `export` keyword that starts a statement: at the start of the text or after whitespace,
+# `;` or `}` (so minified glue, `...}export function f(){...}`, is read like formatted glue).
+EXPORT_KEYWORD = re.compile(r"(?:^|(?<=[\s;}]))export\b")
+IDENT = r"[A-Za-z_$][\w$]*"
+DECLARATION = re.compile(
+    rf"""export\s*(?:
+        (?P<fkw>(?:async\s+)?function\b\s*\*?)\s*(?P<fname>{IDENT})
+      | class\s+(?P<cname>{IDENT})
+      | (?:const|let|var)\s+(?P<vname>{IDENT})\s*=\s*(?P<vkind>class\b|(?:async\s+)?function\b)?
+      | \{{(?P<list>[^}}]*)\}}
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class GlueExports:
+    """What wasm-bindgen's glue exports, read from its text (formatted or minified)."""
+
+    functions: tuple[str, ...]
+    classes: tuple[str, ...]
+
+
+def _local_kind(glue_js: str, local: str) -> str | None:
+    """The kind of a name declared in the glue: "function", "class" or None."""
+    name = re.escape(local)  # identifiers may hold `$`: no \b around them
+    if re.search(rf"(?:^|[\s;}}])class\s+{name}(?![\w$])", glue_js) or re.search(
+        rf"(?<![\w$.]){name}\s*=\s*class\b", glue_js
+    ):
+        return "class"
+    if re.search(rf"(?:^|[\s;}}])(?:async\s+)?function\s*\*?\s*{name}\s*\(", glue_js):
+        return "function"
+    return None
+
+
+def parse_exports(glue_js: str) -> GlueExports:
+    """The glue's exported functions and classes, in order of appearance.
+
+    Handles `export [async] function NAME(`, `export class NAME`, `export const NAME =
+    class|function`, and `export { local as NAME, ... }` lists (the kind is that of the local
+    declaration), whether one declaration per line or minified.
+    """
+    functions: list[str] = []
+    classes: list[str] = []
+
+    def add(name: str, kind: str | None) -> None:
+        bucket = classes if kind == "class" else functions if kind == "function" else None
+        if bucket is not None and name != "default" and name not in bucket:
+            bucket.append(name)
+
+    for keyword in EXPORT_KEYWORD.finditer(glue_js):
+        match = DECLARATION.match(glue_js, keyword.start())
+        if match is None:
+            continue
+        if match["fname"]:
+            add(match["fname"], "function")
+        elif match["cname"]:
+            add(match["cname"], "class")
+        elif match["vname"]:
+            vkind = (match["vkind"] or "").strip()
+            add(match["vname"], "class" if vkind == "class" else "function" if vkind else None)
+        elif match["list"] is not None:
+            for spec in match["list"].split(","):
+                parts = spec.split()
+                if len(parts) == 3 and parts[1] == "as":
+                    add(parts[2], _local_kind(glue_js, parts[0]))
+                elif len(parts) == 1:
+                    add(parts[0], _local_kind(glue_js, parts[0]))
+    return GlueExports(tuple(functions), tuple(classes))
 
 
 def shim_config(ctx: BuildContext) -> str:
+    options = ctx.options
     return json.dumps(
-        {"panicUnwind": ctx.options.panic_unwind, "panicBody": ctx.options.panic_body.value},
+        {
+            "panicUnwind": options.panic_unwind,
+            "panicBody": options.panic_body.value,
+            "runToCompletion": options.run_to_completion,
+        },
         separators=(",", ":"),
     )
 
@@ -64,12 +136,12 @@ def package_json(ctx: BuildContext) -> str:
 
 
 def shim_source(glue_js: str) -> str:
-    """Our shim plus one wrapper export per class the glue exports."""
-    wrappers = "".join(
-        f'export const {name} = __workerBuildClass("{name}");\n'
-        for name in CLASS_EXPORT.findall(glue_js)
-    )
-    return template("shim.js").read_text(encoding="utf-8") + "\n" + wrappers
+    """Our shim plus the module's exports: the entrypoint over the glue's functions and
+    one wrapper per class the glue exports."""
+    exports = parse_exports(glue_js)
+    lines = [f"export default __workerBuildEntrypoint({json.dumps(list(exports.functions))});"]
+    lines += [f'export const {name} = __workerBuildClass("{name}");' for name in exports.classes]
+    return template("shim.js").read_text(encoding="utf-8") + "\n" + "\n".join(lines) + "\n"
 
 
 def run(ctx: BuildContext) -> None:

@@ -3,8 +3,14 @@
 //! Every route exercises one failure mode so a test can observe how the
 //! Wasm instance behaves afterwards (see `/count`).
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use worker::*;
 
@@ -21,6 +27,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "/abort" => core::arch::wasm32::unreachable(),
         "/stack-overflow" => Response::ok(recurse(black_box(1)).to_string()),
         "/oom" => Response::ok(exhaust_memory().to_string()),
+        // A JavaScript exception thrown through the Rust frames (as a failing JS import
+        // would): in an unwind build the instance is kept and the request never answers.
+        "/js-error" => wasm_bindgen::throw_str("hello-worker: deliberate JS error"),
         p if p.starts_with("/do/") => {
             let stub = env.durable_object("COUNTER")?.id_from_name("sample")?.get_stub()?;
             stub.fetch_with_str(&format!("https://counter{p}")).await
@@ -65,11 +74,13 @@ pub struct Counter {
     // An atomic rather than a Cell: handlers run under catch_unwind, which
     // needs the object to be RefUnwindSafe.
     count: AtomicU32,
+    held: AtomicU32,
+    hold: Hold,
 }
 
 impl DurableObject for Counter {
     fn new(state: State, _env: Env) -> Self {
-        Self { state, count: AtomicU32::new(0) }
+        Self { state, count: AtomicU32::new(0), held: AtomicU32::new(0), hold: Hold::default() }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -86,7 +97,60 @@ impl DurableObject for Counter {
             }
             "/do/panic" => panic!("Counter: deliberate panic"),
             "/do/abort" => core::arch::wasm32::unreachable(),
+            // Park until /do/release: a request that is certain to be in flight (tests wait
+            // for /do/held to count it) when something else happens to the instance.
+            "/do/hold" => {
+                let parked = Parked::new(&self.hold);
+                self.held.fetch_add(1, Ordering::SeqCst);
+                parked.await;
+                Response::ok("released")
+            }
+            "/do/held" => Response::ok(self.held.load(Ordering::SeqCst).to_string()),
+            "/do/release" => {
+                self.hold.release();
+                Response::ok("ok")
+            }
             _ => Response::error("not found", 404),
         }
+    }
+}
+
+/// Requests of one Durable Object parked by `/do/hold`. Requests to one Durable Object may
+/// wake each other (the runtime allows it there), so `/do/release` can end them.
+#[derive(Default)]
+struct Hold {
+    released: AtomicBool,
+    // Handlers run under catch_unwind; a waker list is not RefUnwindSafe by itself.
+    wakers: AssertUnwindSafe<Rc<RefCell<Vec<Waker>>>>,
+}
+
+impl Hold {
+    fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
+        for waker in self.wakers.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+}
+
+struct Parked<'a> {
+    hold: &'a Hold,
+}
+
+impl<'a> Parked<'a> {
+    fn new(hold: &'a Hold) -> Self {
+        Self { hold }
+    }
+}
+
+impl Future for Parked<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if self.hold.released.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        self.hold.wakers.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
     }
 }
