@@ -298,7 +298,7 @@ function describe(e) {
 }
 
 function errorResponse(e, where) {
-  console.error(LOG_PREFIX, `${where} failed:`, isPanic(e) ? describe(e) : e);
+  console.error(LOG_PREFIX, `${where} failed:`, describe(e));
   const body = config.panicBody === "generic" ? GENERIC_BODY : describe(e);
   return new Response(body, {
     status: 500,

@@ -29,6 +29,7 @@ DEFAULT_RUSTC = "/usr/bin/rustc"
 VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
     "unwind": (("--panic-unwind",), "unwind"),
     "unwind-generic": (("--panic-unwind", "--panic-body", "generic"), "unwind"),
+    "unwind-message": (("--panic-unwind", "--panic-body", "message"), "unwind"),
     "unwind-exnref": (("--panic-unwind", "--eh-encoding", "exnref"), "unwind-exnref"),
     "abort": ((), "abort"),
 }
@@ -132,6 +133,11 @@ def hello_unwind() -> Built:
 @pytest.fixture(scope="session")
 def hello_unwind_generic() -> Built:
     return _cached("hello-worker", "unwind-generic")
+
+
+@pytest.fixture(scope="session")
+def hello_unwind_message() -> Built:
+    return _cached("hello-worker", "unwind-message")
 
 
 @pytest.fixture(scope="session")

@@ -35,3 +35,49 @@ def test_every_exported_class_gets_a_wrapper() -> None:
     assert 'export const R2Range = __workerBuildClass("R2Range");' in source
     assert '__workerBuildClass("fetch")' not in source
     assert source.index("function __workerBuildClass") < source.index("export const Counter")
+
+
+def test_the_entrypoint_is_built_over_the_function_exports() -> None:
+    source = bundle.shim_source(glue_sample())
+    line = 'export default __workerBuildEntrypoint(["__wbg_reset_state", "fetch"]);'
+    assert line in source
+    assert source.index("function __workerBuildEntrypoint") < source.index(line)
+
+
+def test_export_parsing_formatted_glue() -> None:
+    glue = (
+        "export class Counter {\n}\n"
+        "export function fetch(req, env, ctx) {}\n"
+        "export async function connect(socket, env, ctx) {}\n"
+        "export function* gen() {}\n"
+        "export const Obj = class Obj {};\n"
+        "export var later = async function () {};\n"
+        "const notExported = 1;\n"
+        "// export function commented_but_harmless() {}\n"
+    )
+    exports = bundle.parse_exports(glue)
+    assert exports.classes == ("Counter", "Obj")
+    assert exports.functions == (
+        "fetch",
+        "connect",
+        "gen",
+        "later",
+        "commented_but_harmless",  # a text scan, like the Rust tool's
+    )
+
+
+def test_export_parsing_minified_glue() -> None:
+    glue = (
+        'import{state as s}from"./snippets/x/inline0.js";var a$=1;'
+        "export class Counter{constructor(t,e){}}export async function fetch(a,b,c){return a}"
+        "function q(a){}class R$ {}function $w(){}"
+        "export{q as scheduled,R$ as R2Range,$w,q as default};"
+    )
+    exports = bundle.parse_exports(glue)
+    assert exports.classes == ("Counter", "R2Range")
+    assert exports.functions == ("fetch", "scheduled", "$w")
+
+
+def test_export_parsing_ignores_the_word_inside_identifiers() -> None:
+    glue = "function reexport(){}var exporter=1;const x=notexport;export function f(){}"
+    assert bundle.parse_exports(glue).functions == ("f",)

@@ -24,9 +24,19 @@ def test_defaults_match_the_real_tool() -> None:
     assert o.out_dir == ROOT / "build"
     assert o.wasm_opt_args == ("-O", *WASM_OPT_FEATURES, "--debuginfo")
     assert "--enable-exception-handling" in o.wasm_opt_args
-    assert o.panic_body is PanicBody.MESSAGE
+    assert o.panic_body is PanicBody.RUNTIME  # panics and aborts reach the runtime
     assert o.loader is True
     assert o.install_policy is InstallPolicy.ALLOW
+    assert o.run_to_completion is False
+
+
+def test_run_to_completion_is_set_by_the_variable_with_any_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RUN_TO_COMPLETION", "")
+    assert opts().run_to_completion is True
+    monkeypatch.delenv("RUN_TO_COMPLETION")
+    assert opts().run_to_completion is False
 
 
 def test_dev_profile_skips_wasm_opt_and_debugs_bindgen() -> None:

@@ -1,26 +1,42 @@
 """The shim's panic and abort recovery, proven in the real runtime (workerd on loopback).
 
 hello-worker is built by the real `worker-build` CLI (session fixtures in conftest.py):
-with `--panic-unwind` and without it. Every test starts its own workerd so instance state
-never leaks between tests.
+with `--panic-unwind` (default `--panic-body runtime`, and the shim's own `message` and
+`generic` answers) and without it. Every test starts its own workerd so instance state never
+leaks between tests. Nothing here waits for time to pass: where a request must be in flight
+when something else happens, the test waits for the Worker to say so (`/do/held`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import Built
+from conftest import SAMPLES, Built, require_tool
 from workerd import Response, Workerd
+
+from worker_build.context import BuildContext
+from worker_build.crate import load_crate
+from worker_build.options import RawArgs, resolve
+from worker_build.steps import bundle
 
 pytestmark = pytest.mark.slow
 
 PANIC_TEXT = "hello-worker: deliberate panic"
 DO_PANIC_TEXT = "Counter: deliberate panic"
-ABORT_ROUTES = ["/abort", "/stack-overflow", "/oom"]
+# /js-error: a JS exception reaching the handler's catch_unwind, which aborts on it.
+ABORT_ROUTES = ["/abort", "/stack-overflow", "/oom", "/js-error"]
+# What workerd logs when it cancels a request that can never answer (an aborted one).
+CANCELLED = "The Workers runtime canceled this request"
+# What workerd logs when a promise is settled from another request's context.
+CROSS_CONTEXT = "different request context"
+# Nothing of the failure may reach a client by default.
+INTERNAL_DETAIL = (PANIC_TEXT, DO_PANIC_TEXT, "PanicError", "RuntimeError", "unreachable", "wasm")
 
 
 # -- builds: the real CLI, once per session (conftest.py) ---------------------------------------
@@ -34,6 +50,11 @@ def unwind_build(hello_unwind: Built) -> Path:
 @pytest.fixture(scope="module")
 def unwind_generic_build(hello_unwind_generic: Built) -> Path:
     return hello_unwind_generic.out
+
+
+@pytest.fixture(scope="module")
+def unwind_message_build(hello_unwind_message: Built) -> Path:
+    return hello_unwind_message.out
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +89,19 @@ def ok(response: Response) -> str:
     return response.body
 
 
+def failed_without_detail(response: Response) -> None:
+    assert response.status == 500, response
+    leaked = [text for text in INTERNAL_DETAIL if text in response.body]
+    assert not leaked, f"{leaked} reached the client: {response.body!r}"
+
+
 def counts(worker: Workerd, path: str, n: int) -> list[int]:
     return [int(ok(worker.get(path))) for _ in range(n)]
+
+
+def no_cross_context_settlement(worker: Workerd) -> None:
+    log = worker.log_text()
+    assert CROSS_CONTEXT not in log, log[-4000:]
 
 
 # -- the shape of the bundle -------------------------------------------------------------------
@@ -83,74 +115,114 @@ def test_bundle_exports_wrapped_classes_and_loads_the_wasm_module(unwind_build: 
     assert (unwind_build / "worker" / "shim.mjs").is_file()
 
 
-# -- panic=unwind ------------------------------------------------------------------------------
+# -- default (--panic-body runtime): the runtime answers, as with the Rust worker-build ---------
 
 
 def test_root_answers(unwind_worker: Workerd) -> None:
     assert ok(unwind_worker.get("/")) == "hello from hello-worker"
 
 
-def test_panic_fails_only_its_request_and_keeps_the_instance(unwind_worker: Workerd) -> None:
+def test_panic_reaches_the_runtime_and_keeps_the_instance(unwind_worker: Workerd) -> None:
     assert counts(unwind_worker, "/count", 2) == [1, 2]
-    panicked = unwind_worker.get("/panic")
-    assert panicked.status == 500
-    assert f"PanicError: {PANIC_TEXT}" in panicked.body
+    failed_without_detail(unwind_worker.get("/panic"))
     assert counts(unwind_worker, "/count", 2) == [3, 4]
     # A second panic changes nothing either.
-    assert unwind_worker.get("/panic").status == 500
+    failed_without_detail(unwind_worker.get("/panic"))
     assert counts(unwind_worker, "/count", 1) == [5]
+    # The runtime got the PanicError itself: the detail is in the log only.
+    assert f"PanicError: {PANIC_TEXT}" in unwind_worker.log_text()
 
 
 @pytest.mark.parametrize("route", ABORT_ROUTES)
-def test_hard_abort_resets_the_instance(unwind_worker: Workerd, route: str) -> None:
+def test_hard_abort_is_cancelled_by_the_runtime_and_resets(
+    unwind_worker: Workerd, route: str
+) -> None:
     assert counts(unwind_worker, "/count", 3) == [1, 2, 3]
-    aborted = unwind_worker.get(route)
-    assert aborted.status == 500
-    assert "RuntimeError" in aborted.body  # the cause is shown in "message" mode
+    failed_without_detail(unwind_worker.get(route))
     assert ok(unwind_worker.get("/")) == "hello from hello-worker"
     assert counts(unwind_worker, "/count", 2) == [1, 2]
     # And it recovers again after a second abort.
-    assert unwind_worker.get(route).status == 500
+    failed_without_detail(unwind_worker.get(route))
     assert counts(unwind_worker, "/count", 1) == [1]
+    assert unwind_worker.log_text().count(CANCELLED) == 2  # the runtime ended both
+    no_cross_context_settlement(unwind_worker)
 
 
 def test_durable_object_panic_keeps_memory_abort_recreates_it(unwind_worker: Workerd) -> None:
     assert counts(unwind_worker, "/do/increment", 2) == [1, 2]
-    panicked = unwind_worker.get("/do/panic")
-    assert panicked.status == 500
-    assert f"PanicError: {DO_PANIC_TEXT}" in panicked.body
+    failed_without_detail(unwind_worker.get("/do/panic"))
     assert counts(unwind_worker, "/do/increment", 1) == [3]  # in-memory count survived
     assert ok(unwind_worker.get("/do/stored")) == "3"
 
-    assert unwind_worker.get("/do/abort").status == 500
+    failed_without_detail(unwind_worker.get("/do/abort"))
     assert counts(unwind_worker, "/do/increment", 2) == [1, 2]  # re-created object
     assert ok(unwind_worker.get("/do/stored")) == "5"  # storage survived both
     # The stateless side was reset by the same abort (one isolate, one instance).
     assert counts(unwind_worker, "/count", 1) == [1]
+    no_cross_context_settlement(unwind_worker)
 
 
 def test_abort_in_the_worker_recreates_the_durable_object(unwind_worker: Workerd) -> None:
     assert counts(unwind_worker, "/do/increment", 2) == [1, 2]
-    assert unwind_worker.get("/abort").status == 500
+    failed_without_detail(unwind_worker.get("/abort"))
     assert counts(unwind_worker, "/do/increment", 1) == [1]
     assert ok(unwind_worker.get("/do/stored")) == "3"
 
 
-def test_generic_panic_body_keeps_the_detail_in_the_log(
-    unwind_generic_build: Path, tmp_path: Path
-) -> None:
-    with serve(unwind_generic_build, tmp_path) as worker:
-        assert counts(worker, "/count", 1) == [1]
-        panicked = worker.get("/panic")
-        assert panicked.status == 500
-        assert panicked.body == "Internal Server Error"
-        aborted = worker.get("/abort")
-        assert aborted.status == 500
-        assert aborted.body == "Internal Server Error"
-        assert counts(worker, "/count", 1) == [1]
-    log = worker.log_text()
-    assert f"PanicError: {PANIC_TEXT}" in log
-    assert "RuntimeError: unreachable" in log
+def test_no_settlement_across_requests_after_a_cancelled_request(unwind_worker: Workerd) -> None:
+    # /hang can never answer: the runtime cancels it, and the instance is kept. An abort in
+    # another request afterwards must not touch the cancelled request's promise.
+    assert counts(unwind_worker, "/count", 1) == [1]
+    failed_without_detail(unwind_worker.get("/hang"))
+    assert counts(unwind_worker, "/count", 1) == [2]  # not an abort: same instance
+    failed_without_detail(unwind_worker.get("/abort"))
+    assert counts(unwind_worker, "/count", 1) == [1]
+    log = unwind_worker.log_text()
+    assert log.count(CANCELLED) == 2, log[-4000:]
+    no_cross_context_settlement(unwind_worker)
+
+
+def hold_then(worker: Workerd, trigger: str) -> tuple[Response, Response]:
+    """A request parked in the Durable Object (`/do/hold`) while `trigger` runs: the response
+    of the parked request and of the trigger. The trigger is sent only once the Worker counts
+    the parked request, so the parked request is certainly in flight."""
+    parked: list[Response] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            parked.append(worker.get("/do/hold", timeout=120))
+        except BaseException as e:  # reported by the test thread
+            errors.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while ok(worker.get("/do/held")) != "1":
+        assert thread.is_alive(), errors
+    triggered = worker.get(trigger)
+    thread.join(150)
+    assert not thread.is_alive(), "the parked request never ended"
+    assert not errors, errors
+    return parked[0], triggered
+
+
+def test_a_request_in_flight_when_the_instance_aborts_ends(unwind_worker: Workerd) -> None:
+    # Only /do/release could end the parked request on a live instance. After the abort its
+    # Durable Object call is watched from the object's own context and fails; the Worker's
+    # request waiting for it can then be cancelled by the runtime. Nothing hangs.
+    parked, aborted = hold_then(unwind_worker, "/abort")
+    failed_without_detail(aborted)
+    failed_without_detail(parked)
+    assert ok(unwind_worker.get("/do/held")) == "0"  # a fresh object
+    assert counts(unwind_worker, "/do/increment", 1) == [1]
+    no_cross_context_settlement(unwind_worker)
+
+
+def test_a_parked_request_is_released_on_a_live_instance(unwind_worker: Workerd) -> None:
+    # The counterpart of the test above: the same parked request, released, answers 200.
+    parked, released = hold_then(unwind_worker, "/do/release")
+    assert ok(released) == "ok"
+    assert ok(parked) == "released"
 
 
 ENTRY = """\
@@ -198,23 +270,163 @@ def test_on_abort_handlers_run_once_per_reset_with_the_new_generation(
 # -- panic=abort (a build without --panic-unwind) ----------------------------------------------
 
 
-@pytest.mark.parametrize("route", ["/abort", "/panic"])
+@pytest.mark.parametrize("route", ["/abort", "/panic", "/js-error"])
 def test_non_unwind_build_resets_before_the_next_call(abort_worker: Workerd, route: str) -> None:
+    # In a panic=abort build a panic is an abort, and so is a JS exception through Rust frames.
     assert counts(abort_worker, "/count", 2) == [1, 2]
-    assert abort_worker.get(route).status == 500
+    failed_without_detail(abort_worker.get(route))
     assert ok(abort_worker.get("/")) == "hello from hello-worker"
     assert counts(abort_worker, "/count", 2) == [1, 2]  # the instance was reset
-    assert abort_worker.get(route).status == 500
+    failed_without_detail(abort_worker.get(route))
     assert counts(abort_worker, "/count", 1) == [1]
+    assert abort_worker.log_text().count(CANCELLED) == 2
+    no_cross_context_settlement(abort_worker)
 
 
 def test_non_unwind_build_durable_object_recovers(abort_worker: Workerd) -> None:
     assert counts(abort_worker, "/do/increment", 2) == [1, 2]
-    assert abort_worker.get("/do/panic").status == 500  # a panic is an abort here
+    failed_without_detail(abort_worker.get("/do/panic"))  # a panic is an abort here
     assert counts(abort_worker, "/do/increment", 1) == [1]
-    assert abort_worker.get("/do/abort").status == 500
+    failed_without_detail(abort_worker.get("/do/abort"))
     assert counts(abort_worker, "/do/increment", 1) == [1]
     assert ok(abort_worker.get("/do/stored")) == "4"
+
+
+def test_non_unwind_build_request_in_flight_when_the_instance_aborts_ends(
+    abort_worker: Workerd,
+) -> None:
+    parked, aborted = hold_then(abort_worker, "/panic")
+    failed_without_detail(aborted)
+    failed_without_detail(parked)
+    assert counts(abort_worker, "/do/increment", 1) == [1]
+    no_cross_context_settlement(abort_worker)
+
+
+# -- the shim's own answers: --panic-body message | generic ------------------------------------
+
+
+def test_message_body_carries_the_panic_and_the_abort(
+    unwind_message_build: Path, tmp_path: Path
+) -> None:
+    with serve(unwind_message_build, tmp_path) as worker:
+        assert counts(worker, "/count", 1) == [1]
+        panicked = worker.get("/panic")
+        assert panicked.status == 500
+        assert panicked.body == f"PanicError: {PANIC_TEXT}"
+        assert counts(worker, "/count", 1) == [2]
+        do_panicked = worker.get("/do/panic")
+        assert do_panicked.status == 500 and f"PanicError: {DO_PANIC_TEXT}" in do_panicked.body
+        # An abort during the request's own call is answered by the shim, from that request.
+        aborted = worker.get("/abort")
+        assert aborted.status == 500
+        assert aborted.body.startswith("InstanceAbortedError: ")
+        assert "RuntimeError: unreachable" in aborted.body
+        assert counts(worker, "/count", 1) == [1]
+        # A request that can never answer (not an abort) is still left to the runtime, and a
+        # later abort does not settle it.
+        failed_without_detail(worker.get("/hang"))
+        assert counts(worker, "/count", 1) == [2]
+        assert worker.get("/abort").status == 500
+        assert counts(worker, "/count", 1) == [1]
+        no_cross_context_settlement(worker)
+
+
+def test_generic_body_keeps_the_detail_in_the_log(
+    unwind_generic_build: Path, tmp_path: Path
+) -> None:
+    with serve(unwind_generic_build, tmp_path) as worker:
+        assert counts(worker, "/count", 1) == [1]
+        panicked = worker.get("/panic")
+        assert panicked.status == 500
+        assert panicked.body == "Internal Server Error"
+        aborted = worker.get("/abort")
+        assert aborted.status == 500
+        assert aborted.body == "Internal Server Error"
+        assert counts(worker, "/count", 1) == [1]
+    log = worker.log_text()
+    # The shim answered both (its log lines), and the runtime cancelled nothing.
+    assert f"[worker-build] fetch failed: PanicError: {PANIC_TEXT}" in log
+    assert "[worker-build] fetch failed: InstanceAbortedError: " in log
+    assert "RuntimeError: unreachable" in log
+    assert CANCELLED not in log
+
+
+# -- handlers of the 0.8.6/0.8.7 interface, on a small hand-written glue -----------------------
+
+FAKE_GLUE = """\
+const state = (globalThis.__worker_init_state = { criticalError: false, instanceId: 1 });
+const seen = [];
+export function __wbg_reset_state() {}
+export function __worker_init_state() { return state; }
+export function fetch(request, env, ctx) {
+  if (new URL(request.url).pathname === "/seen") return Promise.resolve(Response.json(seen));
+  const waitUntil = ctx.waitUntil.bind(ctx);
+  const response = Promise.resolve(new Response("fetched"));
+  ctx.waitUntil = (promise) => {
+    seen.push({ waitUntil: promise === response });
+    return waitUntil(promise);
+  };
+  return response;
+}
+export async function connect(socket, env, ctx) {
+  seen.push({ connect: socket, env: env.NAME, ctx: typeof ctx.waitUntil });
+  return "connected";
+}
+"""
+
+FAKE_ENTRY = """\
+import Worker from "./index.js";
+
+export default {
+  async fetch(request, env, ctx) {
+    const worker = new Worker(ctx, env);
+    if (new URL(request.url).pathname === "/connect") {
+      return new Response(await worker.connect("socket-1"));
+    }
+    return worker.fetch(request);
+  },
+};
+"""
+
+
+def bundle_fake_glue(tmp_path: Path, run_to_completion: bool) -> Path:
+    """FAKE_GLUE bundled with our shim by the bundle step itself; the output directory."""
+    require_tool(SAMPLES.parent / "node_modules" / ".bin" / "esbuild")
+    crate = load_crate(SAMPLES / "hello-worker")
+    options = resolve(RawArgs(path=crate.root), crate.root, {})
+    if run_to_completion:
+        options = dataclasses.replace(options, run_to_completion=True)
+    ctx = BuildContext(options=options, staging=tmp_path / "staging", crate=crate)
+    ctx.bindgen_dir.mkdir(parents=True)
+    ctx.out_dir.mkdir(parents=True)
+    (ctx.bindgen_dir / "index.js").write_text(FAKE_GLUE)
+    (ctx.bindgen_dir / "index_bg.wasm").write_bytes(b"\0asm\1\0\0\0")  # an empty module
+    bundle.run(ctx)
+    return ctx.out_dir
+
+
+def serve_fake(out: Path, tmp_path: Path) -> Workerd:
+    entry = tmp_path / "entry.js"
+    entry.write_text(FAKE_ENTRY)
+    return Workerd(out, durable_objects={}, log_path=tmp_path / "workerd.log", entry=entry)
+
+
+def test_connect_handler_gets_the_socket_env_and_ctx(tmp_path: Path) -> None:
+    with serve_fake(bundle_fake_glue(tmp_path, run_to_completion=False), tmp_path) as worker:
+        assert ok(worker.get("/connect")) == "connected"
+        assert json.loads(ok(worker.get("/seen"))) == [
+            {"connect": "socket-1", "ctx": "function"}  # env has no NAME binding
+        ]
+
+
+@pytest.mark.parametrize("run_to_completion", [False, True])
+def test_run_to_completion_passes_the_fetch_promise_to_wait_until(
+    tmp_path: Path, run_to_completion: bool
+) -> None:
+    with serve_fake(bundle_fake_glue(tmp_path, run_to_completion), tmp_path) as worker:
+        assert ok(worker.get("/")) == "fetched"
+        seen = json.loads(ok(worker.get("/seen")))
+    assert seen == ([{"waitUntil": True}] if run_to_completion else [])
 
 
 # -- RPC methods (pure-exports: plain #[wasm_bindgen] functions, no worker crate) --------------

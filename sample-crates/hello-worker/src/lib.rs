@@ -27,15 +27,31 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "/abort" => core::arch::wasm32::unreachable(),
         "/stack-overflow" => Response::ok(recurse(black_box(1)).to_string()),
         "/oom" => Response::ok(exhaust_memory().to_string()),
-        // A JavaScript exception thrown through the Rust frames (as a failing JS import
-        // would): in an unwind build the instance is kept and the request never answers.
-        "/js-error" => wasm_bindgen::throw_str("hello-worker: deliberate JS error"),
+        // Never answers (nothing will ever wake it): the runtime cancels the request.
+        "/hang" => {
+            std::future::pending::<()>().await;
+            Response::ok("not reached")
+        }
+        "/js-error" => {
+            throw_js_error();
+            Response::ok("not reached")
+        }
         p if p.starts_with("/do/") => {
             let stub = env.durable_object("COUNTER")?.id_from_name("sample")?.get_stub()?;
             stub.fetch_with_str(&format!("https://counter{p}")).await
         }
         _ => Response::error("not found", 404),
     }
+}
+
+// A JavaScript import that throws: the exception passes through the Rust frames. In a
+// panic=abort build wasm-bindgen treats it as an abort; in an unwind build it unwinds to the
+// handler's catch_unwind, which cannot catch a foreign exception and aborts.
+#[wasm_bindgen::prelude::wasm_bindgen(
+    inline_js = "export function throw_js_error() { throw new Error('hello-worker: deliberate JS error'); }"
+)]
+extern "C" {
+    fn throw_js_error();
 }
 
 fn bump() -> u32 {
