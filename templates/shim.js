@@ -18,8 +18,10 @@
 //   can never finish. They are left to the runtime, which cancels them ("The Workers runtime
 //   canceled this request ..."): workerd lets a request's promise be settled only from that
 //   request's own context, so the shim never settles one request from another's.
-//   The instance is replaced (`__wbg_reset_state`) before the next call, Durable Object
-//   wrappers re-create their Rust object, and the handlers registered with `onAbort` run.
+//   The instance is replaced (`__wbg_reset_state`) as soon as the shim learns of the abort,
+//   Durable Object wrappers re-create their Rust object, and the `onAbort` handlers run.
+//   The runtime never cancels a Durable Object's request, so a Durable Object call pending on
+//   a dead instance is rejected from the object's own context (see `watched`).
 // With panicBody "message" or "generic" the shim answers itself, from the request's own
 // context: a fetch that panicked, or whose instance died while its own call was running, gets
 // a 500 carrying the error text ("message") or a generic text ("generic"; detail in the logs).
