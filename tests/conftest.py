@@ -20,9 +20,6 @@ SAMPLES = REPO / "sample-crates"
 CACHE = REPO / ".cache"
 NODE_BIN = REPO / "node_modules" / ".bin"
 VENV_BIN = Path(sys.executable).parent
-# The toolchain that builds std for wasm32 on these machines (see TOOLCHAIN.md);
-# override with WORKER_BUILD_RUSTC to test another one.
-DEFAULT_RUSTC = "/usr/bin/rustc"
 
 # name -> (worker-build flags, cargo target dir key). Variants that compile the same
 # code share a target dir, so the session does each cold std + crate build once.
@@ -55,10 +52,11 @@ def require_tool(path: Path | str) -> str:
 
 
 def tool_env() -> dict[str, str]:
-    """Environment for running worker-build in tests: the repo's pinned npm tools
-    and the toolchain from setup.sh, independent of the caller's PATH order."""
+    """Environment for running worker-build in tests: the repo's pinned npm tools,
+    independent of the caller's PATH order. The Rust toolchain is found by worker-build's
+    own discovery (on these machines: Debian's rustc-web, see TOOLCHAIN.md); set
+    WORKER_BUILD_RUSTC to test another one."""
     env = dict(os.environ)
-    env.setdefault("WORKER_BUILD_RUSTC", DEFAULT_RUSTC)
     env["PATH"] = os.pathsep.join([str(VENV_BIN), str(NODE_BIN), env.get("PATH", "")])
     env.pop("NO_COLOR", None)
     return env

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
+
+HOST = "x86_64-unknown-linux-gnu"
 
 
 def fake_exe(path: Path, script: str) -> Path:
@@ -41,6 +44,41 @@ esac""",
     )
     fake_exe(bindir / "cargo", 'echo cargo-called "$@"')
     return rustc
+
+
+def fake_rustup(
+    bindir: Path, toolchains: Sequence[tuple[str, Path, str]], host: str = HOST
+) -> Path:
+    """A rustup answering `toolchain list -v` and `which --toolchain NAME rustc` for
+    `toolchains`: (name, directory, flags such as "active, default")."""
+    listing = "\n".join(
+        f"{name} ({flags}) {path}" if flags else f"{name} {path}"
+        for name, path, flags in toolchains
+    )
+    which = "\n".join(
+        f'  {name}|{name.removesuffix("-" + host)}) echo "{path}/bin/$4" ;;'
+        for name, path, _ in toolchains
+    )
+    return fake_exe(
+        bindir / "rustup",
+        f"""case "$1 $2" in
+  "toolchain list") printf '%s\\n' "{listing}" ;;
+  "which --toolchain") case "$3" in
+{which}
+  *) echo "error: toolchain '$3' is not installed" >&2; exit 1 ;;
+  esac ;;
+  *) exit 1 ;;
+esac""",
+    )
+
+
+def rustup_toolchain(
+    home: Path, name: str, release: str = "1.96.0", *, std_src: bool = False, wasm_std: bool = False
+) -> Path:
+    """A rustup toolchain directory (its own sysroot) with a fake rustc and cargo."""
+    path = home / "toolchains" / name
+    fake_rustc(path / "bin", path, release, std_src=std_src, wasm_std=wasm_std)
+    return path
 
 
 _BASICS = ("sh", "mkdir", "chmod", "cat", "printf", "echo", "rm", "mv", "cp", "sleep", "touch")

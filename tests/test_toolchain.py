@@ -3,17 +3,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import fake_exe, fake_rustc, path_with
+from fakes import fake_rustc, fake_rustup, path_with, rustup_toolchain
 
-from worker_build import toolchain
+from worker_build import probe_cache, toolchain
 from worker_build.errors import EXIT_TOOLCHAIN, ToolchainError
 from worker_build.toolchain import EhEncoding, StdSource
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("WORKER_BUILD_RUSTC", raising=False)
     monkeypatch.delenv("WORKER_BUILD_CARGO", raising=False)
+    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
 
 
 def test_explicit_stable_compiler_with_sources_needs_bootstrap(tmp_path: Path) -> None:
@@ -72,28 +73,174 @@ def test_explicit_rustc_without_cargo(tmp_path: Path) -> None:
     assert "WORKER_BUILD_CARGO" in (info.value.fix or "")
 
 
-def test_rustup_nightly_without_rust_src(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bindir = tmp_path / "nightly"
-    fake_rustc(bindir, tmp_path / "sysroot", "1.97.0-nightly")
-    fake_exe(tmp_path / "rustup" / "rustup", f'echo "{bindir}/$4"')
-    monkeypatch.setenv("PATH", path_with(tmp_path / "rustup"))
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake machine with no distro compiler (tests add one when they need it)."""
+    monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", ())
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    return tmp_path
+
+
+def rustup(home: Path, *toolchains: tuple[str, Path, str]) -> Path:
+    return fake_rustup(home / "bin", toolchains)
+
+
+NIGHTLY = "nightly-x86_64-unknown-linux-gnu"
+STABLE = "stable-x86_64-unknown-linux-gnu"
+
+
+def test_unwind_prefers_rustup_nightly_with_sources(home: Path) -> None:
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly", std_src=True)
+    stable = rustup_toolchain(home, STABLE, std_src=True)
+    rustup(home, (STABLE, stable, "active, default"), (NIGHTLY, nightly, ""))
+    tc = toolchain.find_toolchain(None, unwind=True)
+    assert tc.origin == "rustup nightly" and tc.rustc == nightly / "bin" / "rustc"
+    assert tc.sysroot == nightly and tc.channel == "nightly" and not tc.needs_bootstrap
+    assert tc.rejected == ()
+    assert "release: 1.97.0-nightly" in tc.verbose_version
+
+
+def test_unwind_falls_back_to_another_rustup_toolchain(home: Path) -> None:
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")  # no rust-src
+    dated = rustup_toolchain(
+        home, "nightly-2026-05-01-x86_64-unknown-linux-gnu", "1.96.0-nightly", std_src=True
+    )
+    stable = rustup_toolchain(home, STABLE)
+    rustup(
+        home,
+        (STABLE, stable, "active, default"),
+        (NIGHTLY, nightly, ""),
+        ("nightly-2026-05-01-x86_64-unknown-linux-gnu", dated, ""),
+    )
+    tc = toolchain.find_toolchain(None, unwind=True)
+    assert tc.origin == "rustup nightly-2026-05-01" and tc.sysroot == dated
+    assert [(r.origin, r.reason) for r in tc.rejected] == [
+        ("rustup nightly", "no std sources (rust-src)"),
+        ("rustup stable", "no std sources (rust-src)"),
+    ]
+    assert tc.rejected[0].fix == "run `rustup component add rust-src --toolchain nightly`"
+
+
+def test_unwind_falls_back_to_a_distro_compiler(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This machine's case (TOOLCHAIN.md): rustup's toolchains have no rust-src, Debian's
+    rustc-web has the sources."""
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")
+    stable = rustup_toolchain(home, STABLE)
+    rustup(
+        home,
+        (STABLE, stable, "active, default"),
+        (NIGHTLY, nightly, ""),
+        ("1.95.0-x86_64-unknown-linux-gnu", stable, ""),
+    )  # same directory as stable
+    (home / "bin" / "rustc").symlink_to(home / "bin" / "rustup")  # the proxy on PATH
+    distro = fake_rustc(home / "usr" / "bin", home / "usr", std_src=True)
+    monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", (home / "nowhere" / "rustc", distro))
+    tc = toolchain.find_toolchain(None, unwind=True)
+    assert tc.origin == str(distro) and tc.cargo == home / "usr" / "bin" / "cargo"
+    assert tc.std_source is StdSource.BUILD_STD and tc.needs_bootstrap
+    assert tc.label == f"rustc 1.96.0 (stable, {distro})"
+    # the proxy and the duplicate 1.95.0 are not listed as separate candidates
+    assert [r.label for r in tc.rejected] == [
+        "rustup nightly: no std sources (rust-src)",
+        "rustup stable: no std sources (rust-src)",
+    ]
+
+
+def test_abort_prefers_the_active_toolchain(home: Path) -> None:
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly", wasm_std=True)
+    pinned = rustup_toolchain(home, "1.90.0-x86_64-unknown-linux-gnu", "1.90.0", wasm_std=True)
+    stable = rustup_toolchain(home, STABLE, wasm_std=True)
+    rustup(
+        home,
+        (STABLE, stable, "default"),
+        (NIGHTLY, nightly, ""),
+        ("1.90.0-x86_64-unknown-linux-gnu", pinned, "active"),
+    )  # rust-toolchain.toml
+    tc = toolchain.find_toolchain(None, unwind=False)
+    assert tc.origin == "rustup 1.90.0" and tc.std_source is StdSource.PRECOMPILED
+    assert not tc.needs_bootstrap and tc.rejected == ()
+
+
+def test_abort_without_wasm32_target_tries_the_next(home: Path) -> None:
+    stable = rustup_toolchain(home, STABLE)  # neither the wasm32 target nor rust-src
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly", wasm_std=True)
+    rustup(home, (STABLE, stable, "default"), (NIGHTLY, nightly, ""))  # old rustup: no "active"
+    tc = toolchain.find_toolchain(None, unwind=False)
+    assert tc.origin == "rustup nightly" and tc.std_source is StdSource.PRECOMPILED
+    assert [r.label for r in tc.rejected] == ["rustup stable: no wasm32 std and no std sources"]
+    assert tc.rejected[0].fix == "run `rustup target add wasm32-unknown-unknown --toolchain stable`"
+
+
+def test_rustc_on_path_without_rustup(home: Path) -> None:
+    fake_rustc(home / "bin", home / "sysroot", wasm_std=True)
+    tc = toolchain.find_toolchain(None, unwind=False)
+    assert tc.origin == "PATH" and tc.rustc == home / "bin" / "rustc"
+    assert tc.std_source is StdSource.PRECOMPILED
+
+
+def test_nothing_usable_lists_every_candidate(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")
+    rustup(home, (NIGHTLY, nightly, "active, default"))
+    distro = fake_rustc(home / "usr" / "bin", home / "usr")  # no sources either
+    monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", (distro,))
     with pytest.raises(ToolchainError) as info:
         toolchain.find_toolchain(None, unwind=True)
-    assert info.value.fix is not None
-    assert "rustup component add rust-src --toolchain nightly" in info.value.fix
+    assert info.value.message == (
+        "no Rust toolchain with std sources (rustup nightly: no std sources (rust-src); "
+        f"{distro}: no std sources (rust-src))"
+    )
+    assert info.value.exit_code == EXIT_TOOLCHAIN
+    fix = info.value.fix or ""
+    assert fix.startswith("run `rustup component add rust-src --toolchain nightly`, or install")
+    assert "rust-web-src" in fix and fix.endswith("or pass --rustc PATH")
 
 
-def test_no_rustup_and_unwind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
+def test_no_rustup_and_unwind(home: Path) -> None:
     with pytest.raises(ToolchainError, match="needs a nightly toolchain") as info:
         toolchain.find_toolchain(None, unwind=True)
     assert "rustup toolchain install nightly --component rust-src" in (info.value.fix or "")
 
 
-def test_no_rust_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
+def test_no_rust_at_all(home: Path) -> None:
     with pytest.raises(ToolchainError, match="no Rust toolchain found"):
         toolchain.find_toolchain(None, unwind=False)
+
+
+def test_explicit_wins_over_discovery(home: Path) -> None:
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly", std_src=True)
+    rustup(home, (NIGHTLY, nightly, "active"))
+    mine = fake_rustc(home / "mine", home / "mine-sysroot", std_src=True)
+    tc = toolchain.find_toolchain(mine, unwind=True)
+    assert tc.origin == "--rustc" and tc.rustc == mine and tc.rejected == ()
+
+
+def test_explicit_unusable_fails_even_when_discovery_would_succeed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly", std_src=True)
+    rustup(home, (NIGHTLY, nightly, "active"))
+    mine = fake_rustc(home / "mine", home / "mine-sysroot")  # no sources
+    monkeypatch.setenv("WORKER_BUILD_RUSTC", str(mine))
+    with pytest.raises(
+        ToolchainError, match=r"WORKER_BUILD_RUSTC rustc 1\.96\.0 has no std sources"
+    ):
+        toolchain.find_toolchain(None, unwind=True)
+
+
+def test_rustc_answers_are_cached_per_binary(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rustc -vV` / `--print sysroot` load the whole compiler (~0.1 s each): a known
+    binary is not asked again until it changes."""
+    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    log = home / "calls"
+    distro = fake_rustc(home / "usr" / "bin", home / "usr", std_src=True)
+    body = distro.read_text().replace("#!/bin/sh\n", f'#!/bin/sh\necho "$@" >> "{log}"\n', 1)
+    distro.write_text(body)
+    monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", (distro,))
+    for _ in range(3):
+        assert toolchain.find_toolchain(None, unwind=True).origin == str(distro)
+    assert log.read_text().splitlines() == ["--print sysroot", "-vV"]
 
 
 def test_flags() -> None:
@@ -102,3 +249,32 @@ def test_flags() -> None:
     assert toolchain.eh_rustflags(EhEncoding.DEFAULT) == []
     assert toolchain.eh_rustflags(EhEncoding.EXNREF) == ["-Cllvm-args=-wasm-use-legacy-eh=false"]
     assert toolchain.eh_rustflags(EhEncoding.LEGACY) == ["-Cllvm-args=-wasm-use-legacy-eh=true"]
+
+
+def test_the_build_reports_what_was_passed_over(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary (a note) and the JSON report say which toolchain was chosen and why
+    the others were not."""
+    from worker_build import pipeline
+    from worker_build.context import BuildContext
+    from worker_build.options import RawArgs, resolve
+
+    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")
+    rustup(home, (NIGHTLY, nightly, "active, default"))
+    distro = fake_rustc(home / "usr" / "bin", home / "usr", std_src=True)
+    monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", (distro,))
+    options = resolve(RawArgs(panic_unwind=True), home, {})
+    ctx = BuildContext(options=options, staging=home / "staging")
+    pipeline._toolchain(ctx)
+    assert ctx.facts["toolchain"] == f"rustc 1.96.0 (stable, {distro})"
+    assert ctx.facts["toolchain_rejected"] == [
+        {
+            "origin": "rustup nightly",
+            "rustc": str(nightly / "bin" / "rustc"),
+            "reason": "no std sources (rust-src)",
+        },
+    ]
+    assert ctx.notes == [
+        f"toolchain: {distro} chosen; passed over: rustup nightly: no std sources (rust-src)"
+    ]

@@ -132,7 +132,6 @@ def build_hello_worker(out_dir: Path, *, panic_unwind: bool) -> Path:
     """hello-worker built by `worker-build` into out_dir, with or without --panic-unwind."""
     variant = "unwind" if panic_unwind else "abort"
     env = dict(os.environ)
-    env.setdefault("WORKER_BUILD_RUSTC", "/usr/bin/rustc")
     env["PATH"] = os.pathsep.join([str(REPO / "node_modules" / ".bin"), env.get("PATH", "")])
     env["CARGO_TARGET_DIR"] = str(REPO / ".cache" / "test-target" / f"hello-worker-{variant}")
     argv = [

@@ -108,16 +108,18 @@ def _lld_candidates(tc: Toolchain) -> list[Path]:
     return found
 
 
-def check_toolchain(rustc: Path | None, unwind: bool) -> list[Check]:
+def check_toolchain(rustc: Path | None, unwind: bool, root: Path | None = None) -> list[Check]:
     name = "rust toolchain"
     try:
-        candidate = toolchain.find_candidate(rustc, unwind)
-        tc = toolchain.probe(candidate, unwind)
+        tc = toolchain.find_toolchain(rustc, unwind, root)
     except ToolchainError as exc:
         return [_missing(name, exc)]
     except WorkerBuildError as exc:  # the rustc does not run at all
         return [_missing(name, exc, EXIT_TOOLCHAIN)]
-    checks = [Check(name, Status.OK, f"{tc.label}: {tc.rustc} + {tc.cargo}")]
+    detail = f"{tc.label}: {tc.rustc} + {tc.cargo}"
+    if tc.rejected:
+        detail += "; passed over: " + "; ".join(r.label for r in tc.rejected)
+    checks = [Check(name, Status.OK, detail)]
 
     if tc.std_source is StdSource.PRECOMPILED:
         std = "precompiled wasm32 std (rustup target)"
@@ -295,7 +297,7 @@ def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check
     checks, crate, opts = check_crate(path, panic_unwind)
     unwind = opts.panic_unwind if opts is not None else panic_unwind
     root = crate.root if crate is not None else path.resolve()
-    checks += check_toolchain(rustc, unwind)
+    checks += check_toolchain(rustc, unwind, root)
     checks.append(check_wasm_bindgen(crate))
     # The release build runs wasm-opt; a --panic-unwind build's Python loader may
     # use it too (legacy -> exnref), whatever the profile.

@@ -44,8 +44,20 @@ class BuildResult:
 
 
 def _toolchain(ctx: BuildContext) -> None:
-    ctx.toolchain = toolchain.find_toolchain(ctx.options.rustc, ctx.options.panic_unwind)
-    ctx.facts["toolchain"] = ctx.toolchain.label
+    tc = toolchain.find_toolchain(
+        ctx.options.rustc, ctx.options.panic_unwind, ctx.options.crate_path
+    )
+    ctx.toolchain = tc
+    ctx.facts["toolchain"] = tc.label
+    ctx.facts["toolchain_rejected"] = [
+        {"origin": r.origin, "rustc": str(r.rustc) if r.rustc else None, "reason": r.reason}
+        for r in tc.rejected
+    ]
+    if tc.rejected:
+        ctx.notes.append(
+            f"toolchain: {tc.origin} chosen; passed over: "
+            + "; ".join(r.label for r in tc.rejected)
+        )
 
 
 def _cargo(ctx: BuildContext) -> None:

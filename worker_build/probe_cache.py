@@ -75,19 +75,28 @@ def _save(file: Path, entries: dict[str, Any]) -> None:
 def version_output(path: Path) -> str:
     """stdout of `path --version`, from the cache when the executable is unchanged.
     Failures raise exactly as `proc.run` does."""
+    return output(path, "--version")
+
+
+def output(path: Path, *args: str) -> str:
+    """stdout of `path ARGS...`, cached like `version_output`. Only for answers that
+    depend on nothing but the executable (`--version`, `rustc -vV`, `rustc --print
+    sysroot`); never for a proxy (rustup's `rustc`) whose answer depends on its
+    environment."""
     real = os.path.realpath(path)
     ident = identity(Path(real))
     if ident is None:
-        return proc.run([path, "--version"]).stdout  # raises ToolMissingError
+        return proc.run([path, *args]).stdout  # raises ToolMissingError
+    key = real if args == ("--version",) else "\0".join([real, *args])
     file = cache_file()
     entries = _load(file)
-    hit = entries.get(real)
+    hit = entries.get(key)
     if isinstance(hit, dict) and hit.get("id") == ident and isinstance(hit.get("stdout"), str):
         return str(hit["stdout"])
-    out = proc.run([path, "--version"]).stdout
+    out = proc.run([path, *args]).stdout
     newest = max(ident[3], ident[4])
     now = time.time_ns()
     if now - newest > RACY_SECONDS * 1e9:
-        entries[real] = {"id": ident, "stdout": out, "at": now}
+        entries[key] = {"id": ident, "stdout": out, "at": now}
         _save(file, entries)
     return out
