@@ -16,9 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_RUSTC, REPO, VENV_BIN, cargo_target_dir, tool_env, worker_build
+from conftest import REPO, VENV_BIN, cargo_target_dir, tool_env, worker_build
 from workerd import Workerd
 
+from worker_build import toolchain
 from worker_build.steps.cargo import JS_SYS_ENV
 
 pytestmark = pytest.mark.slow
@@ -55,7 +56,8 @@ def test_without_the_variable_the_macro_needs_wasm_bindgen_futures(tmp_path: Pat
     crate = tmp_path / "crate"
     shutil.copytree(CRATE, crate, copy_function=shutil.copy)
     env = env_for_build()
-    env.update(RUSTC=os.environ.get("WORKER_BUILD_RUSTC", DEFAULT_RUSTC), RUSTC_BOOTSTRAP="1",
+    rustc = toolchain.find_toolchain(None, unwind=True).rustc  # the one worker-build uses
+    env.update(RUSTC=str(rustc), RUSTC_BOOTSTRAP="1",
                RUSTFLAGS="-Cpanic=unwind", PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}")  # fmt: skip
     cargo = Path(env["RUSTC"]).with_name("cargo")
     proc = subprocess.run(
