@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -12,13 +13,14 @@ import pytest
 from cratefix import GOOD_MANIFEST, write_crate
 from fakes import fake_exe, fake_rustc
 
-from worker_build import __version__, cli, cmdline, entry
+from worker_build import __version__, cmdline, entry, ui
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_INTERNAL,
     EXIT_TOOL_FAILED,
     EXIT_TOOLCHAIN,
     EXIT_USAGE,
+    WorkerBuildError,
 )
 from worker_build.options import RawArgs, resolve
 from worker_build.steps import cargo
@@ -301,12 +303,75 @@ def test_internal_errors_get_their_own_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def boom(*_: object, **__: object) -> None:
-        raise RuntimeError("unexpected")
+        raise RuntimeError("unexpected\nsecond line")
 
     monkeypatch.setattr("worker_build.crate.load_crate", boom)
     code, _, err = run(capsys, str(tmp_path))
     assert code == EXIT_INTERNAL
-    assert "internal error: RuntimeError: unexpected" in err and "--traceback" in err
+    assert "internal error: RuntimeError: unexpected second line" in err and "--traceback" in err
     assert "Traceback" not in err
-    with pytest.raises(RuntimeError):
-        cli.main([str(tmp_path), "--traceback"])
+    # --traceback adds the traceback; the exit code and the error line stay
+    code, _, err = run(capsys, str(tmp_path), "--traceback")
+    assert code == EXIT_INTERNAL
+    assert "Traceback (most recent call last)" in err
+    assert "internal error: RuntimeError: unexpected second line" in err
+
+
+def test_traceback_keeps_the_exit_code_of_expected_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(capsys, str(tmp_path), "--traceback")
+    assert code == EXIT_CRATE
+    assert "Traceback (most recent call last)" in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: no Cargo.toml in {tmp_path} "
+        "(run worker-build in the crate's directory or pass its path)"
+    ]
+    monkeypatch.setenv("WORKER_BUILD_TRACEBACK", "1")
+    code, _, err = run(capsys, str(tmp_path))
+    assert code == EXIT_CRATE and "Traceback (most recent call last)" in err
+
+
+def _error_classes() -> list[type[WorkerBuildError]]:
+    """Every WorkerBuildError subclass the package defines (all modules imported)."""
+    import importlib
+    import pkgutil
+
+    import worker_build
+
+    for info in pkgutil.walk_packages(worker_build.__path__, "worker_build."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    found, stack = [], [WorkerBuildError]
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__name__)
+def test_every_error_is_one_line(cls: type[WorkerBuildError]) -> None:
+    """README: every error is one line. Whatever a message carries after its first line
+    (a tool's output, a log tail) is shown above that line, never inside it."""
+    shapes: list[tuple[object, ...]] = [  # the longest signature that fits
+        (["tool"], 1, "line 1\nline 2", "fix\r\n  it", "cause\nmore"),  # CommandFailedError
+        ("it failed:\n  line 1\n  line 2", 7, "fix\r\n  it"),  # InvalidWasmError
+        ("it failed:\n  line 1\n  line 2", "fix\r\n  it"),
+    ]
+    for args in shapes:
+        try:
+            error = cls(*args)  # type: ignore[arg-type]
+            break
+        except TypeError:
+            continue
+    else:
+        pytest.fail(f"cannot construct {cls.__name__}: add its signature here")
+    assert "\n" not in error.one_line() and "\r" not in error.one_line()
+    assert error.one_line().endswith("(fix it)")
+    stream = io.StringIO()
+    ui.Reporter(ui.Mode.NORMAL, stream=stream, env={}).error(error)
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].startswith("error: ") and lines[-1].endswith("(fix it)")
+    assert not [line for line in lines[:-1] if line.startswith("error:")]
+    assert "line 2" in stream.getvalue()  # the rest is shown, above the error line

@@ -128,7 +128,7 @@ def load_crate(path: Path | None) -> Crate:
     if "cdylib" not in crate_types:
         raise CrateError(
             f'{manifest}: [lib] crate-type does not include "cdylib"',
-            'add `[lib]\ncrate-type = ["cdylib"]` to Cargo.toml',
+            'add `crate-type = ["cdylib"]` to the [lib] table of Cargo.toml',
         )
     lib_name = str(lib.get("name", name)).replace("-", "_")
 

@@ -24,6 +24,13 @@ EXIT_INTERNAL = 70  # a bug in worker-build (EX_SOFTWARE)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
+def one_line(text: str) -> str:
+    """`text` with its lines joined by spaces (blank lines and edge spaces dropped)."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 class WorkerBuildError(Exception):
     """Root of all expected failures: one message line plus an optional fix."""
 
@@ -32,10 +39,23 @@ class WorkerBuildError(Exception):
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.fix = fix
+        self.fix = one_line(fix) if fix is not None else None
+
+    @property
+    def headline(self) -> str:
+        """The message's first line: what the one error line says."""
+        first, _, rest = self.message.strip().partition("\n")
+        return first.strip().removesuffix(":") if rest.strip() else first.strip()
+
+    @property
+    def details(self) -> str | None:
+        """The message's further lines (e.g. a tool's output quoted after "...failed:"):
+        shown above the error line, never inside it."""
+        return self.message.strip().partition("\n")[2].strip("\r\n") or None
 
     def one_line(self) -> str:
-        return f"{self.message} ({self.fix})" if self.fix else self.message
+        """Every error is one line (README), whatever its message quotes."""
+        return f"{self.headline} ({self.fix})" if self.fix else self.headline
 
 
 class UsageError(WorkerBuildError):
@@ -117,24 +137,36 @@ def run_guarded(
 ) -> int:
     """Run a command body and map every outcome to an exit code: expected errors are
     reported in one line, Ctrl-C prints `interrupted`, anything else is a bug with
-    its own code. Tracebacks only with `show_traceback` or WORKER_BUILD_TRACEBACK=1.
-    Shared by the typer CLI and the typer-free `verify` entry."""
+    its own code. With `show_traceback` or WORKER_BUILD_TRACEBACK=1 the traceback is
+    printed first; the line and the exit code stay the same.
+    Shared by the build CLI, the typer subcommands and the typer-free `verify` entry."""
     show_traceback = show_traceback or bool(os.environ.get("WORKER_BUILD_TRACEBACK"))
     try:
         return body()
     except WorkerBuildError as exc:
         if show_traceback:
-            raise
+            _print_traceback()
         report(exc)
         return exc.exit_code
     except KeyboardInterrupt:
+        if show_traceback:
+            _print_traceback()
         sys.stderr.write(f"{interrupted}\n")
         return EXIT_INTERRUPTED
     except Exception as exc:
         if show_traceback:
-            raise
+            _print_traceback()
+        hint = "" if show_traceback else f"rerun with {traceback_hint} and "
         sys.stderr.write(
-            f"internal error: {type(exc).__name__}: {exc} "
-            f"(a bug in worker-build; rerun with {traceback_hint} and report it)\n"
+            f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            f"(a bug in worker-build; {hint}report it)\n"
         )
         return EXIT_INTERNAL
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    sys.stdout.flush()
+    traceback.print_exc(file=sys.stderr)
+    sys.stderr.flush()

@@ -86,8 +86,9 @@ class Terminal:
         )
 
 
-def make_console(stream: TextIO | None = None, *, stdout: bool = False,
-                 env: Mapping[str, str] | None = None) -> tuple[Console, Terminal]:
+def make_console(
+    stream: TextIO | None = None, *, stdout: bool = False, env: Mapping[str, str] | None = None
+) -> tuple[Console, Terminal]:
     """A rich Console following the rules above. With no `stream` it writes to
     whatever sys.stderr (or sys.stdout) is at the time of each write."""
     environ = dict(os.environ if env is None else env)
@@ -121,13 +122,21 @@ def human_tail(output: str, lines: int) -> list[str]:
     """The last `lines` lines of a tool's output meant for people: cargo's JSON
     messages (captured on stdout for the artifact path) are dropped."""
     kept = [
-        line for line in output.rstrip().splitlines()
-        if not line.lstrip().startswith('{"reason":')
+        line for line in output.rstrip().splitlines() if not line.lstrip().startswith('{"reason":')
     ]
     return kept[-lines:]
 
 
+def error_details(exc: WorkerBuildError, lines: int) -> list[str]:
+    """What is shown above an error's one line: a failed tool's last lines of output,
+    or the lines an error's message carried after its first (`exc.details`)."""
+    if isinstance(exc, CommandFailedError):
+        return human_tail(exc.output, lines)
+    return human_tail(exc.details, lines) if exc.details else []
+
+
 # --- GitHub Actions workflow commands -------------------------------------------------
+
 
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -152,14 +161,14 @@ def emit_workflow_command(line: str, stream: IO[str] | None = None) -> None:
 def annotation_for(exc: WorkerBuildError, title: str = "worker-build") -> str:
     """`::error title=worker-build::message (fix)`, plus a failed tool's last lines."""
     body = exc.one_line()
-    if isinstance(exc, CommandFailedError):
-        tail = human_tail(exc.output, ANNOTATION_TAIL_LINES)
-        if tail:
-            body += "\n" + "\n".join(tail)
+    tail = error_details(exc, ANNOTATION_TAIL_LINES)
+    if tail:
+        body += "\n" + "\n".join(tail)
     return workflow_command("error", body, title=title)
 
 
 # --- the report document ---------------------------------------------------------------
+
 
 def report_document(facts: Mapping[str, Any]) -> dict[str, Any]:
     """What `--json` prints and `worker-build.json` holds for a successful build."""
@@ -184,7 +193,7 @@ def write_report(facts: Mapping[str, Any]) -> Path:
 def _tool_version(label: str, name: str) -> str:
     """'wasm-opt 132 (PATH)' -> '132 (PATH)'."""
     prefix = f"{name} "
-    return label[len(prefix):] if label.startswith(prefix) else label
+    return label[len(prefix) :] if label.startswith(prefix) else label
 
 
 def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -194,11 +203,16 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
         ("toolchain", str(facts.get("toolchain", "unknown"))),
         ("wasm-bindgen", _tool_version(tools.get("wasm-bindgen", "unknown"), "wasm-bindgen")),
-        ("wasm-opt", _tool_version(tools["wasm-opt"], "wasm-opt") if "wasm-opt" in tools
-         else "not run"),
+        (
+            "wasm-opt",
+            _tool_version(tools["wasm-opt"], "wasm-opt") if "wasm-opt" in tools else "not run",
+        ),
     ]
-    rows += [(name, _tool_version(label, name)) for name, label in tools.items()
-             if name not in ("wasm-bindgen", "wasm-opt")]
+    rows += [
+        (name, _tool_version(label, name))
+        for name, label in tools.items()
+        if name not in ("wasm-bindgen", "wasm-opt")
+    ]
     rows += [
         ("EH encoding", str(facts.get("eh_encoding", "unknown"))),
         ("index_bg.wasm", format_size(facts["wasm_bytes"], facts["wasm_gzip_bytes"])),
@@ -207,8 +221,9 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     loader = facts.get("loader")
     if isinstance(loader, Mapping):
         functions = loader.get("functions", [])
-        rows.append(("python loader", f"{', '.join(loader.get('files', []))} "
-                                      f"({len(functions)} functions)"))
+        rows.append(
+            ("python loader", f"{', '.join(loader.get('files', []))} ({len(functions)} functions)")
+        )
     if "report" in facts:
         rows.append(("report", str(facts["report"])))
     return rows
@@ -216,21 +231,28 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def step_summary_markdown(facts: Mapping[str, Any]) -> str:
     """The summary as Markdown for $GITHUB_STEP_SUMMARY."""
+
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = [f"### worker-build: built in {format_duration(float(facts['seconds']))}", "",
-             "| | |", "|---|---|"]
+    lines = [
+        f"### worker-build: built in {format_duration(float(facts['seconds']))}",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
     lines += [f"| {cell(name)} | {cell(value)} |" for name, value in summary_rows(facts)]
     steps = facts.get("steps", [])
     if steps:
         lines += ["", "| step | time |", "|---|---:|"]
-        lines += [f"| {cell(str(s['name']))} | {format_duration(float(s['seconds']))} |"
-                  for s in steps]
+        lines += [
+            f"| {cell(str(s['name']))} | {format_duration(float(s['seconds']))} |" for s in steps
+        ]
     return "\n".join(lines) + "\n"
 
 
 # --- the reporter the pipeline talks to ------------------------------------------------
+
 
 class _RunningStep:
     """The live line: spinner, step name, elapsed time (recomputed on every refresh)."""
@@ -333,16 +355,18 @@ class Reporter:
     def step_finished(self, name: str, seconds: float) -> None:
         self._ended(name, seconds, True)
         if self.chatty:
-            self._print(f"[green]{self._ok}[/green] {escape(name)} "
-                        f"[dim]{format_duration(seconds)}[/dim]")
+            self._print(
+                f"[green]{self._ok}[/green] {escape(name)} [dim]{format_duration(seconds)}[/dim]"
+            )
 
     def step_failed(self, name: str, seconds: float) -> None:
         self._ended(name, seconds, False)
         # shown in every mode: it is part of the error
         grouped = self.term.github and self.chatty
         where = " (its output is in the group above)" if grouped else ""
-        self._print(f"[red]{self._fail}[/red] {escape(name)} "
-                    f"[dim]{format_duration(seconds)}{where}[/dim]")
+        self._print(
+            f"[red]{self._fail}[/red] {escape(name)} [dim]{format_duration(seconds)}{where}[/dim]"
+        )
 
     def waiting_for_lock(self, out_dir: Path) -> None:
         if self.mode is not Mode.QUIET:
@@ -400,24 +424,24 @@ class Reporter:
         if self.chatty:
             rows = summary_rows(facts)
             width = max(len(name) for name, _ in rows)
-            self._print(f"[bold green]{self._ok} worker-build:[/bold green] built in "
-                        f"{format_duration(float(facts['seconds']))}")
+            self._print(
+                f"[bold green]{self._ok} worker-build:[/bold green] built in "
+                f"{format_duration(float(facts['seconds']))}"
+            )
             for name, value in rows:
                 self._print(f"  [dim]{name.ljust(width)}[/dim]  {escape(value)}")
         self._github_summary(step_summary_markdown(facts))
 
     def error(self, exc: WorkerBuildError) -> None:
         self._stop_live()
-        if isinstance(exc, CommandFailedError):
-            tail = human_tail(exc.output, ERROR_TAIL_LINES)
-            if tail:
-                self._plain("\n".join(tail))
+        tail = error_details(exc, ERROR_TAIL_LINES)
+        if tail:
+            self._plain("\n".join(tail))
         self._print(f"[bold red]error:[/bold red] {escape(exc.one_line())}")
         if self.term.github:
             self._command(annotation_for(exc))
             self._github_summary(
-                f"### worker-build failed (exit {exc.exit_code})\n\n"
-                f"```\n{exc.one_line()}\n```\n"
+                f"### worker-build failed (exit {exc.exit_code})\n\n```\n{exc.one_line()}\n```\n"
             )
         if self.mode is Mode.JSON:
             doc = {
@@ -425,10 +449,16 @@ class Reporter:
                 "ok": False,
                 "worker_build_version": __version__,
                 "exit_code": exc.exit_code,
-                "error": {"type": type(exc).__name__, "message": exc.message, "fix": exc.fix},
+                "error": {
+                    "type": type(exc).__name__,
+                    "message": exc.headline,
+                    "fix": exc.fix,
+                    "details": exc.details,
+                },
                 "failed_step": next((s.name for s in self.steps if not s.ok), None),
-                "steps": [{"name": s.name, "seconds": round(s.seconds, 3)}
-                          for s in self.steps if s.ok],
+                "steps": [
+                    {"name": s.name, "seconds": round(s.seconds, 3)} for s in self.steps if s.ok
+                ],
             }
             sys.stdout.write(_dumps(doc))
             sys.stdout.flush()
