@@ -52,11 +52,18 @@ class Truncate:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """302 to `location` (GitHub answers release downloads this way)."""
+
+    location: str
+
+
+@dataclass(frozen=True)
 class Reset:
     """Close the connection without an answer."""
 
 
-Behaviour = Serve | Status | Truncate | Reset
+Behaviour = Serve | Status | Truncate | Reset | Redirect
 
 
 @dataclass
@@ -108,6 +115,12 @@ def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
             if isinstance(behaviour, Reset):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if isinstance(behaviour, Redirect):
+                self.send_response(302)
+                self.send_header("Location", behaviour.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if isinstance(behaviour, Status):
                 body = f"status {behaviour.code}\n".encode()

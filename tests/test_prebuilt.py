@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mirror import Mirror, member, release_tgz, script, serving, sha256sum_line, tar_gz
+from mirror import Mirror, Redirect, member, release_tgz, script, serving, sha256sum_line, tar_gz
 
 from worker_build import prebuilt
 from worker_build.download import Fetcher
-from worker_build.errors import DownloadError, VerificationError
+from worker_build.errors import EXIT_USAGE, DownloadError, UsageError, VerificationError
 
 V = "0.2.130"
 TARGET = "x86_64-unknown-linux-musl"
@@ -278,3 +278,36 @@ def test_npm_integrity_failures(
                 info.value.message
             )
         assert not eb.directory.exists()
+
+
+def test_a_redirect_is_followed(mirror: Mirror) -> None:
+    """GitHub answers a release download with a 302 to its object store."""
+    publish(mirror)
+    mirror.route(f"/wb/{V}/{NAME}", Redirect(f"{mirror.base}/objects/abc123"))
+    mirror.file("/objects/abc123", ARCHIVE)
+    assert prebuilt.obtain(asset(), fetcher(), no_check).is_file()
+    assert mirror.hits("/objects/abc123") == 1
+
+
+def test_a_file_url_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory with the release files, for a machine with no network at all."""
+    files = tmp_path / "mirror" / V
+    files.mkdir(parents=True)
+    (files / NAME).write_bytes(ARCHIVE)
+    (files / f"{NAME}.sha256sum").write_bytes(sha256sum_line(ARCHIVE, NAME))
+    monkeypatch.setenv(prebuilt.WASM_BINDGEN_MIRROR_VAR, (tmp_path / "mirror").as_uri())
+    assert prebuilt.obtain(asset(), fetcher(), no_check).is_file()
+    monkeypatch.setenv(prebuilt.WASM_BINDGEN_MIRROR_VAR, (tmp_path / "empty").as_uri())
+    sleeps: list[float] = []
+    quick = Fetcher(sleep=sleeps.append, progress=Quiet())
+    with pytest.raises(DownloadError, match="is not available: no file"):
+        prebuilt.obtain(prebuilt.wasm_bindgen("0.2.131") or asset(), quick, no_check)
+    assert sleeps == []  # a missing file is not retried
+
+
+@pytest.mark.parametrize("var", [prebuilt.WASM_BINDGEN_MIRROR_VAR, "npm_config_registry"])
+def test_a_mirror_setting_that_is_not_a_url(monkeypatch: pytest.MonkeyPatch, var: str) -> None:
+    monkeypatch.setenv(var, "mirror.corp.example/releases")
+    with pytest.raises(UsageError, match=f"{var}=mirror.corp.example/releases is not a URL") as e:
+        prebuilt.wasm_bindgen(V) if var.startswith("WORKER") else prebuilt.esbuild("0.28.2")
+    assert e.value.exit_code == EXIT_USAGE

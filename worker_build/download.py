@@ -235,6 +235,11 @@ def _classify(reason: object, url: str, what: str) -> Exception:
             f"cannot download {what}: host of {url} not found ({reason.strerror})",
             "check the network or the mirror setting; behind a proxy set HTTPS_PROXY",
         )
+    if isinstance(reason, FileNotFoundError):  # a file:// mirror without the file
+        return DownloadError(
+            f"{what} is not available: no file {reason.filename or url}",
+            "check the mirror setting",
+        )
     if isinstance(reason, ssl.SSLCertVerificationError):
         return DownloadError(
             f"cannot download {what} from {url}: TLS certificate not trusted "

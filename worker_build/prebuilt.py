@@ -11,7 +11,8 @@
   `https://registry.npmjs.org`, checked against the registry's `dist.integrity`
   (sha512) in `<registry>/@esbuild/<platform>/V`.
 
-Each base can be replaced by a mirror with the same layout below it
+Each base can be replaced by a mirror with the same layout below it (an http(s)://
+URL, or file:// for a directory holding the files)
 (`WORKER_BUILD_WASM_BINDGEN_MIRROR`, `WORKER_BUILD_BINARYEN_MIRROR`, and for
 esbuild `WORKER_BUILD_NPM_REGISTRY`, else npm's own `npm_config_registry`).
 
@@ -39,7 +40,7 @@ from pathlib import Path
 
 from worker_build.cachedir import cache_root
 from worker_build.download import Fetcher, local_error
-from worker_build.errors import VerificationError
+from worker_build.errors import UsageError, VerificationError
 
 WASM_BINDGEN_BASE = "https://github.com/wasm-bindgen/wasm-bindgen/releases/download"
 BINARYEN_BASE = "https://github.com/WebAssembly/binaryen/releases/download"
@@ -89,14 +90,24 @@ def _exe(name: str) -> str:
     return name + ".exe" if host()[0] == "windows" else name
 
 
-def _base(var: str, default: str) -> str:
-    return (os.environ.get(var) or default).rstrip("/")
+def _base(*variables: str, default: str) -> str:
+    """The first variable set (a mirror), else the upstream URL; checked to be a URL
+    so a typo is a usage error here rather than a network failure later."""
+    for var in variables:
+        value = os.environ.get(var)
+        if value:
+            if not value.startswith(("https://", "http://", "file://")):
+                raise UsageError(
+                    f"{var}={value} is not a URL",
+                    f"set {var} to an https://, http:// or file:// URL, or unset it",
+                )
+            return value.rstrip("/")
+    return default
 
 
 def npm_registry() -> str:
     """Ours, else npm's (npm exports its config to scripts as lower-case variables)."""
-    npm_own = os.environ.get("npm_config_registry")  # noqa: SIM112 (npm's spelling)
-    return (os.environ.get(NPM_REGISTRY_VAR) or npm_own or NPM_REGISTRY).rstrip("/")
+    return _base(NPM_REGISTRY_VAR, "npm_config_registry", default=NPM_REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,7 @@ def wasm_bindgen(version: str) -> Asset | None:
     if target is None:
         return None
     name = f"wasm-bindgen-{version}-{target}.tar.gz"
-    url = f"{_base(WASM_BINDGEN_MIRROR_VAR, WASM_BINDGEN_BASE)}/{version}/{name}"
+    url = f"{_base(WASM_BINDGEN_MIRROR_VAR, default=WASM_BINDGEN_BASE)}/{version}/{name}"
     return Asset(
         tool=f"wasm-bindgen {version}",
         url=url,
@@ -148,7 +159,7 @@ def binaryen(major: str) -> Asset | None:
     if target is None:
         return None
     name = f"binaryen-version_{major}-{target}.tar.gz"
-    url = f"{_base(BINARYEN_MIRROR_VAR, BINARYEN_BASE)}/version_{major}/{name}"
+    url = f"{_base(BINARYEN_MIRROR_VAR, default=BINARYEN_BASE)}/version_{major}/{name}"
     return Asset(
         tool=f"wasm-opt {major} (binaryen)",
         url=url,
