@@ -295,6 +295,26 @@ def test_tool_replaced_by_same_version_elsewhere_rebuilds(
     assert not ok and reason(ctx) == "tool wasm-opt changed"
 
 
+def test_a_tool_the_last_build_downloaded_is_not_a_change(
+    fx: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first build downloads esbuild into the cache (source "downloaded"); the next
+    finds the same file there (source "cache"): still up to date."""
+    from worker_build import prebuilt
+
+    monkeypatch.setattr(prebuilt, "host", lambda: ("linux", "x86_64"))
+    monkeypatch.setenv("PATH", path_with(fx.tmp / "empty"))
+    monkeypatch.delenv("ESBUILD_BIN")
+    asset = prebuilt.esbuild("0.28.2")
+    assert asset is not None
+    fake_exe(asset.path, 'echo "0.28.2"')
+    fx.tools["esbuild"] = Tool("esbuild", asset.path, "0.28.2", Source.DOWNLOADED)
+    fx.full_build()
+    ok, ctx = fx.check()
+    assert ok, ctx.facts["incremental"]
+    assert ctx.tools["esbuild"].source is Source.CACHE
+
+
 def test_only_recorded_tools_are_resolved(fx: Fixture, monkeypatch: pytest.MonkeyPatch) -> None:
     # A build that ran without wasm-opt must not need one to be found later.
     ctx = fx.context(no_opt=True)

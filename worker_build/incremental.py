@@ -56,7 +56,7 @@ from worker_build import __version__, probe_cache, tools
 from worker_build.context import BuildContext
 from worker_build.output import REPORT_NAME
 from worker_build.resources import template_dir
-from worker_build.tools import Tool
+from worker_build.tools import Source, Tool
 
 STATE_NAME = ".worker-build-state.json"
 SCHEMA = 1
@@ -131,13 +131,18 @@ def self_fingerprint() -> dict[str, Any]:
     return {"version": __version__, "sources": h.hexdigest()}
 
 
+_INTO_CACHE = frozenset({Source.DOWNLOADED, Source.INSTALLED})
+
+
 def tool_fingerprint(tool: Tool) -> dict[str, Any]:
     real = os.path.realpath(tool.path)
     return {
         "path": str(tool.path),
         "real": real,
         "version": tool.version,
-        "source": tool.source.value,
+        # A tool downloaded or installed by the last build is found in the cache by
+        # this one: the same file, so no reason to rebuild.
+        "source": "cache" if tool.source in _INTO_CACHE else tool.source.value,
         "id": probe_cache.identity(Path(real)),
     }
 
