@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -405,3 +408,49 @@ def test_esbuild_from_the_real_npm_registry(
     ).stdout
     assert "42" in out or "6*7" in out
     assert tools.esbuild(tmp_path, InstallPolicy.OFFLINE).source is Source.CACHE
+
+
+@pytest.mark.slow
+def test_a_build_downloads_a_missing_tool_and_says_from_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
+) -> None:
+    """The real CLI on a real crate with no esbuild anywhere: the loopback mirror serves
+    the real @esbuild/<platform> package (repacked, with its integrity); the build
+    downloads it, says so in one line on stderr, and reports it as downloaded."""
+    from conftest import CACHE, NODE_BIN, REPO, SAMPLES, tool_env, worker_build
+
+    monkeypatch.undo()  # the machine's environment: the wasm-bindgen setup.sh installed
+    bindgen = tools.wasm_bindgen(V, InstallPolicy.OFFLINE).path
+    plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
+    package = REPO / "node_modules" / "@esbuild" / plat
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(package, arcname="package")
+    tgz = buffer.getvalue()
+    sri = "sha512-" + base64.b64encode(hashlib.sha512(tgz).digest()).decode()
+    version = tools.ESBUILD_VERSION
+    url = f"{mirror.base}/npm/@esbuild/{plat}/-/{plat}-{version}.tgz"
+    mirror.file(
+        f"/npm/@esbuild/{plat}/{version}", json.dumps({"dist": {"integrity": sri}}).encode()
+    )
+    mirror.file(f"/npm/@esbuild/{plat}/-/{plat}-{version}.tgz", tgz)
+
+    crate = tmp_path / "worker"  # outside the repo: no node_modules above it
+    shutil.copytree(
+        SAMPLES / "pure-exports", crate, ignore=shutil.ignore_patterns("target", "build")
+    )
+    env = tool_env()
+    env["PATH"] = env["PATH"].replace(str(NODE_BIN), str(tmp_path / "no-node-modules"))
+    env["WASM_BINDGEN_BIN"] = str(bindgen)
+    env["WASM_OPT_BIN"] = str(NODE_BIN / "wasm-opt")
+    env["WORKER_BUILD_CACHE"] = str(tmp_path / "cache")
+    env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / "pure-exports-unwind")
+    env[prebuilt.NPM_REGISTRY_VAR] = f"{mirror.base}/npm"
+    env.pop("ESBUILD_BIN", None)
+    proc = worker_build(crate, "--panic-unwind", "--no-loader", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert f"downloading esbuild {version} ({len(tgz) / (1 << 20):.1f} MiB) from {url}" in (
+        proc.stderr.splitlines()
+    )
+    assert json.loads(proc.stdout)["tools"]["esbuild"] == f"esbuild {version} (downloaded)"
+    assert (crate / "build" / "index.js").stat().st_size > 0
