@@ -17,6 +17,7 @@ from worker_build import __version__, cmdline, entry, ui
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_INTERNAL,
+    EXIT_NOT_WRITABLE,
     EXIT_TOOL_FAILED,
     EXIT_TOOLCHAIN,
     EXIT_USAGE,
@@ -375,3 +376,28 @@ def test_every_error_is_one_line(cls: type[WorkerBuildError]) -> None:
     assert lines[-1].startswith("error: ") and lines[-1].endswith("(fix it)")
     assert not [line for line in lines[:-1] if line.startswith("error:")]
     assert "line 2" in stream.getvalue()  # the rest is shown, above the error line
+
+
+@pytest.mark.parametrize("extra", [[], ["--traceback"]], ids=["plain", "traceback"])
+def test_unwritable_output_is_exit_9_with_or_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    """A new user's `chattr +i build`: one line naming the path, exit 9, found in
+    pre-flight (before any tool runs), whether or not --traceback is given."""
+    from test_output import unwritable
+
+    root = write_crate(tmp_path / "c")
+    (root / "build").mkdir()
+    (root / "build" / "index.js").write_text("previous")
+    with unwritable(root / "build") as why:
+        code, _, err = run(capsys, str(root), *extra)
+    assert code == EXIT_NOT_WRITABLE
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: cannot write {root / 'build'}: ")
+    assert why in errors[0] and "choose another --out-dir" in errors[0]
+    assert ("Traceback (most recent call last)" in err) == bool(extra)
+    assert "cargo build" not in err and "toolchain" not in err  # nothing ran
+    assert (root / "build" / "index.js").read_text() == "previous"
+    code, _, err = run(capsys, str(root), "--out-dir", str(root / "Cargo.lock" / "build"))
+    assert code == EXIT_NOT_WRITABLE
+    assert_one_line_error(err, f"{root / 'Cargo.lock'} is not a directory")

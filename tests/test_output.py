@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from worker_build import output
-from worker_build.errors import EXIT_LOCKED, LockedError
+from worker_build.errors import EXIT_LOCKED, EXIT_NOT_WRITABLE, LockedError, NotWritableError
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +48,7 @@ def test_replace_dir_restores_the_old_tree_on_failure(
     monkeypatch.setattr(output.os, "replace", flaky)
     new = tmp_path / "new"
     new.mkdir()
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(NotWritableError, match="disk full"):
         output.replace_dir(new, target)
     assert (target / "keep.txt").read_text() == "previous output"
 
@@ -81,3 +84,96 @@ def test_lock_file_is_outside_the_output(tmp_path: Path) -> None:
     out = tmp_path / "build"
     assert out not in output.lock_path(out).parents
     assert output.lock_path(out) == output.lock_path(tmp_path / "x" / ".." / "build")
+
+
+@contextlib.contextmanager
+def unwritable(path: Path) -> Iterator[str]:
+    """Make `path` unwritable for this process, then writable again (so tmp_path can be
+    cleaned). As root mode bits are ignored, so there it is `chattr +i` (ext4 here)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        try:
+            yield "immutable"
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        try:
+            yield "Permission denied"
+        finally:
+            path.chmod(mode)
+
+
+def test_check_writable_finds_an_unwritable_output_before_any_build(tmp_path: Path) -> None:
+    out = tmp_path / "build"
+    out.mkdir()
+    output.check_writable(out)  # writable: no error
+    output.check_writable(tmp_path / "new" / "deeper" / "build")  # created on the way
+    with unwritable(out) as why, pytest.raises(NotWritableError) as info:
+        output.check_writable(out)
+    assert info.value.exit_code == EXIT_NOT_WRITABLE
+    assert info.value.message.startswith(f"cannot write {out}: ") and why in info.value.message
+    assert str(out) in info.value.one_line() and "\n" not in info.value.one_line()
+    assert "choose another --out-dir" in (info.value.fix or "")
+    with unwritable(tmp_path) as why, pytest.raises(NotWritableError, match=why):
+        output.check_writable(out)  # build/ itself is fine, but it cannot be renamed
+
+
+def test_check_writable_output_under_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(NotWritableError, match=f"cannot create {blocker}/build: {blocker} is not"):
+        output.check_writable(blocker / "build")
+    with pytest.raises(NotWritableError, match="is a file, not a directory"):
+        output.check_writable(blocker)
+
+
+def test_late_refusals_name_the_path_too(tmp_path: Path) -> None:
+    """Should the output become unwritable after pre-flight, the install step says so
+    (exit 9) and the previous output stays."""
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "index.js").write_text("previous")
+    new = tmp_path / "new"
+    new.mkdir()
+    with unwritable(out), pytest.raises(NotWritableError, match=f"cannot replace {out}"):
+        output.replace_dir(new, out)
+    assert (out / "index.js").read_text() == "previous"
+    with unwritable(tmp_path), pytest.raises(NotWritableError, match="staging directory"):
+        output.make_staging(tmp_path / "other")
+
+
+def test_unwritable_cache_is_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with (
+        unwritable(cache),
+        pytest.raises(NotWritableError, match="build lock"),
+        output.build_lock(tmp_path / "build", timeout=1),
+    ):
+        pass
+
+
+def test_install_file_is_staged_and_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, staging = tmp_path / "build", tmp_path / "staging"
+    out.mkdir()
+    staging.mkdir()
+    (out / "worker-build.json").write_text("old")
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def record(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        renames.append((os.fspath(src), os.fspath(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", record)
+    path = output.install_file(staging, out, "worker-build.json", "new")
+    assert path.read_text() == "new"
+    # written in the staging directory only; build/ saw one rename, nothing else
+    assert renames == [(str(staging / "worker-build.json.staged"), str(path))]
+    assert sorted(p.name for p in out.iterdir()) == ["worker-build.json"]

@@ -439,16 +439,18 @@ def test_workflow_command_escaping() -> None:
 
 
 def test_write_report(tmp_path: Path) -> None:
-    out = tmp_path / "build"
+    out, staging = tmp_path / "build", tmp_path / "staging"
     out.mkdir()
+    staging.mkdir()
     facts = {**FACTS, "out_dir": str(out)}
-    path = ui.write_report(facts)
+    path = ui.write_report(facts, staging)
     assert path == out / "worker-build.json"
     assert json.loads(path.read_text()) == json.loads(json.dumps(ui.report_document(facts)))
     facts["seconds"] = 1.0
-    ui.write_report(facts)  # replaced, and no temporary file left behind
+    ui.write_report(facts, staging)  # replaced, and nothing else written into build/
     assert json.loads(path.read_text())["seconds"] == 1.0
     assert sorted(p.name for p in out.iterdir()) == ["worker-build.json"]
+    assert list(staging.iterdir()) == []
 
 
 def test_successful_cli_build_writes_report_and_json(
@@ -468,6 +470,7 @@ def test_successful_cli_build_writes_report_and_json(
         (opts.out_dir / "index_bg.wasm").write_bytes(b"\0asm" + bytes(1000))
         (opts.out_dir / "index.js").write_text("export default {};\n" * 10)
         ctx = BuildContext(options=opts, staging=tmp_path / "staging")
+        ctx.staging.mkdir()
         ctx.facts.update(toolchain="rustc 1.96.0 (stable, --rustc)", eh_encoding="none")
         ctx.facts.update(output.measure(opts.out_dir))  # as pipeline.build records them
         result = pipeline.BuildResult(ctx, [("cargo build", 2.0)])

@@ -80,7 +80,7 @@ def _report(result: Any, start: float) -> dict[str, Any]:
         "notes": list(bctx.notes),
         "seconds": time.monotonic() - start,
     }
-    facts["report"] = str(write_report(facts))
+    facts["report"] = str(write_report(facts, bctx.staging))
     return facts
 
 

@@ -20,6 +20,7 @@ EXIT_TOOL_MISSING = 5  # wasm-bindgen, wasm-opt or esbuild missing or wrong vers
 EXIT_NO_EH = 6  # the module holds no exception handling (or not the expected encoding)
 EXIT_INVALID_WASM = 7  # the file is not a valid WebAssembly module
 EXIT_LOCKED = 8  # another build holds the output lock
+EXIT_NOT_WRITABLE = 9  # the output directory (its parent, the cache) cannot be written
 EXIT_INTERNAL = 70  # a bug in worker-build (EX_SOFTWARE)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
@@ -86,6 +87,12 @@ class VerificationError(ToolMissingError):
 
 class LockedError(WorkerBuildError):
     exit_code = EXIT_LOCKED
+
+
+class NotWritableError(WorkerBuildError):
+    """A directory worker-build must write (the output, its parent, the cache) refuses."""
+
+    exit_code = EXIT_NOT_WRITABLE
 
 
 class NoExceptionHandlingError(WorkerBuildError):

@@ -167,6 +167,7 @@ def build(
     try:
         crate = crate_mod.load_crate(raw.path)
         options = options_mod.resolve(raw, crate.root, crate.metadata)
+        output.check_writable(options.out_dir)
     except BaseException:
         reporter.step_failed("pre-flight", time.monotonic() - start)
         raise

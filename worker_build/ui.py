@@ -18,7 +18,8 @@ a `::group::`, errors become `::error` annotations, and the summary is added
 to `$GITHUB_STEP_SUMMARY`. Workflow commands go to stderr: the runner reads
 commands from both streams, and stdout stays pure JSON under `--json`.
 
-`write_report` puts the same facts as `--json` into `<out>/worker-build.json`.
+`write_report` puts the same facts as `--json` into `<out>/worker-build.json`
+(staged and renamed into place, as everything a build writes).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from rich.text import Text
 
 from worker_build import __version__
 from worker_build.errors import CommandFailedError, WorkerBuildError, run_guarded
-from worker_build.output import REPORT_NAME
+from worker_build.output import REPORT_NAME, install_file
 
 REPORT_SCHEMA = 1
 # Steps whose tool writes its own progress straight to the terminal.
@@ -179,15 +180,12 @@ def _dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
 
 
-def write_report(facts: Mapping[str, Any]) -> Path:
-    """Write `worker-build.json` into the output directory (`facts["out_dir"]`),
-    atomically, and return its path. Call it after a successful build."""
-    out = Path(str(facts["out_dir"]))
-    path = out / REPORT_NAME
-    tmp = out / f".{REPORT_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(_dumps(report_document(facts)), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+def write_report(facts: Mapping[str, Any], staging: Path) -> Path:
+    """Put `worker-build.json` into the output directory (`facts["out_dir"]`), staged in
+    the build's `staging` directory and renamed into place; return its path. Call it
+    after a successful build, with the build lock still held."""
+    doc = _dumps(report_document(facts))
+    return install_file(staging, Path(str(facts["out_dir"])), REPORT_NAME, doc)
 
 
 def _tool_version(label: str, name: str) -> str:
