@@ -14,7 +14,7 @@ import pytest
 from fakes import fake_exe, path_with
 from mirror import Mirror, Serve, Truncate, release_tgz, script, serving, sha256sum_line
 
-from worker_build import prebuilt, tools
+from worker_build import prebuilt, probe_cache, tools
 from worker_build.download import Fetcher
 from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError, VerificationError
 from worker_build.tools import InstallPolicy, Source
@@ -454,3 +454,27 @@ def test_a_build_downloads_a_missing_tool_and_says_from_where(
     )
     assert json.loads(proc.stdout)["tools"]["esbuild"] == f"esbuild {version} (downloaded)"
     assert (crate / "build" / "index.js").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["binary gone", "binary truncated", "another version"],
+)
+def test_a_broken_cached_download_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror, damage: str
+) -> None:
+    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    publish_bindgen(mirror)
+    first = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+    if damage == "binary gone":
+        first.path.unlink()
+    elif damage == "binary truncated":
+        first.path.write_bytes(first.path.read_bytes()[:5])
+    else:
+        bindgen(first.path, "0.2.100")
+    shown = Notes()
+    again = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown))
+    assert (again.source, again.path) == (Source.DOWNLOADED, first.path)
+    assert tools.wasm_bindgen(V, InstallPolicy.OFFLINE).source is Source.CACHE
+    assert any("is broken" in n and "fetched again" in n for n in shown.notes), shown.notes
+    assert [p.name for p in first.path.parents[1].iterdir()] == [first.path.parent.name]

@@ -216,6 +216,23 @@ def _npm_integrity(fetcher: Fetcher, url: str) -> Expected:
     return Expected("sha512", digest, url)
 
 
+def discard(asset: Asset) -> None:
+    """Remove a broken cache entry: renamed aside first, so nobody sees it half deleted."""
+    parent = asset.directory.parent
+    try:
+        aside = Path(tempfile.mkdtemp(prefix=f".{asset.directory.name}.broken.", dir=parent))
+    except OSError as exc:
+        raise local_error(exc, "create a directory in", parent) from exc
+    try:
+        asset.directory.rename(aside / "entry")
+    except FileNotFoundError:
+        pass  # another build removed it first
+    except OSError as exc:
+        raise local_error(exc, "remove the broken cache entry", asset.directory) from exc
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def _sweep(parent: Path, name: str) -> None:
     """Remove staging directories of killed downloads (never a young one: it may be a
     concurrent download in progress)."""

@@ -134,6 +134,32 @@ def _cached(name: str, version: str, paths: list[Path]) -> Tool | None:
     return None
 
 
+def _shown(fetcher: download.Fetcher | None) -> download.Progress:
+    return fetcher.shown if fetcher is not None else download.current_progress()
+
+
+def _cached_prebuilt(
+    asset: prebuilt.Asset | None,
+    name: str,
+    version: str,
+    pattern: str,
+    fetcher: download.Fetcher | None,
+) -> Tool | None:
+    """A downloaded entry, if it is whole: its binary must still report the version
+    (a cached probe: a process only when the file changed). A broken one (binary gone,
+    truncated, replaced) is removed, so the download below can take its place."""
+    if asset is None or not asset.directory.exists():
+        return None
+    if asset.path.is_file() and _version_of(asset.path, pattern) == version:
+        return Tool(name, asset.path, version, Source.CACHE)
+    _shown(fetcher).note(
+        f"the cached {asset.tool} in {asset.directory} is broken (no {asset.binary} "
+        f"reporting version {version}); removed, to be fetched again"
+    )
+    prebuilt.discard(asset)
+    return None
+
+
 def _download(
     asset: prebuilt.Asset | None,
     name: str,
@@ -163,8 +189,7 @@ def _download(
 
 
 def _falling_back(fetcher: download.Fetcher | None, why: str, how: str) -> None:
-    shown = fetcher.shown if fetcher is not None else download.current_progress()
-    shown.note(f"{why}; {how} instead")
+    _shown(fetcher).note(f"{why}; {how} instead")
 
 
 def _install(argv_for: Callable[[Path], list[str]], final: Path, what: str) -> None:
@@ -196,7 +221,9 @@ def wasm_bindgen(
     asset = prebuilt.wasm_bindgen(version)
     root = cache_root() / "wasm-bindgen" / version
     binary = root / "bin" / name
-    cached = _cached(name, version, [*([asset.path] if asset else []), binary])
+    cached = _cached_prebuilt(asset, name, version, BINDGEN_PATTERN, fetcher) or _cached(
+        name, version, [binary]
+    )
     if cached is not None:
         return cached
     if policy is InstallPolicy.OFFLINE:
@@ -258,8 +285,9 @@ def _npm_tool(
             return Tool(name, path, found, source)
     root = cache_root() / package / version
     binary = root / "node_modules" / ".bin" / name
-    if asset is not None and asset.path.is_file():
-        return Tool(name, asset.path, asset_version, Source.CACHE)
+    cached = _cached_prebuilt(asset, name, asset_version, pattern, fetcher)
+    if cached is not None:
+        return cached
     if binary.is_file():
         return Tool(name, binary, version, Source.CACHE)
     if policy is InstallPolicy.OFFLINE:
