@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import venv
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from conftest import (
     tool_env,
     worker_build,
 )
+
+from worker_build import output
 
 pytestmark = pytest.mark.slow
 
@@ -109,11 +111,16 @@ def test_failed_build_keeps_previous_output(tmp_path: Path) -> None:
 def test_quiet_silences_cargo_but_not_its_errors(tmp_path: Path) -> None:
     crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")
+    lib = crate / "src" / "lib.rs"
+    # Each build below follows an edit, so cargo compiles the crate every time (a copy
+    # alone may be fresh: cargo's fingerprint does not depend on the crate's path).
+    lib.write_text(lib.read_text() + "\n// edit 1\n")
+    loud = worker_build(crate, "--no-loader", env=env)
+    assert loud.returncode == 0 and "Compiling pure-exports" in loud.stderr, loud.stderr
+    lib.write_text(lib.read_text() + "// edit 2\n")
     quiet = worker_build(crate, "-q", "--no-loader", env=env)
     assert quiet.returncode == 0, quiet.stderr
-    # the copy is compiled (a new path): without -q cargo prints Compiling/Finished
     assert "Compiling" not in quiet.stderr and "Finished" not in quiet.stderr, quiet.stderr
-    lib = crate / "src" / "lib.rs"
     lib.write_text(lib.read_text() + '\nfn broken() -> u32 { "not a number" }\n')
     failed = worker_build(crate, "-q", "--no-loader", env=env)
     assert failed.returncode == 1
@@ -151,12 +158,36 @@ def test_cargo_failures_that_are_not_compile_errors(
     assert not (tmp_path / "out").exists()
 
 
+def _wait_for_fifo(fifo: Path, proc: subprocess.Popen[str]) -> None:
+    """Block until something writes a line into `fifo` (a handshake, not a delay);
+    fail if `proc` exits first. The select timeout only lets us notice that exit."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for _ in range(600):  # hang guard: 10 minutes
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if ready and os.read(fd, 64):
+                return
+            if proc.poll() is not None:
+                pytest.fail(f"worker-build exited ({proc.returncode}) before cargo ran rustc")
+        pytest.fail("cargo never ran rustc")
+    finally:
+        os.close(fd)
+
+
 def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
     crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")
     assert worker_build(crate, "--no-loader", env=env).returncode == 0
     before = _snapshot(crate / "build")
-    # A clean target dir makes cargo slow enough to interrupt mid-build.
+    # cargo runs rustc through this wrapper: its first call (cargo's `rustc -vV` on a
+    # fresh target dir) says so through a FIFO and then holds cargo there, so the
+    # interrupt certainly lands while cargo is running, however busy the machine is.
+    started = tmp_path / "rustc-started"
+    os.mkfifo(started)
+    wrapper = tmp_path / "rustc-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho started > "{started}"\nexec sleep 600\n')
+    wrapper.chmod(0o755)
+    env["RUSTC_WRAPPER"] = str(wrapper)
     env["CARGO_TARGET_DIR"] = str(tmp_path / "target")
     proc = subprocess.Popen(
         [str(VENV_BIN / "worker-build"), str(crate), "--no-loader"],
@@ -166,31 +197,50 @@ def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,
     )
-    time.sleep(4)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _wait_for_fifo(started, proc)
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: worker-build, cargo and the wrapper
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode == 130, err
     assert "previous output was left unchanged" in err
     assert _snapshot(crate / "build") == before
+    assert not [p for p in crate.iterdir() if p.name.startswith(".worker-build-staging")]
 
 
 def test_concurrent_builds_are_serialised(tmp_path: Path) -> None:
+    """The test is the other build: it holds the output's build lock (the product's own
+    lock code), starts a build, reads its output until it says it waits, checks that it
+    wrote nothing meanwhile, then releases the lock and lets it finish."""
     crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")
     assert worker_build(crate, "--no-loader", env=env).returncode == 0
-    procs = [
-        subprocess.Popen(
+    before = _snapshot(crate / "build")
+    with output.build_lock(crate / "build", timeout=0):
+        proc = subprocess.Popen(
             [str(VENV_BIN / "worker-build"), str(crate), "--no-loader"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
-    ]
-    results = [p.communicate(timeout=600) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], results
-    assert any("waiting for another worker-build" in err for _, err in results)
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # ends at EOF if the build exits instead of waiting
+            seen.append(line)
+            if line.startswith("waiting for another worker-build writing"):
+                break
+        else:
+            proc.wait()
+            pytest.fail(f"the build did not wait ({proc.returncode}):\n{''.join(seen)}")
+        assert proc.poll() is None  # still waiting for us
+        assert _snapshot(crate / "build") == before
+        assert not [p for p in crate.iterdir() if p.name.startswith(".worker-build-staging")]
+    _, err = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, "".join(seen) + err
     assert (crate / "build" / "index_bg.wasm").is_file()
 
 
