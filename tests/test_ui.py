@@ -108,12 +108,14 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 # The driver: a build's events in the order the pipeline sends them. The cargo
-# step writes straight to fd 2 like cargo does, between two markers.
+# step writes straight to fd 2 like cargo does, between two markers. No sleep
+# between a step's start and end: stopping the live display always draws a
+# last frame, so the spinner is in the output however fast or slow the machine.
 DRIVER = """
-import json, os, sys, time
+import json, os, sys
 from worker_build.ui import Mode, Reporter
 r = Reporter(Mode.NORMAL)
-r.step_started("wasm-opt"); time.sleep(0.3); r.step_finished("wasm-opt", 0.3)
+r.step_started("wasm-opt"); r.step_finished("wasm-opt", 0.3)
 r.step_started("cargo build")
 os.write(2, b"@@cargo-start@@\\n   Compiling demo v0.1.0\\n@@cargo-end@@\\n")
 r.step_finished("cargo build", 1.5)
