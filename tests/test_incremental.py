@@ -356,13 +356,17 @@ def test_probe_is_cached_until_the_executable_changes(
 ) -> None:
     monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
     exe, log = counting_tool(tmp_path, "tool 1.0.0")
+    # An old mtime for the first version: a rewrite then changes the identity for
+    # certain, not only when it falls in another timestamp tick (same size, same inode;
+    # RACY_SECONDS, which covers that case in the product, is off in this test).
+    os.utime(exe, ns=(10**18, 10**18))
     assert probe_cache.version_output(exe) == "tool 1.0.0\n"
     assert probe_cache.version_output(exe) == "tool 1.0.0\n"
     assert calls(log) == 1
     fake_exe(exe, f'echo run >> "{log}"\necho "tool 1.0.1"')  # rewritten in place
     assert probe_cache.version_output(exe) == "tool 1.0.1\n"
     assert calls(log) == 2
-    os.utime(exe)  # touched only: probed again, to be safe
+    os.utime(exe, ns=(2 * 10**18, 2 * 10**18))  # touched only: probed again, to be safe
     probe_cache.version_output(exe)
     assert calls(log) == 3
 
