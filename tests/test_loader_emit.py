@@ -11,7 +11,7 @@ import pytest
 
 from worker_build import resources
 from worker_build.loader import emit, runtime
-from worker_build.loader.glue import Function, Glue, Param
+from worker_build.loader.glue import Class, Function, Glue, Param
 
 ADD = Function("add", "add", "Adds two integers.", (Param("a", "number", "int32"),
                Param("b", "number", "int32")), "number", "int32", False)  # fmt: skip
@@ -27,7 +27,7 @@ SUM = Function(
 )  # fmt: skip
 GLUE = Glue(
     functions=(ADD, GREET, PARSE, LAMBDA, RESET, SUM),
-    classes=("Thing",),
+    classes=(Class("Thing", "", None, (), "the glue has no free() the loader can call"),),
     imports={
         "__wbindgen_generic_0000000000000001": "function(arg0, arg1) {\n"
         "// Cast intrinsic for `Ref(String) -> Externref`.\n"
@@ -40,8 +40,9 @@ GLUE = Glue(
 class StandIn:
     """What `runtime.load` returns, recording how the loader uses it."""
 
-    def __init__(self, path: Path, spec: dict[str, Any]) -> None:
-        self.path, self.spec = path, spec
+    def __init__(self, path: Path, spec: dict[str, Any], **kwargs: Any) -> None:
+        self.path, self.spec, self.kwargs = path, spec, kwargs
+        self.class_impls: dict[str, Any] = {}
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.unknown_imports = ["./index_bg.js.__wbg_log_0000000000000000"]
         self.impl = types.SimpleNamespace(
@@ -55,6 +56,8 @@ class StandIn:
 
     def on_abort(self, cb: Any) -> Any:
         return cb
+
+    def provide(self, *args: Any, **kwargs: Any) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -79,8 +82,8 @@ def module(rendered: emit.Rendered, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_summary_lists(rendered: emit.Rendered) -> None:
     assert rendered.functions == ["add", "greet", "parse_u32", "lambda_", "reset_"]
     assert rendered.unsupported == [
+        "class Thing: the glue has no free() the loader can call",
         "sum_f64s: parameter `values`: Float64Array | number[] (Rust Vec<f64>/&[f64])",
-        "class Thing: exported Rust structs are not supported",
     ]
 
 

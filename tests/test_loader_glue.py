@@ -98,6 +98,12 @@ SUM = fn(
     "    const len0 = WASM_VECTOR_LEN;\n    let ret;\n    ret = wasm.sum_f64s(ptr0, len0);\n"
     "    return ret;\n",
 )
+ANY = fn(
+    "echo_any",
+    "a",
+    ["@param {any} a", "@returns {any}"],
+    "    let ret;\n    ret = wasm.echo_any(a);\n    return ret;\n",
+)
 THING = fn(
     "make_thing",
     "v",
@@ -148,12 +154,13 @@ SIGS = {
     "sum_f64s": (("i32", "i32"), ("f64",)),
     "make_thing": (("i32",), ("i32",)),
     "two": (("i32", "i32", "i32", "i32"), ()),
+    "echo_any": (("externref",), ("externref",)),
 }
 RESET = "export function __wbg_reset_state () {\n    wasm.__wbindgen_start();\n}\n"
 CLASS = "export class Thing {\n    free() {\n    }\n}\n"
 ENUM = 'export const Color = Object.freeze({\n    Red: 1, "1": "Red",\n});\n'
 GLUE = "\n".join(
-    [CLASS, ENUM, RESET, ADD, COUNTER, GREET, PARSE, MANY, TWO_BUFFERS, SUM, THING, IMPORTS]
+    [CLASS, ENUM, RESET, ADD, COUNTER, GREET, PARSE, MANY, TWO_BUFFERS, SUM, ANY, THING, IMPORTS]
 )
 
 
@@ -201,21 +208,28 @@ def test_several_allocating_parameters(functions: dict) -> None:
     assert [p.kind for p in two.params] == ["opt_str", "bytes"] and two.ret == "none"
 
 
-def test_unsupported_parameter_is_named(functions: dict) -> None:
+def test_typed_array_parameter(functions: dict) -> None:
     f = functions["sum_f64s"]
+    assert f.supported and f.params[0].kind == "array_f64"
+
+
+def test_unsupported_parameter_and_return_are_named(functions: dict) -> None:
+    f = functions["echo_any"]
     assert not f.supported
-    assert f.problem == "parameter `values`: Float64Array | number[] (Rust Vec<f64>/&[f64])"
+    assert f.problem == "parameter `a`: any (Rust JsValue); returns any (Rust JsValue)"
 
 
-def test_unsupported_struct_return(functions: dict) -> None:
+def test_struct_return(functions: dict) -> None:
     f = functions["make_thing"]
-    assert f.problem == "returns Thing (an exported Rust struct)"
+    assert f.supported and f.ret == "struct:Thing"
 
 
 def test_internals_classes_and_enums() -> None:
     glue = parse_glue(GLUE, SIGS)
     assert "__wbg_reset_state" not in {f.name for f in glue.functions}
-    assert glue.classes == ("Thing",) and glue.enums == ("Color",)
+    assert [c.name for c in glue.classes] == ["Thing"]
+    assert glue.classes[0].problem == "the glue has no free() the loader can call"
+    assert [(e.name, e.values) for e in glue.enums] == [("Color", (("Red", 1),))]
 
 
 def test_wasm_type_mismatch_is_unsupported() -> None:
@@ -234,7 +248,10 @@ def test_imports_casts_and_table_constants() -> None:
     imports = parse_imports(IMPORTS)
     assert set(imports) >= {"__wbg_Error_208446807d0d1e30", "__wbindgen_jstag"}
     assert imports["__wbindgen_jstag"] == "WebAssembly.JSTag"
-    assert casts(imports) == {"__wbindgen_generic_0000000000000001": "string"}
+    assert casts(imports) == {
+        "__wbindgen_generic_0000000000000001": "string",
+        "__wbindgen_generic_0000000000000002": "number",
+    }
     assert externref_init(imports) == [
         (0, "undefined"),
         (1024, "undefined"),

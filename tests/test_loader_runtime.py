@@ -310,3 +310,75 @@ def test_start_function_needing_a_missing_import_fails_clearly(tmp_path: Path) -
 def test_spec_format_is_checked(wasm: Path) -> None:
     with pytest.raises(rt.WasmError, match="spec format 99"):
         load(wasm, {**SPEC, "format": 99})
+
+
+# ---------------------------------------------------------------- JS imports from Python
+
+MYSTERY = {"import": "__wbg_mystery_fedcba9876543210", "name": "mystery", "params": ["int32"],
+           "ret": "int32"}  # fmt: skip
+WITH_IMPORT = {**SPEC, "format": 2, "imports": [MYSTERY]}
+
+
+def test_provided_import_is_called_with_converted_values(wasm: Path) -> None:
+    lib = load(wasm, WITH_IMPORT)
+    assert lib.unknown_imports == []  # the import is the user's to provide
+    seen: list[int] = []
+    lib.provide(mystery=lambda n: seen.append(n) or n + 41)
+    assert lib.impl.call_mystery() == 42 and seen == [1]
+    lib.provide({"mystery": lambda n: 2**32 - 1})  # a u32 bit pattern for an i32 result
+    assert lib.impl.call_mystery() == -1
+
+
+def test_missing_or_failing_provider_aborts_like_a_js_exception(wasm: Path) -> None:
+    lib = load(wasm, WITH_IMPORT)
+    lib.impl.counter()
+    with pytest.raises(rt.AbortError, match=r"provide\(mystery=\.\.\.\).*mystery\(int\) -> int"):
+        lib.impl.call_mystery()
+    assert lib.impl.counter() == 1  # a fresh instance
+
+    def broken(n: int) -> int:
+        raise LookupError("no such thing")
+
+    lib.provide(mystery=broken)
+    with pytest.raises(rt.AbortError) as info:
+        lib.impl.call_mystery()
+    assert isinstance(info.value.__cause__, LookupError)
+    lib.provide(mystery=lambda n: 2**40)
+    with pytest.raises(rt.AbortError, match="out of range"):
+        lib.impl.call_mystery()
+
+
+def test_provide_checks_names_and_callables(wasm: Path) -> None:
+    lib = load(wasm, WITH_IMPORT)
+    with pytest.raises(KeyError, match=r"no JS function 'nope'.*importable: mystery"):
+        lib.provide(nope=print)
+    with pytest.raises(TypeError, match=r"needs a callable mystery\(int\) -> int, not int"):
+        lib.provide(mystery=5)  # type: ignore[arg-type]
+    lib.provide(mystery=abs)
+    lib.provide(mystery=None)
+    assert lib.provided == {}
+
+
+def test_imports_given_at_load_time_serve_the_start_function(tmp_path: Path) -> None:
+    wat = WAT.replace(
+        '(func (export "__wbindgen_start") (call $init_table))',
+        '(func (export "__wbindgen_start") (call $init_table) (drop (call $mystery (i32.const 7))))',
+    )
+    path = tmp_path / "start.wat"
+    path.write_text(wat)
+    seen: list[int] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rt.load(path, WITH_IMPORT, imports={"mystery": lambda n: seen.append(n) or 0})
+    assert seen == [7]
+
+
+def test_unsupported_imports_are_listed_with_the_reason(wasm: Path) -> None:
+    spec = {**SPEC, "format": 2, "unsupported_imports": [
+        {"import": "__wbg_mystery_fedcba9876543210", "name": "mystery",
+         "reason": "parameter 1 is a JS value (JsValue or an imported JS type)"}]}  # fmt: skip
+    with pytest.warns(rt.LoaderWarning, match="mystery: parameter 1 is a JS value"):
+        lib = rt.load(wasm, spec)
+    assert lib.unknown_imports == [
+        "mystery: parameter 1 is a JS value (JsValue or an imported JS type)"
+    ]

@@ -9,11 +9,16 @@ the per-call work is a handful of memoryview stores and one raw wasm call.
 Names the snippets may use (bound by the runtime for every instance):
   I32 U32 I64 U64 F32 F64  views of the export's argument/result buffer; value
                            slot `s` is at index 4*s (32-bit views) or 2*s (64-bit)
-  malloc(n) free(p, n, a)  wasm-bindgen's allocator, as raw calls
+  malloc(n, align) free(p, n, align)  wasm-bindgen's allocator, as raw calls
   read(p, n) write(p, b)   linear memory through a memoryview, bounds-checked
   take_error(idx)          the exception stored in the externref table at idx
-and the checking helpers below (`int_arg`, `str_arg`, ...). `W` in a snippet is
-replaced by the literal "fn() argument 'x'" used in error messages.
+  home                     the instance's objects.Home (structs)
+  mut_targets              {pointer: buffer} for `&mut` slices (abi_arrays)
+  pass_strings(list) take_strings(p, n)   `Vec<String>` through the externref table
+and the checking helpers below (`int_arg`, `str_arg`, ...), those of abi_arrays
+and abi_classes, and the per-module type names of abi_classes (`C_Point`, ...).
+`W` in a snippet is replaced by the literal "fn() argument 'x'" used in error
+messages.
 
 The glue does not record the exact Rust integer type of a 32-bit parameter
 (i8..u32, isize, usize all look alike), so `int32` accepts the union range
@@ -24,25 +29,15 @@ glue does. Results are exact: the glue marks unsigned 32/64-bit returns.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from worker_build.loader import abi_arrays, abi_classes
+from worker_build.loader.kinds import Kind, split
+from worker_build.loader.kinds import k as _k
 
 MAX_SAFE_INTEGER = 9007199254740991.0  # the JS glue's "None" for Option<32-bit number>
 NONE_24 = 0xFFFFFF  # the JS glue's "None" for Option<i8/u8/i16/u16/bool/char>
 
 _F32 = struct.Struct("<f")
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    wasm: tuple[str, ...]  # core wasm types, in order
-    hint: str  # Python annotation
-    rust: str  # the Rust types this encoding stands for
-    allocates: bool = False  # a parameter copied into linear memory with malloc
-
-
-def _k(name: str, wasm: str, hint: str, rust: str, allocates: bool = False) -> Kind:
-    return Kind(name, tuple(wasm.split()), hint, rust, allocates)
 
 
 PARAMS: dict[str, Kind] = {
@@ -94,6 +89,26 @@ RETURNS: dict[str, Kind] = {
         _k("opt_bytes", "i32 i32", "bytes | None", "Option<Vec<u8>>"),
     )
 }
+
+
+PARAMS.update(abi_arrays.PARAMS)
+RETURNS.update(abi_arrays.RESULTS)
+
+
+def param(kind: str) -> Kind:
+    """The parameter kind `kind` (KeyError when unknown)."""
+    base, args = split(kind)
+    if base in abi_classes.PARAM_BASES and args:
+        return abi_classes.param_kind(base, args)
+    return PARAMS[kind]
+
+
+def result(kind: str) -> Kind:
+    """The result kind `kind` (KeyError when unknown)."""
+    base, args = split(kind)
+    if base in abi_classes.RESULT_BASES and args:
+        return abi_classes.result_kind(base, args)
+    return RETURNS[kind]
 
 
 # ---------------------------------------------------------------- checks used by snippets
@@ -182,6 +197,8 @@ HELPERS = {
     "bytes_arg": bytes_arg,
     "MAX_SAFE": MAX_SAFE_INTEGER,
     "NONE_24": NONE_24,
+    **abi_arrays.HELPERS,
+    **abi_classes.HELPERS,
 }
 
 I32_MIN, U32_MAX = -(2**31), 2**32 - 1
@@ -192,6 +209,12 @@ I32_MIN, U32_MAX = -(2**31), 2**32 - 1
 
 def param_prepare(kind: str, var: str, tmp: str) -> list[str]:
     """Checks and encodings that touch no wasm state (run before any allocation)."""
+    base, args = split(kind)
+    if base in abi_classes.PARAM_BASES and args:
+        return abi_classes.param_prepare(base, args, var, tmp)
+    lines = abi_arrays.param_prepare(kind, var, tmp)
+    if lines is not None:
+        return lines
     if kind == "str":
         return [f"{tmp} = str_arg({var}, W)"]
     if kind == "bytes":
@@ -205,6 +228,12 @@ def param_prepare(kind: str, var: str, tmp: str) -> list[str]:
 
 def param_store(kind: str, var: str, tmp: str, slot: int) -> list[str]:
     """Lines writing the parameter into its slot(s); allocating kinds call malloc."""
+    base, args = split(kind)
+    if base in abi_classes.PARAM_BASES and args:
+        return abi_classes.param_store(base, args, var, tmp, slot)
+    lines = abi_arrays.param_store(kind, tmp, slot)
+    if lines is not None:
+        return lines
     a, b = 4 * slot, 2 * slot  # 32-bit / 64-bit view index of the slot
     a2, b2 = 4 * (slot + 1), 2 * (slot + 1)
     if kind == "int32":
@@ -232,7 +261,7 @@ def param_store(kind: str, var: str, tmp: str, slot: int) -> list[str]:
     if kind in ("str", "bytes"):
         return [
             f"n_{tmp} = len({tmp})",
-            f"p_{tmp} = malloc(n_{tmp})",
+            f"p_{tmp} = malloc(n_{tmp}, 1)",
             f"write(p_{tmp}, {tmp})",
             f"U32[{a}] = p_{tmp}",
             f"U32[{a2}] = n_{tmp}",
@@ -244,7 +273,7 @@ def param_store(kind: str, var: str, tmp: str, slot: int) -> list[str]:
             f"    U32[{a2}] = 0",
             "else:",
             f"    n_{tmp} = len({tmp})",
-            f"    p_{tmp} = malloc(n_{tmp})",
+            f"    p_{tmp} = malloc(n_{tmp}, 1)",
             f"    write(p_{tmp}, {tmp})",
             f"    U32[{a}] = p_{tmp}",
             f"    U32[{a2}] = n_{tmp}",
@@ -275,6 +304,14 @@ def param_store(kind: str, var: str, tmp: str, slot: int) -> list[str]:
     raise KeyError(f"unknown parameter kind {kind!r}")
 
 
+def param_final(kind: str, var: str, slot: int) -> list[str]:
+    """Lines run just before the call, after every argument is stored."""
+    base, args = split(kind)
+    if base in abi_classes.PARAM_BASES and args:
+        return abi_classes.param_final(base, var, slot)
+    return []
+
+
 # ---------------------------------------------------------------- result snippets
 
 
@@ -290,6 +327,12 @@ def _owned_buffer(a: int, decode: str) -> list[str]:
 
 def result_lines(kind: str) -> list[str]:
     """Lines that turn the result slots (starting at slot 0) into the return value."""
+    base, args = split(kind)
+    if base in abi_classes.RESULT_BASES and args:
+        return abi_classes.result_lines(base, args)
+    lines = abi_arrays.result_lines(kind)
+    if lines is not None:
+        return lines
     if kind == "none":
         return ["return None"]
     simple = {

@@ -2,120 +2,66 @@
 
 Every exported function becomes a module-level Python function with the Rust
 name, real parameter names, type hints and a docstring (the Rust doc comment
-plus the mapping of each type). Supported ones forward to the runtime's
-specialised call; unsupported ones raise NotImplementedError naming the type.
+plus the mapping of each type); every exported struct a class and every enum
+an `enum` class (emit_classes.py). Supported functions and methods forward to
+the runtime's specialised calls; unsupported ones raise NotImplementedError
+naming the type. The crate's JS imports are listed for `provide()`.
 """
 
 from __future__ import annotations
 
-import keyword
 import pprint
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from string import Template
 from typing import Any
 
 from worker_build import __version__, resources
-from worker_build.loader import abi
+from worker_build.loader import host_imports
 from worker_build.loader.codegen import FunctionSpec
-from worker_build.loader.glue import Function, Glue, casts, externref_init
+from worker_build.loader.emit_classes import render_class, render_enum
+from worker_build.loader.emit_names import RESERVED, Hints, docstring, python_name, render_call
+from worker_build.loader.glue import Function, Glue, casts, class_wraps, externref_init
 
 TEMPLATE = "loader.py.tmpl"
+SPEC_FORMAT = 2  # runtime.SPEC_FORMAT (not imported: the build does not load wasmtime)
 
-# Names the generated module defines itself; a Rust function with one of these
-# names gets a trailing underscore instead of shadowing it.
-RESERVED = frozenset(
-    {
-        "AbortError",
-        "JsError",
-        "LoaderWarning",
-        "NoReturn",
-        "PanicError",
-        "Path",
-        "StaleInstanceError",
-        "UNKNOWN_IMPORTS",
-        "WasmError",
-        "annotations",
-        "instance",
-        "on_abort",
-        "reset",
-    }
-)
+__all__ = ["RESERVED", "Rendered", "python_name", "render_loader"]
 
 
 @dataclass(frozen=True)
 class Rendered:
     text: str
-    functions: list[str]  # Python names of the callable functions
-    unsupported: list[str]  # "name: reason" for the ones that raise NotImplementedError
+    functions: list[str]  # callable from Python: functions, and `Class.method`
+    unsupported: list[str]  # "name: reason" for what raises NotImplementedError
+    classes: list[str] = field(default_factory=list)  # Python class names of the structs
+    enums: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # JS functions to provide(), with types
+    unsupported_imports: list[str] = field(default_factory=list)  # "name: reason"
 
 
-def python_name(name: str) -> str:
-    if keyword.iskeyword(name) or name in RESERVED or name.startswith("_wb_"):
-        return name + "_"
-    return name
-
-
-def _docstring(text: str, indent: str = "    ") -> str:
-    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip("\n")
-    lines = body.splitlines() or [""]
-    if len(lines) == 1:
-        return f'{indent}"""{lines[0]}"""'
-    inner = "\n".join((indent + line).rstrip() for line in lines[1:])
-    return f'{indent}"""{lines[0]}\n{inner}\n{indent}"""'
-
-
-def _describe_param(kind: str, ts: str) -> str:
-    k = abi.PARAMS[kind]
-    return f"{k.hint} (Rust {k.rust}; JS {ts or '?'})"
-
-
-def _render_supported(f: Function, pyname: str) -> tuple[str, FunctionSpec]:
+def _render_function(f: Function, pyname: str, hints: Hints) -> tuple[str, FunctionSpec | None]:
     params = [(python_name(p.name), p) for p in f.params]
-    ret = abi.RETURNS[f.ret or "none"]
-    signature = ", ".join(f"{n}: {abi.PARAMS[p.kind or ''].hint}" for n, p in params)
-    doc = [f.doc or f"`{f.name}` from the Rust crate.", ""]
-    if params:
-        doc.append("Args:")
-        doc += [f"    {n}: {_describe_param(p.kind or '', p.ts)}" for n, p in params]
-    doc.append(f"Returns: {ret.hint} (Rust {ret.rust})")
-    doc.append("Raises: PanicError (Rust panic), AbortError (trap; the instance was reset)")
-    if f.result:
-        doc[-1] += ", JsError (the Err value)"
+    if not f.supported:
+        signature = ", ".join(f"{n}: object" for n, _ in params)
+        reason = f.problem or "unsupported"
+        message = f"{f.name}() cannot be called from Python: {reason}"
+        doc = [f.doc or f"`{f.name}` from the Rust crate.", "",
+               f"Not supported by the Python loader: {reason}."]  # fmt: skip
+        lines = [f"def {pyname}({signature}) -> NoReturn:", docstring("\n".join(doc)),
+                 f"    raise NotImplementedError({message!r})"]  # fmt: skip
+        return "\n".join(lines), None
+    details, spec = render_call(f, pyname, hints)
+    doc = [f.doc or f"`{f.name}` from the Rust crate.", "", *details]
     if f.name != pyname:
         doc.append(f"Exported from wasm as `{f.name}`.")
+    signature = ", ".join(f"{n}: {hints.param(p.kind or '')}" for n, p in params)
     args = ", ".join(n for n, _ in params)
-    text = "\n".join(
-        [
-            f"def {pyname}({signature}) -> {ret.hint}:",
-            _docstring("\n".join(doc)),
-            f"    return _wb_impl.{pyname}({args})",
-        ]
-    )
-    spec = FunctionSpec(
-        name=pyname,
-        export=f.export,
-        params=tuple((n, p.kind or "") for n, p in params),
-        ret=f.ret or "none",
-        result=f.result,
-    )
-    return text, spec
-
-
-def _render_unsupported(f: Function, pyname: str, reason: str) -> str:
-    params = ", ".join(f"{python_name(p.name)}: object" for p in f.params)
-    message = f"{f.name}() cannot be called from Python: {reason}"
-    doc = [
-        f.doc or f"`{f.name}` from the Rust crate.",
-        "",
-        f"Not supported by the Python loader: {reason}.",
+    lines = [
+        f"def {pyname}({signature}) -> {hints.result(f.ret or 'none')}:",
+        docstring("\n".join(doc)),
+        f"    return _wb_impl.{pyname}({args})",
     ]
-    return "\n".join(
-        [
-            f"def {pyname}({params}) -> NoReturn:",
-            _docstring("\n".join(doc)),
-            f"    raise NotImplementedError({message!r})",
-        ]
-    )
+    return "\n".join(lines), spec
 
 
 def _render_spec(spec: dict[str, Any]) -> str:
@@ -133,41 +79,97 @@ def _render_spec(spec: dict[str, Any]) -> str:
 
 
 def render_loader(glue: Glue, wasm_file: str) -> Rendered:
+    taken = {python_name(f.name) for f in glue.functions}
+    py_names = {}
+    for name in [*(c.name for c in glue.classes), *(e.name for e in glue.enums)]:
+        py_names[name] = python_name(name, RESERVED | taken)
+    hints = Hints(py_names)
+
     blocks: list[str] = []
     specs: list[dict[str, Any]] = []
     functions: list[str] = []
     unsupported: list[str] = []
+    summary: list[str] = []
+    for e in glue.enums:
+        blocks.append(render_enum(e, py_names[e.name]))
+        summary.append(f"    enum {py_names[e.name]}")
+    class_entries, class_impls = [], []
+    for c in glue.classes:
+        rendered = render_class(c, py_names[c.name], hints)
+        blocks.append(rendered.text)
+        specs += [s.to_dict() for s in rendered.specs]
+        functions += rendered.callable
+        unsupported += rendered.unsupported
+        summary.append(f"    class {py_names[c.name]}: " + (", ".join(rendered.members) or "-"))
+        if c.free is not None and c.problem is None:
+            class_entries.append({"name": c.name, "free": c.free})
+            class_impls.append(f"_wb_{py_names[c.name]} = _wb_library.class_impls[{c.name!r}]")
     for f in glue.functions:
         pyname = python_name(f.name)
-        if f.supported:
-            text, spec = _render_supported(f, pyname)
+        text, spec = _render_function(f, pyname, hints)
+        if spec is not None:
             specs.append(spec.to_dict())
             functions.append(pyname)
         else:
-            text = _render_unsupported(f, pyname, f.problem or "unsupported")
             unsupported.append(f"{f.name}: {f.problem}")
         blocks.append(text)
-    unsupported += [f"class {c}: exported Rust structs are not supported" for c in glue.classes]
-    unsupported += [f"enum {e}: exported Rust enums are not supported" for e in glue.enums]
+        summary.append(f"    {pyname}" + ("" if spec else " (not supported)"))
+
+    imports = [j for j in glue.js_imports if j.supported]
+    unsupported_imports = [f"{j.name}: {j.problem}" for j in glue.js_imports if not j.supported]
+    signatures = {j.name: host_imports.signature(j.to_dict()) for j in imports}
+    if signatures:
+        summary += ["", "JS functions to implement in Python with provide(name=callable):"]
+        summary += [f"    {sig}" for sig in signatures.values()]
+    if unsupported_imports:
+        summary += ["", "JS imports the Python loader cannot provide (calling them aborts):"]
+        summary += [f"    {u}" for u in unsupported_imports]
     loader_spec = {
-        "format": 1,
+        "format": SPEC_FORMAT,
         "functions": specs,
+        "classes": class_entries,
+        "enums": [
+            {
+                "name": e.name,
+                "kind": "str" if e.is_string else "int",
+                "values": [list(v) if isinstance(v, tuple) else v for v in e.values],
+            }
+            for e in glue.enums
+        ],
+        "imports": [j.to_dict() for j in imports],
+        "unsupported_imports": [
+            {"import": j.import_name, "name": j.name, "reason": j.problem}
+            for j in glue.js_imports
+            if not j.supported
+        ],
         "casts": casts(glue.imports),
+        "class_wraps": class_wraps(glue.imports),
         "externref_init": [list(pair) for pair in externref_init(glue.imports)],
     }
-    names = [python_name(f.name) for f in glue.functions]
-    summary = "\n".join(f"    {n}" for n in names) or "    (no exported functions)"
+    names = [python_name(f.name) for f in glue.functions] + list(py_names.values())
+    api = {"AbortError", "FreedObjectError", "JsError", "LoaderWarning", "PanicError",
+           "StaleInstanceError", "WasmError", "JS_IMPORTS", "UNKNOWN_IMPORTS", "instance",
+           "on_abort", "provide", "reset"}  # fmt: skip
+    struct_names = {c.name: py_names[c.name] for c in glue.classes if c.problem is None}
     text = Template(resources.template(TEMPLATE).read_text()).substitute(
         version=__version__,
         wasm_file=repr(wasm_file),
         wasm_name=wasm_file,
-        summary=summary,
+        summary="\n".join(summary) or "    (no exported functions)",
         spec=_render_spec(loader_spec),
-        functions="\n\n\n".join(blocks) if blocks else "# (the crate exports no functions)",
-        all=pprint.pformat(
-            sorted({*names, "AbortError", "JsError", "LoaderWarning", "PanicError",
-                    "StaleInstanceError", "WasmError", "instance", "on_abort", "reset"}),
-            width=96,
-        ),
-    )  # fmt: skip
-    return Rendered(text, functions, unsupported)
+        definitions="\n\n\n".join(blocks) if blocks else "# (the crate exports no functions)",
+        classes="{" + ", ".join(f"{js!r}: {py}" for js, py in struct_names.items()) + "}",
+        enums="{" + ", ".join(f"{e.name!r}: {py_names[e.name]}" for e in glue.enums) + "}",
+        class_impls="\n".join(class_impls),
+        js_imports=pprint.pformat(signatures, width=96, sort_dicts=False),
+        all=pprint.pformat(sorted({*names, *api}), width=96),
+    )
+    return Rendered(
+        text,
+        functions,
+        unsupported,
+        classes=[py_names[c.name] for c in glue.classes],
+        enums=[py_names[e.name] for e in glue.enums],
+        imports=list(signatures.values()),
+        unsupported_imports=unsupported_imports,
+    )

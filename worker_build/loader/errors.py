@@ -29,6 +29,11 @@ class StaleInstanceError(WasmError):
     """An object tied to a wasm instance that has since been replaced."""
 
 
+class FreedObjectError(WasmError, ValueError):
+    """A Rust struct used after it was freed: by `free()`, by leaving its `with`
+    block, or by being moved into Rust (a method taking `self`, a by-value argument)."""
+
+
 class LoaderWarning(UserWarning):
     """Something in the module the Python loader cannot provide (e.g. an import)."""
 

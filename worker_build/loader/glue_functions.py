@@ -231,6 +231,8 @@ def describe_ts(ts: str, classes: tuple[str, ...] = (), enums: tuple[str, ...] =
         return f"{ts} (an async fn)"
     if core in classes:
         return f"{ts} (an exported Rust struct)"
+    if core.endswith("[]") and core[:-2] in classes:
+        return f"{ts} (Rust Vec<{core[:-2]}>)"
     if core in enums:
         return f"{ts} (an exported Rust enum)"
     rust = _TS_RUST.get(core, "")
@@ -249,13 +251,17 @@ def _array_width(element: str) -> str:
     return element.upper() if element.startswith("f") else str(8 * size)
 
 
-def _classify_array(pattern: tuple[str, ...], ts: str) -> str | None:
+def _classify_array(pattern: tuple[str, ...], ts: str, classes: frozenset[str]) -> str | None:
     """Typed slices and Vecs of numbers (other than u8), `&mut [T]`, `Vec<String>`."""
     first, rest = pattern[0], pattern[1:]
     optional = first.startswith("isLikeNone($)?0:")
     first = first.removeprefix("isLikeNone($)?0:")
     if first == _PASS_STRINGS:
-        return "strings" if not optional and rest == (_LEN,) and ts == "string[]" else None
+        if optional or rest != (_LEN,):
+            return None
+        if ts == "string[]":
+            return "strings"
+        return f"objects:{ts[:-2]}" if ts.endswith("[]") and ts[:-2] in classes else None
     match = _PASS_ARRAY.match(first)
     if match is None:
         return None
@@ -316,7 +322,9 @@ def _classify_param(
     elif pattern in _PARAM_PATTERNS and ts in _PARAM_TS[_PARAM_PATTERNS[pattern]]:
         kind = _PARAM_PATTERNS[pattern]
     else:
-        kind = _classify_array(pattern, ts) or _classify_user_type(pattern, ts, types)
+        kind = _classify_array(pattern, ts, types.classes) or _classify_user_type(
+            pattern, ts, types
+        )
     if kind is not None and abi.param(kind).wasm != wasm:
         kind = None
     return kind
@@ -347,13 +355,11 @@ def _classify_user_return(
             if not optional:
                 return f"array_{element}"
             return f"opt_array_{element}" if "!== 0" in after else None
-    if (
-        ts == "string[]"
-        and wasm == ("i32", "i32")
-        and "getArrayJsValueFromWasm0(" in after
-        and frees
-    ):
-        return "strings"
+    if wasm == ("i32", "i32") and "getArrayJsValueFromWasm0(" in after and frees:
+        if ts == "string[]":
+            return "strings"
+        if ts.endswith("[]") and ts[:-2] in types.classes:
+            return f"objects:{ts[:-2]}"
     hole = _HOLE.search(after)
     if core in types.classes and wasm == ("i32",) and f"{core}.__wrap(" in after:
         if not optional:

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, Protocol
 
 import wasmtime as wt
 
-from worker_build.loader import rawcall
+from worker_build.loader import abi_arrays, host_imports, rawcall
 from worker_build.loader.errors import (
     CONSTANTS,
     JsError,
@@ -25,6 +25,7 @@ from worker_build.loader.errors import (
     as_exception,
     trap_reason,
 )
+from worker_build.loader.objects import Home, RustObject, wrap
 
 I32, EXT = wt.ValType.i32(), wt.ValType.externref()
 # The payload is also handed to the host ("note") before the throw, because the
@@ -51,6 +52,10 @@ class Owner(Protocol):
     intrinsics: dict[str, str]  # import name -> intrinsic it implements
     unwinds: bool  # the module imports __wbindgen_wrapped_jstag
     externref_init: list[tuple[int, str]]
+    class_frees: dict[str, str]  # struct's JS class name -> its `__wbg_<name>_free` export
+    user_imports: dict[str, dict[str, Any]]  # import name -> host_imports entry
+    provided: dict[str, Callable[..., Any]]  # JS function name -> the user's callable
+    classes: dict[str, type[RustObject]]  # struct's JS class name -> its Python class
 
     def abort_instance(self, inst: Instance, message: str, cause: BaseException | None) -> NoReturn:
         """Discard `inst` after a trap, replace it and raise AbortError."""
@@ -71,6 +76,9 @@ class Instance:
         self.trap = ctypes.c_void_p()
         self.trap_ref = ctypes.c_void_p(ctypes.addressof(self.trap))
         self._keep: list[Any] = []
+        self.home = Home(generation, self.lock, self.free_object)
+        self.mut_targets: dict[int, tuple[memoryview, str]] = {}  # see abi_arrays
+        self._frees: dict[str, Callable[..., int]] = {}
         self.wrapped_tag: wt.Tag | None = None
         self._helper_instance: wt.Instance | None = None
         externs = [self._provide(imp) for imp in library.module.imports]
@@ -85,6 +93,8 @@ class Instance:
         self.malloc = self._malloc_fn()
         self.free = self._free_fn()
         self._dealloc = self._dealloc_fn()
+        self._table_alloc: Callable[..., int] | None = None
+        self._drop_slice: Callable[..., int] | None = None
         start = self.exports.get("__wbindgen_start")
         if isinstance(start, wt.Func):
             try:
@@ -149,12 +159,12 @@ class Instance:
 
         return read, write
 
-    def _malloc_fn(self) -> Callable[[int], int]:
+    def _malloc_fn(self) -> Callable[[int, int], int]:
         fn, buf, n, _, u32, *_ = self.export_slots("__wbindgen_malloc", 2)
         call, ctx, tp, trap, fail = self.raw_env()
 
-        def malloc(size: int) -> int:
-            u32[0], u32[4] = size, 1
+        def malloc(size: int, align: int = 1) -> int:
+            u32[0], u32[4] = size, align
             e = call(ctx, fn, buf, n, tp)
             if e or trap:
                 fail(e)
@@ -187,6 +197,63 @@ class Instance:
                 fail(e)
 
         return dealloc
+
+    def _raw(self, export: str, nargs: int) -> Callable[..., int]:
+        """A raw caller for an i32-only export taking `nargs` and returning at most one."""
+        fn, buf, n, _, u32, *_ = self.export_slots(export, max(nargs, 1))
+        call, ctx, tp, trap, fail = self.raw_env()
+
+        def raw(*args: int) -> int:
+            for i, value in enumerate(args):
+                u32[4 * i] = value
+            e = call(ctx, fn, buf, n, tp)
+            if e or trap:
+                fail(e)
+            return int(u32[0])
+
+        return raw
+
+    def free_object(self, class_name: str, ptr: int, allow_delayed: int) -> None:
+        """Drop an exported struct (`__wbg_<class>_free`); see objects.Home."""
+        free = self._frees.get(class_name)
+        if free is None:
+            free = self._frees[class_name] = self._raw(self.library.class_frees[class_name], 2)
+        free(ptr, allow_delayed)
+
+    def _externrefs(self) -> wt.Table:
+        table = self.exports["__wbindgen_externrefs"]
+        assert isinstance(table, wt.Table)
+        return table
+
+    def pass_strings(self, items: list[str]) -> tuple[int, int]:
+        """A `Vec<String>` argument: each string in a fresh externref table slot
+        (`__externref_table_alloc`), their indices in linear memory."""
+        alloc = self._table_alloc
+        if alloc is None:
+            alloc = self._table_alloc = self._raw("__externref_table_alloc", 0)
+        table = self._externrefs()
+        ptr = self.malloc(4 * len(items), 4)
+        indices = bytearray()
+        for item in items:
+            index = alloc()
+            table.set(self.store, index, item)
+            indices += index.to_bytes(4, "little")
+        self.write(ptr, bytes(indices))
+        return ptr, len(items)
+
+    def take_strings(self, ptr: int, count: int) -> list[Any]:
+        """A `Vec<String>` result: the strings in the externref table slots whose
+        indices are at `ptr`, which are then released (`__externref_drop_slice`)."""
+        drop_slice = self._drop_slice
+        if drop_slice is None:
+            drop_slice = self._drop_slice = self._raw("__externref_drop_slice", 2)
+        table, data = self._externrefs(), self.read(ptr, 4 * count)
+        out = []
+        for i in range(count):
+            value = table.get(self.store, int.from_bytes(data[4 * i : 4 * i + 4], "little"))
+            out.append(value.value if isinstance(value, wt.Val) else value)
+        drop_slice(ptr, count)
+        return out
 
     def take_error(self, index: int) -> BaseException:
         """The error value of a `Result` export, taken out of the externref table."""
@@ -263,11 +330,19 @@ class Instance:
             return self.wrapped_tag
         if not isinstance(ty, wt.FuncType):
             raise WasmError(f"the Python loader cannot provide the import {imp.module}.{name}")
+        user = lib.user_imports.get(name)
+        if user is not None:
+            return self._host(ty, host_imports.host_function(user, lib.provided))
         which = lib.intrinsics.get(name)
         if which == "__wbindgen_rethrow":
             return self._helper().exports(self.store)["rethrow"]
         if which == "__wbindgen_throw" and lib.unwinds:
             return self._helper().exports(self.store)["throw_str"]
+        if which and which.startswith("wrap:"):
+            cls = lib.classes[which[5:]]
+            return self._host(ty, lambda inst, ptr: wrap(cls, ptr & 0xFFFFFFFF, inst.home))
+        if which and which.startswith("unwrap:"):
+            return self._host(ty, _unwrapper(lib.classes[which[7:]]))
         impl = HOST_IMPORTS.get(which or "") or _missing_import(f"{imp.module}.{name}")
         return self._host(ty, impl)
 
@@ -308,6 +383,19 @@ def _missing_import(qualified: str) -> Callable[..., NoReturn]:
     return missing
 
 
+def _unwrapper(cls: type[RustObject]) -> Callable[[Instance, object], int]:
+    """`__wbg_<class>_unwrap`: the struct's pointer, taken out of its object (0 when
+    it is not one of this instance's), as `__destroy_into_raw` does."""
+
+    def unwrap(inst: Instance, obj: object) -> int:
+        if not isinstance(obj, cls) or obj._wb_home is not inst.home:
+            return 0
+        ptr, obj._wb_ptr = obj._wb_ptr, 0
+        return ptr
+
+    return unwrap
+
+
 def _note_thrown(inst: Instance, payload: object) -> None:
     inst.thrown = payload
 
@@ -325,6 +413,27 @@ def _rethrow_critical(_inst: Instance, cause: object) -> NoReturn:
     raise as_exception(cause)
 
 
+def _string_get(inst: Instance, retptr: int, value: object) -> None:
+    """`JsValue::as_string`: (ptr, len) of a fresh UTF-8 copy at `retptr`, or 0."""
+    ptr = size = 0
+    if isinstance(value, str):
+        data = value.encode("utf-8", "replace")
+        size = len(data)
+        ptr = inst.malloc(size, 1)
+        inst.write(ptr, data)
+    inst.write(retptr & 0xFFFFFFFF, ptr.to_bytes(4, "little") + size.to_bytes(4, "little"))
+
+
+def _copy_to_typed_array(inst: Instance, ptr: int, size: int, _target: object) -> None:
+    """End of a `&mut [T]` argument: Rust's bytes back into the caller's buffer
+    (found by pointer: the generated call passes null for the typed array)."""
+    entry = inst.mut_targets.pop(ptr & 0xFFFFFFFF, None)
+    if entry is None:
+        raise NotImplementedError("__wbindgen_copy_to_typed_array for a JS typed array")
+    target, code = entry
+    abi_arrays.copy_back(target, code, inst.read(ptr & 0xFFFFFFFF, size & 0xFFFFFFFF))
+
+
 HOST_IMPORTS: dict[str, Callable[..., Any]] = {
     "__wbindgen_throw": _throw_fatal,
     "__wbindgen_panic_error": lambda _inst, msg: PanicError(str(msg)),
@@ -333,4 +442,8 @@ HOST_IMPORTS: dict[str, Callable[..., Any]] = {
     "__wbindgen_reinit": lambda inst: inst.library.schedule_reset(),
     "Error": _js_error,
     "cast:string": lambda inst, ptr, size: inst.string(ptr, size),
+    "cast:number": lambda _inst, value: value,
+    "__wbindgen_string_get": _string_get,
+    "__wbindgen_copy_to_typed_array": _copy_to_typed_array,
+    "__wbindgen_is_null": lambda _inst, value: int(value is None),
 }

@@ -8,7 +8,7 @@ the Worker itself keeps using `index_bg.wasm`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker_build import proc
@@ -27,9 +27,40 @@ GLUE_FILES = ("index_bg.js", "index.js")  # index_bg.js only exists with some bi
 @dataclass(frozen=True)
 class LoaderInfo:
     files: list[str]  # written into staging, relative names
-    functions: list[str]  # Python functions that call into wasm
+    functions: list[str]  # callable from Python: functions, and `Class.method`
     unsupported: list[str]  # "name: reason" for what raises NotImplementedError
     translated_to_exnref: bool  # loader_bg.wasm was made from a legacy-EH module
+    classes: list[str] = field(default_factory=list)  # exported structs
+    enums: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # JS functions to provide(), typed
+    unsupported_imports: list[str] = field(default_factory=list)  # "name: reason"
+
+    def facts(self) -> dict[str, object]:
+        """The loader's part of the build report (`loader` in worker-build.json)."""
+        return {
+            "files": list(self.files),
+            "functions": list(self.functions),
+            "unsupported": list(self.unsupported),
+            "classes": list(self.classes),
+            "enums": list(self.enums),
+            "imports": list(self.imports),
+            "unsupported_imports": list(self.unsupported_imports),
+            "translated_to_exnref": self.translated_to_exnref,
+        }
+
+
+def import_signatures(module: Module) -> dict[str, WasmSig]:
+    """{import name: (param types, result types)} of the imported functions."""
+    sigs: dict[str, WasmSig] = {}
+    for imp in module.imports:
+        ty = (
+            module.types[imp.type_index]
+            if imp.kind == "func" and imp.type_index is not None
+            else None
+        )
+        if ty is not None:
+            sigs[imp.name] = (ty.params, ty.results)
+    return sigs
 
 
 def export_signatures(module: Module) -> dict[str, WasmSig]:
@@ -81,9 +112,11 @@ def emit_loader(staging: Path, *, wasm_opt: Path | None) -> LoaderInfo:
             "run wasm-bindgen with --target module --out-name index first",
         )
     data = module_path.read_bytes()
+    module = parse_module(data)
     glue = parse_glue(
         "\n".join(p.read_text(encoding="utf-8") for p in glue_paths),
-        export_signatures(parse_module(data)),
+        export_signatures(module),
+        import_signatures(module),
     )
     files = [LOADER_FILE]
     wasm_file = module_path.name
@@ -106,4 +139,13 @@ def emit_loader(staging: Path, *, wasm_opt: Path | None) -> LoaderInfo:
     _check_wasmtime_accepts(staging / wasm_file)
     rendered = emit.render_loader(glue, wasm_file)
     (staging / LOADER_FILE).write_text(rendered.text, encoding="utf-8")
-    return LoaderInfo(files, rendered.functions, rendered.unsupported, translated)
+    return LoaderInfo(
+        files,
+        rendered.functions,
+        rendered.unsupported,
+        translated,
+        classes=rendered.classes,
+        enums=rendered.enums,
+        imports=rendered.imports,
+        unsupported_imports=rendered.unsupported_imports,
+    )

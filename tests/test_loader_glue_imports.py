@@ -1,0 +1,94 @@
+"""The crate's JS imports in wasm-bindgen's glue (glue_imports): which JS function
+each entry calls and how its arguments and result are converted. The entries
+follow the shape of wasm-bindgen 0.2.130 output (wrapped in `wrapError`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker_build.loader.glue_imports import classify_import, js_function_name
+
+
+def entry(args: str, body: str) -> str:
+    return (
+        f"function() {{ return wrapError(function ({args}) {{\n{body}\n        }}, arguments); }}"
+    )
+
+
+RETPTR = (
+    "            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);\n"
+    "            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);"
+)
+CASES = [
+    ("host_add", (("i32", "i32"), ("i32",)), "arg0, arg1",
+     "const ret = host_add(arg0, arg1);\nreturn ret;", ("int32", "int32"), "int32"),
+    ("host_mix", (("i32", "i64", "i64", "f32"), ("f64",)), "arg0, arg1, arg2, arg3",
+     "const ret = host_mix(arg0 >>> 0, arg1, BigInt.asUintN(64, arg2), arg3);\nreturn ret;",
+     ("uint32", "int64", "uint64", "float32"), "float64"),
+    ("host_flag", (("i32", "i32"), ("f64",)), "arg0, arg1",
+     "const ret = host_flag(arg0 !== 0, String.fromCodePoint(arg1));\n"
+     "return isLikeNone(ret) ? Number.MAX_SAFE_INTEGER : (ret) >>> 0;",
+     ("bool", "char"), "opt_uint32"),
+    ("host_log", (("i32", "i32"), ()), "arg0, arg1",
+     "host_log(getStringFromWasm0(arg0, arg1));", ("str",), "none"),
+    ("console.log", (("i32", "i32"), ()), "arg0, arg1",
+     "console.log(getStringFromWasm0(arg0, arg1));", ("str",), "none"),
+    ("host_greeting", (("i32", "i32", "i32"), ()), "arg0, arg1, arg2",
+     "const ret = host_greeting(getStringFromWasm0(arg1, arg2));\n"
+     "const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);\n"
+     "const len1 = WASM_VECTOR_LEN;\n" + RETPTR, ("str",), "str"),
+    ("host_scale", (("i32", "i32", "i32", "f64"), ()), "arg0, arg1, arg2, arg3",
+     "const ret = host_scale(getArrayF64FromWasm0(arg1, arg2), arg3);\n"
+     "const ptr1 = passArrayF64ToWasm0(ret, wasm.__wbindgen_malloc);\n"
+     "const len1 = WASM_VECTOR_LEN;\n" + RETPTR, ("array_f64", "float64"), "array_f64"),
+    ("host_sum", (("i32", "i32"), ("i32",)), "arg0, arg1",
+     "var v0 = getArrayI32FromWasm0(arg0, arg1).slice();\n"
+     "wasm.__wbindgen_free(arg0, arg1 * 4, 4);\nconst ret = host_sum(v0);\nreturn ret;",
+     ("owned_array_i32",), "int32"),
+    ("host_upper", (("i32", "i32", "i32"), ()), "arg0, arg1, arg2",
+     "let deferred0_0;\nlet deferred0_1;\ntry {\ndeferred0_0 = arg1;\ndeferred0_1 = arg2;\n"
+     "const ret = host_upper(getStringFromWasm0(arg1, arg2));\n"
+     "const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);\n"
+     "const len1 = WASM_VECTOR_LEN;\n" + RETPTR + "\n} finally {\n"
+     "wasm.__wbindgen_free(deferred0_0, deferred0_1, 1);\n}", ("owned_str",), "str"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "sig", "args", "body", "params", "ret"), CASES)
+def test_supported_imports(
+    name: str,
+    sig: tuple,
+    args: str,
+    body: str,
+    params: tuple,
+    ret: str,  # type: ignore[type-arg]
+) -> None:
+    found = classify_import(
+        f"__wbg_{name.replace('.', '')}_0123456789abcdef", entry(args, body), sig
+    )
+    assert found is not None and found.problem is None
+    assert (found.name, found.params, found.ret) == (name, params, ret)
+
+
+@pytest.mark.parametrize(
+    ("body", "sig", "problem"),
+    [
+        ("const ret = host_any(arg0);\nreturn ret;", (("externref",), ("externref",)),
+         "parameter 1 is a JS value (JsValue or an imported JS type); returns a JS value"),
+        ("const ret = arg0.size();\nreturn ret;", (("externref",), ("i32",)),
+         "a method or property of an imported JS type"),
+        ("const ret = new Thing(arg0);\nreturn ret;", (("i32",), ("externref",)),
+         "a JS constructor (`new Thing`)"),
+    ],
+)  # fmt: skip
+def test_unsupported_imports_say_why(body: str, sig: tuple, problem: str) -> None:  # type: ignore[type-arg]
+    found = classify_import("__wbg_thing_0123456789abcdef", entry("arg0", body), sig)
+    assert found is not None and found.problem is not None
+    assert found.problem.startswith(problem)
+
+
+def test_wasm_bindgen_own_imports_are_not_the_crates() -> None:
+    assert js_function_name("__wbg___wbindgen_throw_4c88d8bf264fd984") is None
+    assert js_function_name("__wbg_Error_208446807d0d1e30") is None
+    assert js_function_name("__wbindgen_init_externref_table") is None
+    assert js_function_name("__wbg_host_add_538fc4b6d9904dc4") == "host_add"
