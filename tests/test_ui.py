@@ -489,3 +489,26 @@ def test_successful_cli_build_writes_report_and_json(
     assert file_doc["wasm_bytes"] == 1004 == stdout_doc["wasm_bytes"]
     assert file_doc["steps"] == [{"name": "cargo build", "seconds": 2.0}]
     assert file_doc["ok"] is True and file_doc["out_dir"] == str(root / "build")
+
+
+def test_loader_summary_counts_callable_and_not() -> None:
+    # rpc-server: its only export is async, so nothing is callable; say so by name
+    rows = ui.loader_rows({"files": ["loader.py"], "functions": [],
+                           "unsupported": ["add: returns Promise<number> (an async fn)"]})  # fmt: skip
+    assert rows == [
+        ("python loader", "loader.py (0 callable, 1 not)"),
+        ("  not callable", "add: returns Promise<number> (an async fn)"),
+    ]
+    rows = ui.loader_rows({
+        "files": ["loader.py", "loader_bg.wasm"], "functions": ["f", "Point.x"],
+        "unsupported": [f"u{i}: i128" for i in range(6)], "imports": ["log(str) -> None"],
+        "unsupported_imports": ["any: a JS value"],
+    })  # fmt: skip
+    assert rows == [
+        (
+            "python loader",
+            "loader.py, loader_bg.wasm (2 callable, 6 not, 1 JS imports to provide())",
+        ),
+        ("  not callable", "u0: i128; u1: i128; u2: i128; u3: i128; 2 more in the report"),
+        ("  JS imports", "cannot be provided: any: a JS value"),
+    ]

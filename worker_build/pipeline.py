@@ -106,12 +106,7 @@ def _loader(ctx: BuildContext) -> None:
     )
     for name in info.files:
         shutil.copyfile(ctx.bindgen_dir / name, ctx.out_dir / name)
-    ctx.facts["loader"] = {
-        "files": list(info.files),
-        "functions": list(info.functions),
-        "unsupported": list(info.unsupported),
-        "translated_to_exnref": info.translated_to_exnref,
-    }
+    ctx.facts["loader"] = info.facts()
     if info.translated_to_exnref:
         ctx.notes.append("loader: legacy EH translated to exnref for wasmtime (wasm-opt)")
 

@@ -218,12 +218,30 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     loader = facts.get("loader")
     if isinstance(loader, Mapping):
-        functions = loader.get("functions", [])
-        rows.append(
-            ("python loader", f"{', '.join(loader.get('files', []))} ({len(functions)} functions)")
-        )
+        rows += loader_rows(loader)
     if "report" in facts:
         rows.append(("report", str(facts["report"])))
+    return rows
+
+
+def loader_rows(loader: Mapping[str, Any], shown: int = 4) -> list[tuple[str, str]]:
+    """The Python loader's summary: what can be called from Python and what cannot
+    (each by name, with the reason), and the JS imports to provide."""
+    functions, unsupported = loader.get("functions", []), loader.get("unsupported", [])
+    imports, bad = loader.get("imports", []), loader.get("unsupported_imports", [])
+    counts = f"{len(functions)} callable, {len(unsupported)} not"
+    if imports:
+        counts += f", {len(imports)} JS imports to provide()"
+    rows = [("python loader", f"{', '.join(loader.get('files', []))} ({counts})")]
+
+    def listing(items: list[str]) -> str:
+        more = f"; {len(items) - shown} more in the report" if len(items) > shown else ""
+        return "; ".join(items[:shown]) + more
+
+    if unsupported:
+        rows.append(("  not callable", listing(unsupported)))
+    if bad:
+        rows.append(("  JS imports", "cannot be provided: " + listing(bad)))
     return rows
 
 
