@@ -156,3 +156,8 @@ def pure_exnref() -> Built:
 @pytest.fixture(scope="session")
 def pure_abort() -> Built:
     return _cached("pure-exports", "abort")
+
+
+@pytest.fixture(scope="session")
+def types_unwind() -> Built:
+    return _cached("bindgen-types", "unwind")
