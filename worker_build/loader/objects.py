@@ -39,12 +39,17 @@ class Home:
         self.alive = free_object is not None
         self.pending: list[tuple[str, int]] = []  # finalized, not yet freed
 
-    def free_now(self, class_name: str, ptr: int) -> None:
-        assert self.lock is not None
+    def take_and_free(self, obj: RustObject) -> None:
+        """free() of `obj`: its pointer taken and freed under the lock, so two threads
+        freeing one object cannot free it twice."""
+        if self.lock is None:  # NO_HOME: nothing was ever allocated
+            obj._wb_ptr = 0
+            return
         with self.lock:
-            if self.alive and self.free_object is not None:
+            ptr, obj._wb_ptr = obj._wb_ptr, 0
+            if ptr and self.alive and self.free_object is not None:
                 self.drain()
-                self.free_object(class_name, ptr, 0)
+                self.free_object(obj._wb_class, ptr, 0)
 
     def drain(self) -> None:
         """Free what finalizers queued (called with the lock held)."""
@@ -80,10 +85,7 @@ class RustObject:
     def free(self) -> None:
         """Drop the Rust struct now. Later calls raise FreedObjectError; a second
         free() does nothing, and so does freeing an object of a replaced instance."""
-        ptr, home = self._wb_ptr, self._wb_home
-        self._wb_ptr = 0
-        if ptr and home.alive:
-            home.free_now(self._wb_class, ptr)
+        self._wb_home.take_and_free(self)
 
     def __enter__(self) -> Any:
         return self
