@@ -1,121 +1,145 @@
 """Per-call cost of the generated Python loader next to Node calling the same
-exports through wasm-bindgen's JS glue.
+exports through wasm-bindgen's JS glue, in one run.
 
-    .venv/bin/python benchmarks/loader_calls.py [BINDGEN_DIR] [--calls 200000] [--repeat 5]
+    .venv/bin/python benchmarks/loader_calls.py [--calls 100000] [--repeat 7]
 
-BINDGEN_DIR holds wasm-bindgen's output for sample-crates/pure-exports built with
-panic=unwind and legacy EH (default: .cache/loader-tests/out-pure-exports-legacy,
-which tests/test_loader_real.py builds; built here with the same helper when
-missing). The Python side imports the loader emitted into that directory (it runs
-the exnref translation `loader_bg.wasm` under wasmtime); Node 20 (/usr/bin/node)
-runs the legacy module with the glue, whose `import source` line (not supported
-by Node 20) is replaced by a `WebAssembly.Module` built from the same bytes.
+Calls measured (ns per call, the median of --repeat runs of --calls calls, each
+language's loop overhead included):
+  add(i, 1)            two i32 in, one out (sample-crates/pure-exports)
+  greet("world")       a string in, a string out (pure-exports)
+  Point.length()       a method on a struct, `&self` (sample-crates/bindgen-types)
+  plus_one(v)          a Vec<f64> of 100 elements in and out (bindgen-types); Python
+                       passes an array('d'), Node a Float64Array
+and, for `add`, wasmtime-py's public `Func.__call__` on the same export.
 
-Measured per function (`add(i, 1)`: two i32 in, one out; `greet("world")`: a
-string in and a string out): the best of --repeat runs of --calls calls, in ns
-per call, including each language's loop overhead. For `add`, wasmtime-py's
-public `Func.__call__` on the same export is shown as well. Nothing is asserted.
+Both crates are built with panic=unwind and legacy EH (cargo + wasm-bindgen, the
+helper tests/test_loader_real.py uses, sharing the tests' cargo target dirs) into
+.cache/loader-tests/. Python imports the loader emitted there (it runs the exnref
+translation `loader_bg.wasm` on wasmtime); Node (/usr/bin/node, which runs legacy
+EH) runs the module with the glue, whose `import source` line is replaced by a
+`WebAssembly.Module` built from the same bytes. The machine's load average is
+printed before and after. Nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = REPO / ".cache" / "loader-tests" / "out-pure-exports-legacy"
 WASM_OPT = REPO / "node_modules" / ".bin" / "wasm-opt"
 NODE = Path("/usr/bin/node")
+CRATES = ("pure-exports", "bindgen-types")
 SOURCE_IMPORT = 'import source wasmModule from "./index_bg.wasm";'
 NODE_PRELUDE = (
     'import { readFileSync } from "node:fs";\n'
     "const wasmModule = new WebAssembly.Module("
     'readFileSync(new URL("./index_bg.wasm", import.meta.url)));'
 )
-NODE_BENCH = """import { add, greet } from "./glue.mjs";
+NODE_BENCH = """import { add, greet } from "./pure-exports/glue.mjs";
+import { Point, plus_one } from "./bindgen-types/glue.mjs";
 const calls = %(calls)d, repeat = %(repeat)d;
-function best(fn) {
-  let bestNs = Infinity, sink = 0;
+const p = new Point(3, 4);
+const v = new Float64Array(%(n)d).map((_, i) => i);
+function median(fn) {
+  const runs = [];
+  let sink = 0;
   for (let r = 0; r < repeat; r++) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < calls; i++) sink += fn(i);
-    const ns = Number(process.hrtime.bigint() - t0) / calls;
-    if (ns < bestNs) bestNs = ns;
+    runs.push(Number(process.hrtime.bigint() - t0) / calls);
   }
   if (sink === 0.5) console.error("unreachable");  // keeps the results alive
-  return bestNs;
+  runs.sort((a, b) => a - b);
+  return runs[Math.floor(runs.length / 2)];
 }
-best((i) => add(i, 1)); best(() => greet("world").length);  // warm-up (JIT)
-console.log(JSON.stringify({
-  add: best((i) => add(i, 1)),
-  greet: best(() => greet("world").length),
-}));
+const cases = {
+  "add(i, 1)": (i) => add(i, 1),
+  'greet("world")': () => greet("world").length,
+  "Point.length()": () => p.length(),
+  "plus_one(v)": () => plus_one(v)[0],
+};
+for (const fn of Object.values(cases)) median(fn);  // warm-up (JIT)
+const out = {};
+for (const [name, fn] of Object.entries(cases)) out[name] = median(fn);
+console.log(JSON.stringify(out));
 """
 
 
-def prepare(bindgen_dir: Path) -> Path:
-    if not (bindgen_dir / "index_bg.wasm").is_file():
-        sys.path.insert(0, str(REPO / "tests"))
-        from test_loader_real import PURE, build_bindgen_output
+def prepare(crate: str) -> Path:
+    """wasm-bindgen's output for `crate` (legacy EH) with the loader emitted into it."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_loader_real import build_bindgen_output
 
-        built = build_bindgen_output(PURE, "legacy")
-        if built != bindgen_dir:
-            shutil.copytree(built, bindgen_dir, dirs_exist_ok=True)
-    if not (bindgen_dir / "loader.py").is_file():
-        from worker_build.steps.loader import emit_loader
+    from worker_build.steps.loader import emit_loader
 
-        emit_loader(bindgen_dir, wasm_opt=WASM_OPT)
-    return bindgen_dir
+    out = build_bindgen_output(REPO / "sample-crates" / crate, "legacy")
+    emit_loader(out, wasm_opt=WASM_OPT)
+    return out
 
 
-def best_of(fn: Callable[[int], Any], calls: int, repeat: int) -> float:
-    best = float("inf")
+def median_ns(fn: Callable[[int], Any], calls: int, repeat: int) -> float:
+    runs = []
     for _ in range(repeat):
         start = time.perf_counter_ns()
         for i in range(calls):
             fn(i)
-        best = min(best, (time.perf_counter_ns() - start) / calls)
-    return best
+        runs.append((time.perf_counter_ns() - start) / calls)
+    return statistics.median(runs)
 
 
-def python_side(bindgen_dir: Path, calls: int, repeat: int) -> dict[str, float]:
-    spec = importlib.util.spec_from_file_location("loader_bench", bindgen_dir / "loader.py")
-    assert spec is not None and spec.loader is not None
-    loader = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loader)
-    add, greet = loader.add, loader.greet
-    assert add(2, 3) == 5 and greet("world") == "Hello, world!"
-    best_of(lambda i: add(i, 1), calls // 10, 1)  # warm-up
-    results = {
-        "add": best_of(lambda i: add(i, 1), calls, repeat),
-        "greet": best_of(lambda i: greet("world"), calls, repeat),
+def python_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> dict[str, float]:
+    from worker_build.loader.runtime import LoaderWarning, import_loader
+
+    pure = import_loader(dirs["pure-exports"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LoaderWarning)  # host_any: not used here
+        types = import_loader(dirs["bindgen-types"])
+    add, greet, plus_one = pure.add, pure.greet, types.plus_one
+    p = types.Point(3, 4)
+    v = array("d", range(n))
+    assert add(2, 3) == 5 and greet("world") == "Hello, world!" and p.length() == 5.0
+    assert plus_one(v)[n - 1] == n
+    cases: dict[str, Callable[[int], Any]] = {
+        "add(i, 1)": lambda i: add(i, 1),
+        'greet("world")': lambda i: greet("world"),
+        "Point.length()": lambda i: p.length(),
+        "plus_one(v)": lambda i: plus_one(v),
     }
-    inst = loader._wb_library._current  # the public wasmtime API on the same export
+    for fn in cases.values():  # warm-up
+        median_ns(fn, max(calls // 20, 100), 1)
+    results = {name: median_ns(fn, calls, repeat) for name, fn in cases.items()}
+    inst = pure._wb_library._current  # the public wasmtime API on the same export
     func, store = inst.exports["add"], inst.store
-    results["add (wasmtime Func.__call__)"] = best_of(
+    results["add(i, 1) via wasmtime Func.__call__"] = median_ns(
         lambda i: func(store, i, 1), max(calls // 20, 1000), repeat
     )
     return results
 
 
-def node_side(bindgen_dir: Path, calls: int, repeat: int) -> dict[str, float]:
-    glue = (bindgen_dir / "index.js").read_text()
-    if SOURCE_IMPORT not in glue:
-        raise SystemExit(f"{bindgen_dir}/index.js does not start with {SOURCE_IMPORT!r}")
+def node_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        shutil.copy(bindgen_dir / "index_bg.wasm", work / "index_bg.wasm")
-        (work / "glue.mjs").write_text(glue.replace(SOURCE_IMPORT, NODE_PRELUDE, 1))
-        (work / "bench.mjs").write_text(NODE_BENCH % {"calls": calls, "repeat": repeat})
+        for crate, bindgen_dir in dirs.items():
+            glue = (bindgen_dir / "index.js").read_text()
+            if SOURCE_IMPORT not in glue:
+                raise SystemExit(f"{bindgen_dir}/index.js does not start with {SOURCE_IMPORT!r}")
+            (work / crate).mkdir()
+            shutil.copy(bindgen_dir / "index_bg.wasm", work / crate / "index_bg.wasm")
+            (work / crate / "glue.mjs").write_text(glue.replace(SOURCE_IMPORT, NODE_PRELUDE, 1))
+        (work / "bench.mjs").write_text(NODE_BENCH % {"calls": calls, "repeat": repeat, "n": n})
         proc = subprocess.run(
             [str(NODE), "bench.mjs"], cwd=work, capture_output=True, text=True, check=False
         )
@@ -127,23 +151,27 @@ def node_side(bindgen_dir: Path, calls: int, repeat: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("bindgen_dir", nargs="?", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--calls", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--n", type=int, default=100, help="elements of the Vec<f64>")
     args = parser.parse_args()
-    bindgen_dir = prepare(args.bindgen_dir)
+    dirs = {crate: prepare(crate) for crate in CRATES}
     node_version = subprocess.run(
         [str(NODE), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    py = python_side(bindgen_dir, args.calls, args.repeat)
-    js = node_side(bindgen_dir, args.calls, args.repeat)
-    print(f"module: {bindgen_dir}  calls: {args.calls} x best of {args.repeat}")
+    load_before = os.getloadavg()
+    py = python_side(dirs, args.calls, args.repeat, args.n)
+    js = node_side(dirs, args.calls, args.repeat, args.n)
+    load_after = os.getloadavg()
+    print(f"calls: {args.calls} x {args.repeat} runs (median); Vec<f64> of {args.n} elements")
     print(f"python {sys.version.split()[0]} (wasmtime loader)  vs  node {node_version} (JS glue)")
-    print(f"{'function':<32}{'python ns/call':>16}{'node ns/call':>14}{'ratio':>9}")
-    for name in ("add", "greet"):
-        print(f"{name:<32}{py[name]:>16.0f}{js[name]:>14.1f}{py[name] / js[name]:>8.0f}x")
-    name = "add (wasmtime Func.__call__)"
-    print(f"{name:<32}{py[name]:>16.0f}{js['add']:>14.1f}{py[name] / js['add']:>8.0f}x")
+    print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
+    print(f"{'call':<40}{'python ns/call':>16}{'node ns/call':>14}{'ratio':>9}")
+    for name in js:
+        print(f"{name:<40}{py[name]:>16.0f}{js[name]:>14.1f}{py[name] / js[name]:>8.0f}x")
+    name = "add(i, 1) via wasmtime Func.__call__"
+    node_add = js["add(i, 1)"]
+    print(f"{name:<40}{py[name]:>16.0f}{node_add:>14.1f}{py[name] / node_add:>8.0f}x")
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ def build_bindgen_output(crate: Path, variant: str) -> Path:
         if not tool.exists():
             pytest.fail(f"required tool {tool} is missing: run ./setup.sh", pytrace=False)
     rustflags, panic_crate = RUSTFLAGS[variant]
-    # shared with the worker-build fixtures (same flags, so cargo reuses the build)
-    target = cargo_target_dir("pure-exports", variant)
+    # shared with the worker-build fixtures (same flags, so cargo reuses the build);
+    # a crate written by a test shares pure-exports' (std is built once)
+    sample = crate.parent.name == "sample-crates"
+    target = cargo_target_dir(crate.name if sample else "pure-exports", variant)
     env = {
         **os.environ,
         "RUSTC_BOOTSTRAP": "1",
