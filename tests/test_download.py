@@ -214,3 +214,10 @@ def test_the_cli_reporter_is_the_default_progress(mirror: Mirror, tmp_path: Path
     finally:
         download.set_progress(None)
     assert rec.events[0][0] == "started"
+
+
+def test_a_malformed_url_is_a_download_error() -> None:
+    sleeps: list[float] = []
+    with pytest.raises(DownloadError, match="is not a valid URL"):
+        fetcher(sleeps).fetch_bytes("http://127.0.0.1:port/x", "A")
+    assert sleeps == []

@@ -177,8 +177,8 @@ class Fetcher:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
+            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
             response = self.opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             exc.close()
@@ -190,6 +190,11 @@ class Fetcher:
             ) from exc
         except urllib.error.URLError as exc:
             raise _classify(exc.reason, url, what) from exc
+        except (ValueError, http.client.InvalidURL) as exc:  # e.g. a mirror with a bad port
+            raise DownloadError(
+                f"cannot download {what}: {url} is not a valid URL ({exc})",
+                "check the mirror setting",
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:
             raise _classify(exc, url, what) from exc
         with response:
