@@ -7,7 +7,8 @@
 #   2. The pinned JS tools (esbuild, binaryen's wasm-opt, workerd, wrangler): npm ci.
 #   3. .venv with worker-build (editable) and its test extras.
 #   4. wasm-bindgen-cli at the version the sample crates lock, into worker-build's
-#      cache, by worker-build's own installer.
+#      cache, by worker-build's own resolver (the verified release download, else
+#      cargo install).
 #   5. Node 22 for wrangler only, into .cache/node22.
 set -euo pipefail
 cd "$(dirname "$0")"
