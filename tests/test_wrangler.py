@@ -71,6 +71,12 @@ def test_wrangler_dry_run_builds_with_worker_build_and_accepts_the_output(tmp_pa
 
     # wrangler ran our command: its summary came through wrangler's [custom build] output
     assert "worker-build: built in" in log
+    # ... line by line: wrangler logs each chunk split on newlines, and worker-build
+    # hands it whole lines without a final newline (wrangler_log.py), so no empty
+    # `[custom build]` lines, none split in two (cargo's "Blocking" / "waiting for")
+    custom = [line for line in log.splitlines() if line.startswith("[custom build]")]
+    assert [line for line in custom if not line[len("[custom build]") :].strip()] == [], log
+    assert not [line for line in custom if line.rstrip().endswith(("Blocking", "Compiling"))]
     assert re.search(r"profile\s+release, panic=unwind", log), log
     assert re.search(r"EH encoding\s+legacy", log), log
     # ... and accepted the result, Durable Object binding included

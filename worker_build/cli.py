@@ -10,6 +10,7 @@ inside the commands so `--help` and `--version` start fast.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -27,8 +28,10 @@ def build_main(args: list[str]) -> int:
         sys.stdout.write(f"worker-build {__version__}\n")
         return EXIT_OK
 
-    from worker_build import download, proc
+    from worker_build import download, proc, wrangler_log
     from worker_build.ui import Mode, Reporter
+
+    wrangler_log.install(os.environ)  # under wrangler's [build]: no empty log lines
 
     mode = (
         Mode.JSON
