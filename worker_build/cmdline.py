@@ -136,7 +136,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--verbose",), "verbose", "flag", "print every command run"),
     Option(("-q", "--quiet"), "quiet", "flag", "print errors only (cargo gets --quiet too)"),
     Option(("--json",), "json", "flag", "print the JSON report on stdout"),
-    Option(("--traceback",), "traceback", "flag", "show Python tracebacks for errors"),
+    Option(
+        ("--traceback",),
+        "traceback",
+        "flag",
+        "also print the Python traceback of an error (same exit code)",
+    ),
     Option(("-v", "--version"), "version", "flag", "print the version and exit"),
     Option(("-h", "--help"), "help", "flag", "print this help and exit"),
     Option(
@@ -325,28 +330,47 @@ def parse(argv: list[str]) -> BuildCommand:
 
 
 def help_text() -> str:
+    import shutil
+    import textwrap
+
+    width = max(60, min(shutil.get_terminal_size().columns, 100))
     rows = []
     for opt in OPTIONS:
         if opt.hidden:
             continue
         label = ", ".join(opt.names) + (f" {opt.metavar}" if opt.metavar else "")
         rows.append((label, opt.help))
-    width = max(len(label) for label, _ in rows)
+    column = min(max(len(label) for label, _ in rows), 28) + 4
+    options = []
+    for label, text in rows:
+        first = f"  {label}".ljust(column)
+        if len(first) > column:  # a long label: its text starts on the next line
+            options.append(first.rstrip())
+            first = " " * column
+        options += textwrap.wrap(text, width, initial_indent=first, subsequent_indent=" " * column)
+
+    def para(text: str) -> list[str]:
+        return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
+
     lines = [
         USAGE,
         "       worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]",
         "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH]",
         "",
-        "Build the Rust crate at PATH (default: the nearest directory upwards with a",
-        "Cargo.toml) into a Cloudflare Worker in PATH/build.",
+        *para(
+            "Build the Rust crate at PATH (default: the nearest directory upwards with a "
+            "Cargo.toml) into a Cloudflare Worker in PATH/build."
+        ),
         "",
         "Options:",
-        *(f"  {label.ljust(width)}  {text}" for label, text in rows),
+        *options,
         "",
-        "Any other option, and everything after `--`, goes to `cargo build` (e.g.",
-        "`worker-build --release --features http`). cargo's --target is rejected: the",
-        "target is always wasm32-unknown-unknown.",
+        *para(
+            "Any other option, and everything after `--`, goes to `cargo build` (e.g. "
+            "`worker-build --release --features http`). cargo's --target is rejected: the "
+            "target is always wasm32-unknown-unknown."
+        ),
         "",
-        EXIT_CODES_HELP,
+        *para(EXIT_CODES_HELP),
     ]
     return "\n".join(lines) + "\n"
