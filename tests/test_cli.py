@@ -62,6 +62,19 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
         assert code == 0 and out == f"worker-build {__version__}\n"
     code, out, _ = run(capsys, "--features", "x", "-h")
     assert code == 0 and out.startswith("usage: worker-build")
+
+
+def test_help_fits_the_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    _, narrow, _ = run(capsys, "--help")
+    assert max(len(line) for line in narrow.splitlines()[3:]) <= 60
+    assert "  --lock-timeout SECONDS        how long to wait for another" in narrow
+    monkeypatch.setenv("COLUMNS", "300")  # at most 100 wide
+    _, wide, _ = run(capsys, "--help")
+    assert max(len(line) for line in wide.splitlines()) <= 100
+    assert " ".join(narrow.split()) == " ".join(wide.split())  # the same words
     code, out, _ = run(capsys, "verify", "--help")
     assert code == 0 and "--expect" in out
     code, out, _ = run(capsys, "doctor", "--help")

@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 from worker_build import __version__, cmdline
 from worker_build.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+
+TYPE_CHECKING = False  # like typing.TYPE_CHECKING: importing typing costs --help start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def build_main(args: list[str]) -> int:

@@ -16,6 +16,9 @@ from the same table the parser reads, so the two cannot disagree.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from worker_build.errors import UsageError, WorkerBuildError
 
 TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing
@@ -329,11 +332,25 @@ def parse(argv: list[str]) -> BuildCommand:
     return cmd
 
 
-def help_text() -> str:
-    import shutil
-    import textwrap
+def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    """Greedy word wrap (textwrap would import re: start-up time). Words, flag names
+    included, are never split."""
+    lines, line, words = [], first, 0  # words of `text` on `line` so far
+    for word in text.split():
+        if words and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line, words = rest, 0
+        line = f"{line} {word}" if words else line + word
+        words += 1
+    return [*lines, line]
 
-    width = max(60, min(shutil.get_terminal_size().columns, 100))
+
+def help_text() -> str:
+    try:
+        columns = os.get_terminal_size(sys.stdout.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = int(os.environ.get("COLUMNS", "") or 80)
+    width = max(60, min(columns, 100))
     rows = []
     for opt in OPTIONS:
         if opt.hidden:
@@ -347,30 +364,28 @@ def help_text() -> str:
         if len(first) > column:  # a long label: its text starts on the next line
             options.append(first.rstrip())
             first = " " * column
-        options += textwrap.wrap(text, width, initial_indent=first, subsequent_indent=" " * column)
-
-    def para(text: str) -> list[str]:
-        return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
-
+        options += _wrap(text, width, first, " " * column)
     lines = [
         USAGE,
         "       worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]",
         "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH]",
         "",
-        *para(
+        *_wrap(
             "Build the Rust crate at PATH (default: the nearest directory upwards with a "
-            "Cargo.toml) into a Cloudflare Worker in PATH/build."
+            "Cargo.toml) into a Cloudflare Worker in PATH/build.",
+            width,
         ),
         "",
         "Options:",
         *options,
         "",
-        *para(
+        *_wrap(
             "Any other option, and everything after `--`, goes to `cargo build` (e.g. "
             "`worker-build --release --features http`). cargo's --target is rejected: the "
-            "target is always wasm32-unknown-unknown."
+            "target is always wasm32-unknown-unknown.",
+            width,
         ),
         "",
-        *para(EXIT_CODES_HELP),
+        *_wrap(EXIT_CODES_HELP, width),
     ]
     return "\n".join(lines) + "\n"
