@@ -4,7 +4,8 @@ exports through wasm-bindgen's JS glue, in one run.
     .venv/bin/python benchmarks/loader_calls.py [--calls 100000] [--repeat 7]
 
 Calls measured (ns per call, the median of --repeat runs of --calls calls, each
-language's loop overhead included):
+language's loop overhead included; wall clock and CPU time, which leaves out the
+time the OS gave to other processes on a busy machine):
   add(i, 1)            two i32 in, one out (sample-crates/pure-exports)
   greet("world")       a string in, a string out (pure-exports)
   Point.length()       a method on a struct, `&self` (sample-crates/bindgen-types)
@@ -53,17 +54,19 @@ import { Point, plus_one } from "./bindgen-types/glue.mjs";
 const calls = %(calls)d, repeat = %(repeat)d;
 const p = new Point(3, 4);
 const v = new Float64Array(%(n)d).map((_, i) => i);
-function median(fn) {
-  const runs = [];
+const middle = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function median(fn) {  // [wall ns, CPU ns] per call, medians of the runs
+  const wall = [], cpu = [];
   let sink = 0;
   for (let r = 0; r < repeat; r++) {
-    const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage(), t0 = process.hrtime.bigint();
     for (let i = 0; i < calls; i++) sink += fn(i);
-    runs.push(Number(process.hrtime.bigint() - t0) / calls);
+    wall.push(Number(process.hrtime.bigint() - t0) / calls);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) * 1000 / calls);
   }
   if (sink === 0.5) console.error("unreachable");  // keeps the results alive
-  runs.sort((a, b) => a - b);
-  return runs[Math.floor(runs.length / 2)];
+  return [middle(wall), middle(cpu)];
 }
 const cases = {
   "add(i, 1)": (i) => add(i, 1),
@@ -90,17 +93,23 @@ def prepare(crate: str) -> Path:
     return out
 
 
-def median_ns(fn: Callable[[int], Any], calls: int, repeat: int) -> float:
-    runs = []
+def median_ns(fn: Callable[[int], Any], calls: int, repeat: int) -> tuple[float, float]:
+    """(wall ns, CPU ns) per call, medians of the runs. wasm runs on this thread, so
+    its CPU time is the thread's; it leaves out the time the OS ran other work."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter_ns()
+        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
         for i in range(calls):
             fn(i)
-        runs.append((time.perf_counter_ns() - start) / calls)
-    return statistics.median(runs)
+        cpu.append((time.thread_time_ns() - start_cpu) / calls)
+        wall.append((time.perf_counter_ns() - start) / calls)
+    return statistics.median(wall), statistics.median(cpu)
 
 
-def python_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> dict[str, float]:
+Timings = dict[str, tuple[float, float]]
+
+
+def python_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> Timings:
     from worker_build.loader.runtime import LoaderWarning, import_loader
 
     pure = import_loader(dirs["pure-exports"])
@@ -129,7 +138,7 @@ def python_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> dict[
     return results
 
 
-def node_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> dict[str, float]:
+def node_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> Timings:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for crate, bindgen_dir in dirs.items():
@@ -145,8 +154,7 @@ def node_side(dirs: dict[str, Path], calls: int, repeat: int, n: int) -> dict[st
         )
     if proc.returncode != 0:
         raise SystemExit(f"node failed:\n{proc.stderr}")
-    result: dict[str, float] = json.loads(proc.stdout)
-    return result
+    return {name: (wall, cpu) for name, (wall, cpu) in json.loads(proc.stdout).items()}
 
 
 def main() -> None:
@@ -166,12 +174,17 @@ def main() -> None:
     print(f"calls: {args.calls} x {args.repeat} runs (median); Vec<f64> of {args.n} elements")
     print(f"python {sys.version.split()[0]} (wasmtime loader)  vs  node {node_version} (JS glue)")
     print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
-    print(f"{'call':<40}{'python ns/call':>16}{'node ns/call':>14}{'ratio':>9}")
-    for name in js:
-        print(f"{name:<40}{py[name]:>16.0f}{js[name]:>14.1f}{py[name] / js[name]:>8.0f}x")
+    print("ns per call: wall clock, and CPU time (the thread's, for Python; Node's process)")
+    head = (
+        f"{'call':<38}{'py wall':>9}{'py CPU':>9}{'node wall':>11}{'node CPU':>10}{'CPU ratio':>11}"
+    )
+    print(head)
+    rows = [(name, py[name], js[name]) for name in js]
     name = "add(i, 1) via wasmtime Func.__call__"
-    node_add = js["add(i, 1)"]
-    print(f"{name:<40}{py[name]:>16.0f}{node_add:>14.1f}{py[name] / node_add:>8.0f}x")
+    rows.append((name, py[name], js["add(i, 1)"]))
+    for name, (pw, pc), (nw, nc) in rows:
+        ratio = f"{pc / nc:.0f}x" if nc > 0 else "-"
+        print(f"{name:<38}{pw:>9.0f}{pc:>9.0f}{nw:>11.1f}{nc:>10.1f}{ratio:>11}")
 
 
 if __name__ == "__main__":

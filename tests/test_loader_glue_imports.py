@@ -92,3 +92,18 @@ def test_wasm_bindgen_own_imports_are_not_the_crates() -> None:
     assert js_function_name("__wbg_Error_208446807d0d1e30") is None
     assert js_function_name("__wbindgen_init_externref_table") is None
     assert js_function_name("__wbg_host_add_538fc4b6d9904dc4") == "host_add"
+
+
+def test_properties_and_values_are_told_apart_from_calls() -> None:
+    prop = classify_import(
+        "__wbg_body_0123456789abcdef",
+        entry("arg0", "const ret = arg0.body;\nreturn ret;"),
+        (("externref",), ("externref",)),
+    )
+    assert prop is not None and prop.problem == "a property of an imported JS type"
+    value = classify_import(
+        "__wbg_CONFIG_0123456789abcdef",
+        entry("", "const ret = CONFIG;\nreturn ret;"),
+        ((), ("externref",)),
+    )
+    assert value is not None and value.problem == "a JS value (a global or static), not a function"

@@ -209,7 +209,12 @@ def classify_import(import_name: str, definition: str, sig: WasmSig | None) -> J
     wasm = dict(zip(arg_names, sig[0], strict=False))
     call = next((m for m in _CALL.finditer(body) if not _HELPERS.match(m.group(2))), None)
     if call is None:
-        return JsImport(import_name, js_name, (), "none", "the glue entry calls no JS function")
+        reason = "the glue entry calls no JS function"
+        if re.search(r"\barg\d+\.[\w$]+(\s*=|;)", body):
+            reason = "a property of an imported JS type"
+        elif re.search(r"\b(const ret = |return )[A-Za-z_$][\w$.]*;", body):
+            reason = "a JS value (a global or static), not a function"
+        return JsImport(import_name, js_name, (), "none", reason)
     callee = call.group(2)
 
     def unsupported(reason: str) -> JsImport:

@@ -187,10 +187,11 @@ class Library:
             else:
                 self.unknown_imports.append(unsupported.get(name, f"{imp.module}.{name}"))
         if self.unknown_imports:
+            names = [u.split(": ", 1)[0] for u in self.unknown_imports]
+            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
             warnings.warn(
-                f"{wasm_path.name}: {len(self.unknown_imports)} import(s) not implemented by the "
-                f"Python loader (calling them aborts the instance): "
-                + "; ".join(self.unknown_imports),
+                f"{wasm_path.name}: {len(names)} import(s) not implemented by the Python loader "
+                f"(calling them aborts the instance; UNKNOWN_IMPORTS says why): {shown}",
                 LoaderWarning,
                 stacklevel=3,
             )
