@@ -36,11 +36,16 @@ VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
 EH_VARIANT_TARGET = {"legacy": "unwind", "exnref": "unwind-exnref", "abort": "abort"}
 
 
+# Crates with the same dependencies share a target dir: std is compiled once for both.
+SHARED_TARGET = {"bindgen-types": "pure-exports"}
+
+
 def cargo_target_dir(crate: str, eh_variant: str) -> Path:
     """The cargo target dir the fixtures use for `crate` built as `eh_variant`
     (legacy | exnref | abort). Tests that run cargo themselves with the same flags as
     worker-build share it, so the session compiles std and the crate once."""
-    return CACHE / "test-target" / f"{crate}-{EH_VARIANT_TARGET[eh_variant]}"
+    owner = SHARED_TARGET.get(crate, crate)
+    return CACHE / "test-target" / f"{owner}-{EH_VARIANT_TARGET[eh_variant]}"
 
 
 def require_tool(path: Path | str) -> str:
@@ -102,7 +107,9 @@ def build_sample(crate: str, variant: str, *extra: str) -> Built:
     out = CACHE / "test-builds" / f"{crate}-{variant}"
     env = tool_env()
     flags, target = VARIANTS[variant]
-    env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / f"{crate}-{target}")
+    env["CARGO_TARGET_DIR"] = str(
+        CACHE / "test-target" / f"{SHARED_TARGET.get(crate, crate)}-{target}"
+    )
     proc = worker_build(SAMPLES / crate, "--out-dir", out, *flags, *extra, env=env)
     if proc.returncode != 0:
         pytest.fail(
