@@ -1,20 +1,27 @@
-"""Bounded loopback load run against a built hello-worker served by workerd.
+"""Bounded loopback load on hello-worker in workerd: our output against the real worker-build's.
 
-    .venv/bin/python benchmarks/load.py BUILD_DIR [--requests 2000] [--concurrency 16]
-    .venv/bin/python benchmarks/load.py --build unwind .cache/shim-tests/bench-unwind
-    .venv/bin/python benchmarks/load.py --build abort  .cache/shim-tests/bench-abort
+    .venv/bin/python benchmarks/load.py                       # both modes, 3 runs per tool
+    .venv/bin/python benchmarks/load.py --modes unwind --runs 5 --json out.json
+    .venv/bin/python benchmarks/load.py --only BUILD_DIR      # one existing output, no peer
 
-`--build unwind|abort` first builds sample-crates/hello-worker into BUILD_DIR with the test
-helper (tests/workerd.py; panic=unwind, or panic=abort as without `--panic-unwind`).
+Both tools build the same copy of sample-crates/hello-worker with the same compiler and
+tools (the set-up of benchmarks/compare_real.py: the real worker-build 0.8.7 from crates.io
+in .cache/bench, Debian's rustc with a private sysroot behind rustup, our worker-build from
+a snapshot of HEAD with `--no-loader`), `--release`, with `--panic-unwind` ("unwind") and
+without ("abort": panic=abort, every panic is an abort). Then, per mode, runs alternate
+between the two outputs (the order flips every run); each run is a fresh workerd.
 
-The plan is fixed before the run (seeded shuffle): 1 in 50 requests aborts (`/abort`), 1 in 4
-panics (`/panic`), the rest are normal (`/` and `/count` alternately; `--normal` changes the
-list, e.g. `/,/count,/do/increment` adds requests that await a Durable Object).
-`--concurrency` client threads (keep-alive connections on 127.0.0.1) work through it.
-Reported: requests, outcomes by kind, latency percentiles, and the instance restarts seen
-through `/count` (each fresh instance answers 1 first). Nothing about time is asserted;
-`--check` exits 1 unless every normal request got a 200 and every panic/abort request its own
-500.
+The plan of a run is fixed before it starts (seeded shuffle): 1 in 50 requests aborts
+(`/abort`), 1 in 4 panics (`/panic`), the rest are normal and cycle through `--normal`
+(default `/`, `/count`, `/do/increment`: the last one is in flight across an await in the
+Durable Object, so an abort elsewhere can kill it). `--concurrency` client threads
+(keep-alive connections on 127.0.0.1) work through it.
+
+Reported per tool and run: collateral failures (normal requests without a 200), the
+longest request, raw status counts per kind, requests left hanging (no answer within
+`--timeout`), panics answered with a 500, and the PanicErrors the runtime logged (counted
+in workerd's log, so the figure does not depend on any response body). Nothing about time
+is asserted; `--check` exits 1 if a request was left hanging.
 
 The run stops by itself: each request has a timeout and the whole run a deadline, after
 which the remaining planned requests are reported as "not sent".
@@ -25,22 +32,28 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from workerd import Workerd, build_hello_worker  # noqa: E402
+import compare_real  # noqa: E402
+from workerd import Workerd  # noqa: E402
 
-NORMAL_PATHS = ("/", "/count")
+NORMAL_PATHS = ("/", "/count", "/do/increment")
 PANIC_PATH = "/panic"
 ABORT_PATH = "/abort"
+MODES = ("unwind", "abort")
 
 
 @dataclass
@@ -129,70 +142,148 @@ def run_load(
 
 
 def classify(outcome: Outcome) -> str:
-    """What happened, as a short label (the failure kinds of the report)."""
+    """The raw outcome: the status code, or why there was none."""
     if outcome.status is None:
         return f"no response ({outcome.error})"
-    if outcome.status == 200:
-        return "200"
-    if outcome.status == 500:
-        head = outcome.body.split(":", 1)[0].strip() or "empty body"
-        return f"500 {head}"
     return str(outcome.status)
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
-def summarize(results: Results) -> dict[str, object]:
+def summarize(results: Results, log_text: str) -> dict[str, Any]:
     by_kind: dict[str, Counter[str]] = {}
-    latencies: dict[str, list[float]] = {"all": []}
     for o in results.outcomes:
         by_kind.setdefault(o.kind, Counter())[classify(o)] += 1
-        latencies["all"].append(o.latency)
-        latencies.setdefault(o.kind, []).append(o.latency)
-
     normal = [o for o in results.outcomes if o.kind == "normal"]
     collateral = [o for o in normal if o.status != 200]
-    expected_500 = [o for o in results.outcomes if o.kind in ("panic", "abort")]
-    missing_500 = [o for o in expected_500 if o.status != 500]
-    panics_with_panic_body = sum(
-        1 for o in results.outcomes if o.kind == "panic" and "PanicError" in o.body
-    )
+    hanging = [o for o in results.outcomes if o.status is None]
+    latencies = sorted(o.latency for o in results.outcomes)
 
-    # Every instance counts from 1, so each "1" from /count is one instance that served it
-    # (completion order is not server order, so drops in the sequence would prove nothing).
+    def pct(q: float) -> float:
+        if not latencies:
+            return float("nan")
+        return round(latencies[min(len(latencies) - 1, round(q * (len(latencies) - 1)))] * 1000, 1)
+
+    # Every instance counts from 1, so each "1" from /count is one instance that served it.
     fresh_counts = sum(
         1 for o in results.outcomes if o.path == "/count" and o.status == 200 and o.body == "1"
     )
-
-    def pct(values: list[float]) -> dict[str, float]:
-        ordered = sorted(values)
-        return {
-            f"p{int(q * 100)}_ms": round(percentile(ordered, q) * 1000, 2) for q in (0.5, 0.9, 0.99)
-        }
-
     return {
         "requests": len(results.outcomes),
         "not_sent": results.not_sent,
         "wall_s": round(results.wall, 2),
-        "outcomes": {kind: dict(sorted(c.items())) for kind, c in sorted(by_kind.items())},
+        "status_counts": {kind: dict(sorted(c.items())) for kind, c in sorted(by_kind.items())},
         "collateral_failures": len(collateral),
-        "collateral_by_kind": dict(Counter(classify(o) for o in collateral)),
-        "panic_or_abort_without_own_500": len(missing_500),
-        "panics_answered_with_PanicError": panics_with_panic_body,
+        "collateral_by_path": dict(Counter(o.path for o in collateral)),
+        "hanging": len(hanging),
+        "longest_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "panics_answered_500": sum(
+            1 for o in results.outcomes if o.kind == "panic" and o.status == 500
+        ),
+        "panic_errors_in_log": log_text.count("PanicError: hello-worker: deliberate panic"),
+        "cross_context_warnings_in_log": log_text.count("different request context"),
         "instance_restarts_seen_via_count": max(0, fresh_counts - 1),
-        "latency": {kind: pct(values) for kind, values in sorted(latencies.items())},
     }
+
+
+def measure(
+    build_dir: Path, items: list[tuple[str, str]], args: argparse.Namespace, label: str
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="load-") as tmp:
+        log = Path(tmp) / "workerd.log"
+        with Workerd(build_dir, storage_dir=Path(tmp) / "do", log_path=log) as worker:
+            worker.get("/")  # the first request instantiates the isolate: not measured
+            load_before = loadavg()
+            results = run_load(worker.port, items, args.concurrency, args.timeout, args.deadline)
+            alive = worker.get("/").status
+            log_text = worker.log_text()
+        if args.keep_logs:
+            kept = args.keep_logs / f"{label}.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(log_text)
+    summary = summarize(results, log_text)
+    summary["root_after_run"] = alive
+    summary["load_before"] = load_before
+    summary["load_after"] = loadavg()
+    return summary
+
+
+def loadavg() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def span(values: list[Any], unit: str = "") -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    low, high = min(values), max(values)
+    fmt = (lambda v: f"{v:,.0f}") if isinstance(low, float) else (lambda v: f"{v:,}")
+    return f"{fmt(low)}{unit}" if low == high else f"{fmt(low)}-{fmt(high)}{unit}"
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    print(f"\n{report['ours']}; real = {report['real']}")
+    print(
+        f"{report['requests']} requests at concurrency {report['concurrency']}, "
+        f"normal paths {', '.join(report['normal_paths'])}; {report['runs']} runs per tool "
+        f"and mode; {report['nproc']} cores\n"
+    )
+    print(
+        "| build | tool | collateral failures | longest request | hanging | p99 "
+        "| panics answered 500 | PanicError in log | cross-context warnings |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for mode, tools in report["modes"].items():
+        for name in ("ours", "real"):
+            runs = tools[name]
+            print(
+                f"| {mode} | {name} | {span([r['collateral_failures'] for r in runs])} "
+                f"| {span([r['longest_ms'] for r in runs], ' ms')} "
+                f"| {span([r['hanging'] for r in runs])} "
+                f"| {span([r['p99_ms'] for r in runs], ' ms')} "
+                f"| {span([r['panics_answered_500'] for r in runs])} "
+                f"| {span([r['panic_errors_in_log'] for r in runs])} "
+                f"| {span([r['cross_context_warnings_in_log'] for r in runs])} |"
+            )
+    print("\nraw status counts per run (kind: status x count):")
+    for mode, tools in report["modes"].items():
+        for name in ("ours", "real"):
+            for i, r in enumerate(tools[name], 1):
+                counts = "; ".join(
+                    f"{kind} " + ", ".join(f"{s} x{n}" for s, n in c.items())
+                    for kind, c in r["status_counts"].items()
+                )
+                print(
+                    f"  {mode} {name} run {i}: {counts} (collateral by path "
+                    f"{r['collateral_by_path']}; load {r['load_before']} -> {r['load_after']})"
+                )
+
+
+def build_both(mode: str, ours_args: list[str]) -> tuple[dict[str, Path], str]:
+    """hello-worker built by both tools for `mode` (compare_real's set-up): the output dirs
+    and the commit our worker-build was taken from."""
+    version = compare_real.locked_version("worker")
+    real_exe = compare_real.install_real(version)
+    sysroot = compare_real.assemble_sysroot()
+    rustup_home, shim_dir = compare_real.setup_rustup(sysroot)
+    ours_src, commit = compare_real.snapshot_ours()
+    compare_real.fresh_crate()
+    tools = compare_real.make_tools(
+        mode == "unwind", real_exe, ours_src, rustup_home, shim_dir, ours_args
+    )
+    outs = {}
+    for tool in tools:
+        compare_real.log(f"building hello-worker ({mode}) with {tool.name}...")
+        tool.build()
+        outs[tool.name] = tool.out
+    return outs, commit
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("build_dir", type=Path, help="worker-build output dir (build/)")
-    parser.add_argument("--build", choices=("unwind", "abort"), help="build hello-worker first")
+    parser.add_argument("--modes", default=",".join(MODES), help="unwind,abort or one of them")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool and mode")
+    parser.add_argument("--only", type=Path, help="measure this build dir alone (no peer)")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
@@ -201,39 +292,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--normal",
         default=",".join(NORMAL_PATHS),
-        help="comma-separated paths the normal requests cycle through "
-        "(add /do/increment for requests that are in flight across an await)",
+        help="comma-separated paths the normal requests cycle through",
     )
-    parser.add_argument("--json", type=Path, help="also write the summary here")
-    parser.add_argument("--check", action="store_true", help="exit 1 on any failure")
+    parser.add_argument("--ours-args", default="--no-loader", help="extra flags for ours")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep-logs", type=Path, help="keep each run's workerd log here")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a request hung")
     args = parser.parse_args(argv)
-
-    if args.build:
-        build_hello_worker(args.build_dir, panic_unwind=args.build == "unwind")
 
     normal_paths = tuple(p for p in args.normal.split(",") if p)
     items = plan(args.requests, args.seed, normal_paths)
-    log = args.build_dir.parent / f"{args.build_dir.name}-workerd.log"
-    with Workerd(args.build_dir, log_path=log) as worker:
-        # Warm up (first request instantiates the isolate) outside the measurement.
-        worker.get("/")
-        results = run_load(worker.port, items, args.concurrency, args.timeout, args.deadline)
-        alive = worker.get("/").status
-    summary = summarize(results)
-    summary["build_dir"] = str(args.build_dir)
-    summary["concurrency"] = args.concurrency
-    summary["normal_paths"] = list(normal_paths)
-    summary["root_after_run"] = alive
-    text = json.dumps(summary, indent=2)
-    print(text)
+    if args.only is not None:
+        summary = measure(args.only, items, args, "only")
+        print(json.dumps(summary, indent=2))
+        return 1 if args.check and summary["hanging"] else 0
+
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
+    report: dict[str, Any] = {
+        "real": f"worker-build {compare_real.locked_version('worker')} (crates.io)",
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "normal_paths": list(normal_paths),
+        "runs": args.runs,
+        "nproc": os.cpu_count(),
+        "modes": {},
+    }
+    commits = set()
+    for mode in modes:
+        outs, commit = build_both(mode, args.ours_args.split())
+        commits.add(commit)
+        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "real": []}
+        for i in range(args.runs):
+            order = ["real", "ours"] if i % 2 == 0 else ["ours", "real"]
+            for name in order:
+                summary = measure(outs[name], items, args, f"{mode}-{name}-{i + 1}")
+                compare_real.log(
+                    f"  {mode} {name} run {i + 1}/{args.runs}: collateral "
+                    f"{summary['collateral_failures']}, longest {summary['longest_ms']} ms, "
+                    f"hanging {summary['hanging']} (load {summary['load_after']})"
+                )
+                runs[name].append(summary)
+        report["modes"][mode] = runs
+    report["ours"] = "ours = worker-build at " + ", ".join(sorted(commits))
+    print_tables(report)
     if args.json:
-        args.json.write_text(text + "\n")
-    clean = (
-        summary["collateral_failures"] == 0
-        and summary["panic_or_abort_without_own_500"] == 0
-        and summary["not_sent"] == 0
-    )
-    return 0 if clean or not args.check else 1
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    hung = any(r["hanging"] for tools in report["modes"].values() for r in tools["ours"])
+    return 1 if args.check and hung else 0
 
 
 if __name__ == "__main__":
