@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from worker_build.resources import template_dir
 from worker_build.steps import bundle
 
 
@@ -81,3 +84,38 @@ def test_export_parsing_minified_glue() -> None:
 def test_export_parsing_ignores_the_word_inside_identifiers() -> None:
     glue = "function reexport(){}var exporter=1;const x=notexport;export function f(){}"
     assert bundle.parse_exports(glue).functions == ("f",)
+
+
+# -- the legacy layout (--no-panic-recovery, CUSTOM_SHIM) --------------------------------------
+
+
+def test_snippet_paths_are_specifiers_in_a_stable_order(tmp_path: Path) -> None:
+    assert bundle.snippet_paths(tmp_path) == []
+    for rel in ("snippets/b-1/inline0.js", "snippets/a-2/inline1.js", "snippets/a-2/inline0.js"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("export const x = 1;\n")
+    assert bundle.snippet_paths(tmp_path) == [
+        "./snippets/a-2/inline0.js",
+        "./snippets/a-2/inline1.js",
+        "./snippets/b-1/inline0.js",
+    ]
+
+
+def test_legacy_template_placeholders_are_filled_like_the_rust_tool() -> None:
+    text = "$SNIPPET_JS_IMPORTS|{\n$SNIPPET_WASM_IMPORTS}|$WAIT_UNTIL_RESPONSE;"
+    snippets = ["./snippets/a/inline0.js", "./snippets/b/inline0.js"]
+    filled = bundle.fill_legacy_template(text, snippets, run_to_completion=True)
+    assert filled == (
+        'import * as snippets_0 from "./snippets/a/inline0.js";\n'
+        'import * as snippets_1 from "./snippets/b/inline0.js";\n'
+        '|{\n"./snippets/a/inline0.js": snippets_0,\n"./snippets/b/inline0.js": snippets_1,\n}'
+        "|this.ctx.waitUntil(response);;"
+    )
+    assert bundle.fill_legacy_template(text, [], run_to_completion=False) == "|{\n}|;"
+
+
+def test_our_legacy_template_has_the_rust_tool_placeholders() -> None:
+    text = (template_dir() / "shim-legacy.js").read_text()
+    for placeholder in ("$SNIPPET_JS_IMPORTS", "$SNIPPET_WASM_IMPORTS", "$WAIT_UNTIL_RESPONSE"):
+        assert placeholder in text
+    assert 'from "./index.wasm"' in text and 'from "./index_bg.js"' in text

@@ -30,6 +30,27 @@ def test_defaults_match_the_real_tool() -> None:
     assert o.run_to_completion is False
 
 
+def test_custom_shim_is_read_up_front(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert opts().custom_shim is None and opts().legacy_layout is False
+    shim = tmp_path / "my-shim.js"
+    shim.write_text("export default {};\n")
+    monkeypatch.setenv("CUSTOM_SHIM", str(shim))
+    o = opts()
+    assert o.custom_shim is not None and o.custom_shim.path == shim
+    assert o.legacy_layout is True
+    before = o.custom_shim.sha256
+    shim.write_text("export default { changed: true };\n")
+    assert opts().custom_shim.sha256 != before  # a changed template is another build
+    monkeypatch.setenv("CUSTOM_SHIM", str(tmp_path / "missing.js"))
+    with pytest.raises(UsageError, match=r"CUSTOM_SHIM: cannot read .*missing\.js") as err:
+        opts()
+    assert err.value.exit_code == EXIT_USAGE
+
+
+def test_no_panic_recovery_is_the_legacy_layout() -> None:
+    assert opts(no_panic_recovery=True).legacy_layout is True
+
+
 def test_run_to_completion_is_set_by_the_variable_with_any_value(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

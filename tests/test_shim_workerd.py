@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import SAMPLES, Built, require_tool
+from conftest import SAMPLES, Built, cargo_target_dir, require_tool, tool_env, worker_build
 from workerd import Response, Workerd
 
 from worker_build.context import BuildContext
@@ -427,6 +427,95 @@ def test_run_to_completion_passes_the_fetch_promise_to_wait_until(
         assert ok(worker.get("/")) == "fetched"
         seen = json.loads(ok(worker.get("/seen")))
     assert seen == ([{"waitUntil": True}] if run_to_completion else [])
+
+
+# -- the legacy layout: --no-panic-recovery and CUSTOM_SHIM (the Rust tool's bundler path) ------
+
+# A CUSTOM_SHIM template as one would write it for the Rust tool: its placeholders are filled.
+CUSTOM_TEMPLATE = """\
+import * as glue from "./index_bg.js";
+import wasmModule from "./index.wasm";
+import { WorkerEntrypoint } from "cloudflare:workers";
+$SNIPPET_JS_IMPORTS
+export * from "./index_bg.js";
+
+const instance = new WebAssembly.Instance(wasmModule, {
+  "./index_bg.js": glue,
+  $SNIPPET_WASM_IMPORTS
+});
+glue.__wbg_set_wasm(instance.exports);
+instance.exports.__wbindgen_start?.();
+
+export default class extends WorkerEntrypoint {
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/custom") return new Response("from the custom shim");
+    const response = glue.fetch(request, this.env, this.ctx);
+    $WAIT_UNTIL_RESPONSE;
+    return await response;
+  }
+}
+"""
+LEGACY_FILES = [".gitignore", "index.js", "package.json", "worker/index.wasm", "worker/shim.mjs"]
+
+
+def legacy_build(out: Path, *flags: str, env: dict[str, str] | None = None) -> Path:
+    """hello-worker (panic=abort, the fixtures' target dir) in the legacy layout."""
+    full_env = tool_env()
+    full_env["CARGO_TARGET_DIR"] = str(cargo_target_dir("hello-worker", "abort"))
+    full_env.update(env or {})
+    proc = worker_build(
+        SAMPLES / "hello-worker", "--out-dir", out, "--no-loader", *flags, env=full_env
+    )
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return out
+
+
+def written(out: Path) -> list[str]:
+    bookkeeping = {"worker-build.json", ".worker-build-state.json"}
+    return sorted(
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and p.name not in bookkeeping
+    )
+
+
+def test_no_panic_recovery_writes_the_rust_tools_legacy_layout(tmp_path: Path) -> None:
+    out = legacy_build(tmp_path / "build", "--no-panic-recovery")
+    assert written(out) == LEGACY_FILES
+    assert (out / "index.js").read_text() == bundle.LEGACY_INDEX
+    shim = (out / "worker" / "shim.mjs").read_text()
+    # wasm-bindgen ran without --experimental-reset-state-function/--force-enable-abort-handler
+    assert "__wbg_reset_state" not in shim and "Module terminated" not in shim
+    assert "__workerBuild" not in shim  # and no recovery shim
+    with serve(out, tmp_path) as worker:
+        assert ok(worker.get("/")) == "hello from hello-worker"
+        assert counts(worker, "/count", 2) == [1, 2]
+        assert counts(worker, "/do/increment", 2) == [1, 2]
+        assert worker.get("/panic").status == 500
+
+
+def test_custom_shim_template_is_filled_and_bundled(tmp_path: Path) -> None:
+    template = tmp_path / "custom-shim.js"
+    template.write_text(CUSTOM_TEMPLATE)
+    env = {"CUSTOM_SHIM": str(template), "RUN_TO_COMPLETION": "1"}
+    out = legacy_build(tmp_path / "build", env=env)
+    assert written(out) == LEGACY_FILES
+    shim = (out / "worker" / "shim.mjs").read_text()
+    assert "$" + "WAIT_UNTIL_RESPONSE" not in shim and ".waitUntil(" in shim
+    assert "__wbg_reset_state" not in shim
+    with serve(out, tmp_path) as worker:
+        assert ok(worker.get("/custom")) == "from the custom shim"
+        assert ok(worker.get("/")) == "hello from hello-worker"
+        assert counts(worker, "/count", 2) == [1, 2]
+
+
+def test_unreadable_custom_shim_is_a_usage_error(tmp_path: Path) -> None:
+    env = tool_env()
+    env["CUSTOM_SHIM"] = str(tmp_path / "nope.js")
+    proc = worker_build(SAMPLES / "hello-worker", "--out-dir", tmp_path / "build", env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "error: CUSTOM_SHIM: cannot read" in proc.stderr and "nope.js" in proc.stderr
+    assert not (tmp_path / "build").exists()
 
 
 # -- RPC methods (pure-exports: plain #[wasm_bindgen] functions, no worker crate) --------------

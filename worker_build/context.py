@@ -38,6 +38,13 @@ class BuildContext:
         """What becomes the user's build/ directory when every step succeeded."""
         return self.staging / "out"
 
+    @property
+    def output_module(self) -> Path:
+        """The .wasm the Worker loads, in the staged output."""
+        if self.options.legacy_layout:
+            return self.out_dir / "worker" / "index.wasm"
+        return self.out_dir / "index_bg.wasm"
+
     def need_crate(self) -> Crate:
         assert self.crate is not None, "preflight must run before this step"
         return self.crate

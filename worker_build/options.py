@@ -8,6 +8,7 @@ no step has to second-guess its input.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from enum import Enum
@@ -38,6 +39,14 @@ class PanicBody(Enum):
     RUNTIME = "runtime"
     MESSAGE = "message"  # the shim answers a 500 whose body carries the panic message
     GENERIC = "generic"  # the shim answers a 500 with a generic body; detail only in the logs
+
+
+@dataclass(frozen=True)
+class CustomShim:
+    """The shim template named by CUSTOM_SHIM (the Rust tool's legacy bundler path)."""
+
+    path: Path
+    sha256: str  # of its text when the build started: a changed template rebuilds
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,13 @@ class BuildOptions:
     # RUN_TO_COMPLETION set (any value, as the real tool checks it): fetch's promise is also
     # passed to ctx.waitUntil.
     run_to_completion: bool = False
+    custom_shim: CustomShim | None = None
+
+    @property
+    def legacy_layout(self) -> bool:
+        """The Rust tool's layout without recovery (`--no-panic-recovery` or CUSTOM_SHIM):
+        wasm-bindgen's bundler target, `worker/shim.mjs` + `worker/index.wasm`."""
+        return not self.panic_recovery or self.custom_shim is not None
 
 
 def _choose_profile(raw: RawArgs) -> Profile:
@@ -158,6 +174,23 @@ def _metadata(meta: dict[str, Any]) -> dict[str, Any]:
             f"known keys: {', '.join(sorted(METADATA_KEYS))}",
         )
     return table
+
+
+def _custom_shim() -> CustomShim | None:
+    """CUSTOM_SHIM, read as the Rust tool reads it: a path (relative to the working
+    directory) to a shim template; an unreadable one is an error before anything is built."""
+    value = os.environ.get("CUSTOM_SHIM")
+    if value is None:
+        return None
+    path = Path(value).absolute()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"CUSTOM_SHIM: cannot read {path} ({exc.strerror or exc})",
+            "point CUSTOM_SHIM at a shim template file, or unset it",
+        ) from None
+    return CustomShim(path, hashlib.sha256(data).hexdigest())
 
 
 def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOptions:
@@ -235,4 +268,5 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         panic_recovery=not raw.no_panic_recovery,
         quiet=raw.quiet,
         run_to_completion="RUN_TO_COMPLETION" in os.environ,
+        custom_shim=_custom_shim(),
     )

@@ -109,8 +109,11 @@ def gzip_size(path: Path) -> int:
 
 
 def measure(out_dir: Path) -> dict[str, int]:
-    """Raw and gzip sizes of the two files a Worker uploads."""
+    """Raw and gzip sizes of the two files a Worker uploads (the module and the bundle,
+    `worker/` in the legacy layout of --no-panic-recovery / CUSTOM_SHIM)."""
     wasm, js = out_dir / "index_bg.wasm", out_dir / "index.js"
+    if not wasm.exists() and (out_dir / "worker" / "index.wasm").is_file():
+        wasm, js = out_dir / "worker" / "index.wasm", out_dir / "worker" / "shim.mjs"
     return {
         "wasm_bytes": wasm.stat().st_size,
         "wasm_gzip_bytes": gzip_size(wasm),

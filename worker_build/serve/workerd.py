@@ -41,6 +41,8 @@ LOG_TAIL_LINES = 40  # lines of workerd's log quoted in an error
 # (the main module) and the wasm it imports as "./index_bg.wasm".
 MAIN_MODULE = "index.js"
 WASM_MODULE = "index_bg.wasm"
+LEGACY_SHIM_MODULE = "worker/shim.mjs"
+LEGACY_WASM_MODULE = "worker/index.wasm"
 
 
 class WorkerdError(WorkerBuildError):
@@ -172,11 +174,19 @@ class Config:
 
 
 def build_modules(build_dir: Path) -> tuple[Module, ...]:
-    """The modules of a worker-build output directory (`index.js` + `index_bg.wasm`)."""
-    modules = (
+    """The modules of a worker-build output directory (`index.js` + `index_bg.wasm`, or in
+    the legacy layout of --no-panic-recovery / CUSTOM_SHIM `index.js` re-exporting
+    `worker/shim.mjs`, which loads `worker/index.wasm`)."""
+    modules: tuple[Module, ...] = (
         Module(MAIN_MODULE, build_dir / MAIN_MODULE),
         Module(WASM_MODULE, build_dir / WASM_MODULE, "wasm"),
     )
+    if not modules[1].path.exists() and (build_dir / LEGACY_WASM_MODULE).is_file():
+        modules = (
+            Module(MAIN_MODULE, build_dir / MAIN_MODULE),
+            Module(LEGACY_SHIM_MODULE, build_dir / LEGACY_SHIM_MODULE),
+            Module(LEGACY_WASM_MODULE, build_dir / LEGACY_WASM_MODULE, "wasm"),
+        )
     for module in modules:
         if not module.path.is_file():
             raise WorkerdError(

@@ -1,4 +1,5 @@
-"""Step: wasm-bindgen at the locked version, with reset-state and abort-handler support."""
+"""Step: wasm-bindgen at the locked version, with reset-state and abort-handler support
+(module target), or without them for the legacy layout (bundler target)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ def run(ctx: BuildContext) -> None:
         "--out-dir",
         str(ctx.bindgen_dir),
         "--target",
-        "module",
+        "bundler" if options.legacy_layout else "module",
         "--out-name",
         "index",
         "--no-typescript",
-        "--experimental-reset-state-function",
-        "--force-enable-abort-handler",
     ]
+    if not options.legacy_layout:
+        # What the recovery shim needs: __wbg_reset_state, and the abort handler also in
+        # panic=abort builds. The Rust tool leaves both out with --no-panic-recovery or
+        # CUSTOM_SHIM, and so do we.
+        argv += ["--experimental-reset-state-function", "--force-enable-abort-handler"]
     if options.profile.bindgen_debug:
         argv.append("--debug")
     try:

@@ -2,6 +2,9 @@
 
 Layout written to the staging out dir (moved to build/ at the end):
   index.js, index_bg.wasm, package.json, worker/shim.mjs, .gitignore
+or, for the legacy layout (--no-panic-recovery, CUSTOM_SHIM), as the Rust tool writes it:
+  index.js (re-exports worker/shim.mjs), worker/shim.mjs, worker/index.wasm, package.json,
+  .gitignore
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import json
 import re
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from worker_build import proc, tools
 from worker_build.context import BuildContext
+from worker_build.errors import UsageError
 from worker_build.resources import template
 
 EXTERNALS = (
@@ -149,16 +154,96 @@ def run(ctx: BuildContext) -> None:
     ctx.tools["esbuild"] = tool
     out = ctx.out_dir
     (out / "worker").mkdir(parents=True, exist_ok=True)
+    if ctx.options.legacy_layout:
+        _bundle_legacy(ctx, str(tool.path))
+    else:
+        _bundle_module(ctx, str(tool.path))
+    (out / "package.json").write_text(package_json(ctx), encoding="utf-8")
+    (out / ".gitignore").write_text("*\n", encoding="utf-8")
+
+
+def _bundle_module(ctx: BuildContext, esbuild: str) -> None:
+    out = ctx.out_dir
     glue = (ctx.bindgen_dir / "index.js").read_text(encoding="utf-8")
     (ctx.bindgen_dir / "shim.js").write_text(shim_source(glue), encoding="utf-8")
-    proc.run(esbuild_command(ctx, str(tool.path)))
+    proc.run(esbuild_command(ctx, esbuild))
 
     bundled = out / "index.js"
     text = bundled.read_text(encoding="utf-8")
     bundled.write_text(SOURCE_IMPORT.sub(r"import \1 from \2", text), encoding="utf-8")
     shutil.copyfile(ctx.bindgen_dir / "index_bg.wasm", out / "index_bg.wasm")
-    (out / "package.json").write_text(package_json(ctx), encoding="utf-8")
     (out / "worker" / "shim.mjs").write_text(
         'export * from "../index.js";\nexport { default } from "../index.js";\n', encoding="utf-8"
     )
-    (out / ".gitignore").write_text("*\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The legacy layout (--no-panic-recovery, CUSTOM_SHIM), as the Rust tool writes it:
+#   index.js            re-exports ./worker/shim.mjs
+#   worker/shim.mjs     the shim template + wasm-bindgen's bundler-target glue, bundled
+#   worker/index.wasm   the module, instantiated by the shim
+
+LEGACY_EXTERNALS = ("./index.wasm", "cloudflare:sockets", "cloudflare:workers", "cloudflare:email")
+LEGACY_INDEX = 'export * from "./worker/shim.mjs";\nexport { default } from "./worker/shim.mjs";\n'
+
+
+def snippet_paths(bindgen_dir: Path) -> list[str]:
+    """wasm-bindgen's snippet files, as `./snippets/...` specifiers, in a stable order."""
+    root = bindgen_dir / "snippets"
+    if not root.is_dir():
+        return []
+    return sorted(
+        "./" + path.relative_to(bindgen_dir).as_posix()
+        for path in root.rglob("*")
+        if path.is_file()
+    )
+
+
+def fill_legacy_template(text: str, snippets: list[str], run_to_completion: bool) -> str:
+    """The template's placeholders replaced, as the Rust tool replaces them."""
+    js_imports = "".join(f'import * as snippets_{i} from "{p}";\n' for i, p in enumerate(snippets))
+    wasm_imports = "".join(f'"{p}": snippets_{i},\n' for i, p in enumerate(snippets))
+    wait = "this.ctx.waitUntil(response);" if run_to_completion else ""
+    return (
+        text.replace("$WAIT_UNTIL_RESPONSE", wait)
+        .replace("$SNIPPET_JS_IMPORTS", js_imports)
+        .replace("$SNIPPET_WASM_IMPORTS", wasm_imports)
+    )
+
+
+def legacy_template(ctx: BuildContext) -> str:
+    custom = ctx.options.custom_shim
+    if custom is None:
+        return template("shim-legacy.js").read_text(encoding="utf-8")
+    try:
+        return custom.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"CUSTOM_SHIM: cannot read {custom.path} ({exc})",
+            "point CUSTOM_SHIM at a shim template file, or unset it",
+        ) from None
+
+
+def _bundle_legacy(ctx: BuildContext, esbuild: str) -> None:
+    out, src = ctx.out_dir, ctx.bindgen_dir
+    shim = src / "shim.js"
+    shim.write_text(
+        fill_legacy_template(
+            legacy_template(ctx), snippet_paths(src), ctx.options.run_to_completion
+        ),
+        encoding="utf-8",
+    )
+    argv = [
+        esbuild,
+        str(shim),
+        "--bundle",
+        "--format=esm",
+        f"--outfile={out / 'worker' / 'shim.mjs'}",
+        *(f"--external:{name}" for name in LEGACY_EXTERNALS),
+        "--log-level=warning",
+    ]
+    if ctx.options.minify:
+        argv.append("--minify")
+    proc.run(argv)
+    shutil.copyfile(src / "index_bg.wasm", out / "worker" / "index.wasm")
+    (out / "index.js").write_text(LEGACY_INDEX, encoding="utf-8")

@@ -22,7 +22,7 @@ EXPECT: dict[EhEncoding, Literal["legacy", "exnref", "any"]] = {
 
 
 def run(ctx: BuildContext) -> None:
-    module = ctx.out_dir / "index_bg.wasm"
+    module = ctx.output_module
     if ctx.options.panic_unwind:
         try:
             report = verify_file(module, EXPECT[ctx.options.eh_encoding])
