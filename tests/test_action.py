@@ -39,14 +39,14 @@ def expressions(value: Any) -> list[str]:
     if isinstance(value, dict):
         # `if:` holds a bare expression, without ${{ }}
         bare = [str(value["if"])] if "if" in value and "${{" not in str(value["if"]) else []
-        return bare + [e for k, v in value.items() if k != "if" or not bare
-                       for e in expressions(v)]
+        return bare + [e for k, v in value.items() if k != "if" or not bare for e in expressions(v)]
     if isinstance(value, list):
         return [e for v in value for e in expressions(v)]
     return []
 
 
 # --- structure ---------------------------------------------------------------------------
+
 
 def test_action_is_a_composite_with_declared_inputs_and_outputs() -> None:
     assert ACTION["runs"]["using"] == "composite"
@@ -69,6 +69,7 @@ def test_shell_steps_never_expand_inputs_inside_scripts() -> None:
 
 # --- running the steps' scripts -----------------------------------------------------------------
 
+
 def expand(text: str, inputs: dict[str, str], context: dict[str, str]) -> str:
     def one(match: re.Match[str]) -> str:
         expr = match.group(1)
@@ -78,11 +79,13 @@ def expand(text: str, inputs: dict[str, str], context: dict[str, str]) -> str:
         if expr in context:
             return context[expr]
         raise AssertionError(f"the test cannot evaluate ${{{{ {expr} }}}}: extend expand()")
+
     return EXPRESSION.sub(one, text)
 
 
-def run_step(name: str, inputs: dict[str, str], workspace: Path, tmp: Path,
-             env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+def run_step(
+    name: str, inputs: dict[str, str], workspace: Path, tmp: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
     """Run one `run:` step as the runner would: bash -e, in its working-directory,
     with its env, RUNNER_TEMP and GITHUB_OUTPUT; return the outputs it set."""
     s = step(name)
@@ -90,14 +93,24 @@ def run_step(name: str, inputs: dict[str, str], workspace: Path, tmp: Path,
     cwd = workspace / expand(s.get("working-directory", "."), inputs, context)
     output_file = tmp / f"output-{len(list(tmp.glob('output-*')))}"
     output_file.write_text("")
-    full_env = {**env, "RUNNER_TEMP": str(tmp), "GITHUB_OUTPUT": str(output_file),
-                "GITHUB_ACTIONS": "true"}
+    full_env = {
+        **env,
+        "RUNNER_TEMP": str(tmp),
+        "GITHUB_OUTPUT": str(output_file),
+        "GITHUB_ACTIONS": "true",
+    }
     full_env.update({k: expand(str(v), inputs, context) for k, v in s.get("env", {}).items()})
     script = tmp / "step.sh"
     script.write_text(s["run"])
-    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-                          cwd=cwd, env=full_env, capture_output=True, text=True, timeout=1800,
-                          check=False)
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     outputs = dict(line.split("=", 1) for line in output_file.read_text().splitlines() if line)
     return proc, outputs
 
@@ -122,41 +135,62 @@ def fake_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_build_step_passes_inputs_and_sets_outputs(tmp_path: Path, fake_env: dict[str, str]) -> None:
+def test_build_step_passes_inputs_and_sets_outputs(
+    tmp_path: Path, fake_env: dict[str, str]
+) -> None:
     (tmp_path / "crate").mkdir()
     (tmp_path / "crate" / "Cargo.toml").write_text("")  # something `*` could match
-    inputs = {"path": "crate", "panic-unwind": "true", "args": "--dev --out-dir dist -- --features *"}
+    inputs = {
+        "path": "crate",
+        "panic-unwind": "true",
+        "args": "--dev --out-dir dist -- --features *",
+    }
     proc, outputs = run_step("worker-build", inputs, tmp_path, tmp_path, fake_env)
     assert proc.returncode == 0, proc.stderr
     argv = (tmp_path / "argv").read_text().splitlines()
     # --json first (so nothing after `--` swallows it); the glob stays literal
-    assert argv == ["--json", "--panic-unwind", "--dev", "--out-dir", "dist", "--",
-                    "--features", "*"]
+    assert argv == [
+        "--json",
+        "--panic-unwind",
+        "--dev",
+        "--out-dir",
+        "dist",
+        "--",
+        "--features",
+        "*",
+    ]
     assert outputs == {
-        "ok": "true", "exit-code": "0", "report": str(tmp_path / "worker-build-report.json"),
-        "out-dir": f"{tmp_path / 'crate'}/build", "wasm-bytes": "1234",
-        "wasm-gzip-bytes": "567", "eh-encoding": "legacy",
+        "ok": "true",
+        "exit-code": "0",
+        "report": str(tmp_path / "worker-build-report.json"),
+        "out-dir": f"{tmp_path / 'crate'}/build",
+        "wasm-bytes": "1234",
+        "wasm-gzip-bytes": "567",
+        "eh-encoding": "legacy",
     }
 
 
 @pytest.mark.parametrize(("value", "flag"), [("false", ["--no-panic-unwind"]), ("", [])])
-def test_panic_unwind_input(tmp_path: Path, fake_env: dict[str, str], value: str,
-                            flag: list[str]) -> None:
+def test_panic_unwind_input(
+    tmp_path: Path, fake_env: dict[str, str], value: str, flag: list[str]
+) -> None:
     proc, _ = run_step("worker-build", {"panic-unwind": value}, tmp_path, tmp_path, fake_env)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "argv").read_text().splitlines() == ["--json", *flag]
 
 
-def test_bad_panic_unwind_input_is_an_annotated_usage_error(tmp_path: Path,
-                                                             fake_env: dict[str, str]) -> None:
+def test_bad_panic_unwind_input_is_an_annotated_usage_error(
+    tmp_path: Path, fake_env: dict[str, str]
+) -> None:
     proc, _ = run_step("worker-build", {"panic-unwind": "yes"}, tmp_path, tmp_path, fake_env)
     assert proc.returncode == EXIT_USAGE
     assert proc.stderr.startswith("::error title=worker-build action::input panic-unwind must be")
     assert not (tmp_path / "argv").exists()
 
 
-def test_failed_build_keeps_its_exit_code_and_reports_it(tmp_path: Path,
-                                                         fake_env: dict[str, str]) -> None:
+def test_failed_build_keeps_its_exit_code_and_reports_it(
+    tmp_path: Path, fake_env: dict[str, str]
+) -> None:
     proc, outputs = run_step("worker-build", {"args": "--fail"}, tmp_path, tmp_path, fake_env)
     assert proc.returncode == EXIT_CRATE
     assert outputs["ok"] == "false" and outputs["exit-code"] == str(EXIT_CRATE)
@@ -168,8 +202,9 @@ def test_rust_setup_follows_cargo_metadata(tmp_path: Path, fake_env: dict[str, s
     fake_exe(tmp_path / "bin" / "rustup", 'printf "%s\\n" "$*" >> "$ARGV_FILE"')
     crate = tmp_path / "crate"
     crate.mkdir()
-    (crate / "Cargo.toml").write_text('[package]\nname = "x"\n\n'
-                                      "[package.metadata.worker-build]\npanic-unwind = true\n")
+    (crate / "Cargo.toml").write_text(
+        '[package]\nname = "x"\n\n[package.metadata.worker-build]\npanic-unwind = true\n'
+    )
     proc, _ = run_step("Set up Rust for wasm32", {"path": "crate"}, tmp_path, tmp_path, fake_env)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "argv").read_text().splitlines() == [
@@ -180,18 +215,27 @@ def test_rust_setup_follows_cargo_metadata(tmp_path: Path, fake_env: dict[str, s
     (tmp_path / "argv").unlink()
     proc, _ = run_step("Set up Rust for wasm32", {"path": "crate"}, tmp_path, tmp_path, fake_env)
     assert (tmp_path / "argv").read_text().splitlines() == ["target add wasm32-unknown-unknown"]
-    proc, _ = run_step("Set up Rust for wasm32", {"path": "crate", "panic-unwind": "true"},
-                       tmp_path, tmp_path, fake_env)
+    proc, _ = run_step(
+        "Set up Rust for wasm32",
+        {"path": "crate", "panic-unwind": "true"},
+        tmp_path,
+        tmp_path,
+        fake_env,
+    )
     assert "toolchain install nightly" in (tmp_path / "argv").read_text().splitlines()[-1]
 
 
 # --- docs/ci.md --------------------------------------------------------------------------------
 
+
 def doc_workflows() -> list[dict[str, Any]]:
     text = (REPO / "docs" / "ci.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    return [doc for doc in (yaml.safe_load(b) for b in blocks) if isinstance(doc, dict)
-            and "jobs" in doc]
+    return [
+        doc
+        for doc in (yaml.safe_load(b) for b in blocks)
+        if isinstance(doc, dict) and "jobs" in doc
+    ]
 
 
 def test_documented_workflows_use_the_action_correctly() -> None:
@@ -212,16 +256,25 @@ def test_documented_workflows_use_the_action_correctly() -> None:
 
 # --- the real build through the action's build step ------------------------------------------------
 
+
 @pytest.mark.slow
 def test_build_step_with_the_real_worker_build(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
-    shutil.copytree(SAMPLES / "pure-exports", workspace / "worker",
-                    ignore=shutil.ignore_patterns("target", "build"))
+    shutil.copytree(
+        SAMPLES / "pure-exports",
+        workspace / "worker",
+        ignore=shutil.ignore_patterns("target", "build"),
+    )
     env = tool_env()
     env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / "pure-exports-unwind")
     env.pop("GITHUB_STEP_SUMMARY", None)
-    proc, outputs = run_step("worker-build", {"path": "worker", "panic-unwind": "true",
-                                              "args": "--no-loader"}, workspace, tmp_path, env)
+    proc, outputs = run_step(
+        "worker-build",
+        {"path": "worker", "panic-unwind": "true", "args": "--no-loader"},
+        workspace,
+        tmp_path,
+        env,
+    )
     assert proc.returncode == 0, proc.stderr
     out = workspace / "worker" / "build"
     assert outputs["ok"] == "true" and outputs["out-dir"] == str(out)

@@ -64,8 +64,13 @@ class Machine:
     def tool(self, name: str, script: str, where: Path | None = None) -> Path:
         return fake_exe((where or self.bin) / name, script)
 
-    def rustc(self, *, std_src: bool = True, wasm_std: bool = False,
-              targets: tuple[str, ...] = ("wasm32-unknown-unknown", HOST)) -> Path:
+    def rustc(
+        self,
+        *,
+        std_src: bool = True,
+        wasm_std: bool = False,
+        targets: tuple[str, ...] = ("wasm32-unknown-unknown", HOST),
+    ) -> Path:
         if std_src:
             src = self.sysroot / "lib/rustlib/src/rust/library"
             src.mkdir(parents=True, exist_ok=True)
@@ -76,13 +81,17 @@ class Machine:
             (lib / "libstd-0000.rlib").write_text("")
         listing = " ".join(targets)
         fake_exe(self.rustbin / "cargo", "exit 0")
-        return self.tool("rustc", f"""case "$1" in
+        return self.tool(
+            "rustc",
+            f"""case "$1" in
   -vV) printf 'rustc 1.96.0\\nrelease: 1.96.0\\nhost: {HOST}\\n' ;;
   --print) case "$2" in
       target-list) for t in {listing}; do echo "$t"; done ;;
       *) echo '{self.sysroot}' ;;
     esac ;;
-esac""", self.rustbin)
+esac""",
+            self.rustbin,
+        )
 
     def manifest(self, extra: str) -> None:
         (self.crate / "Cargo.toml").write_text(GOOD_MANIFEST + extra)
@@ -90,8 +99,13 @@ esac""", self.rustbin)
 
 @pytest.fixture
 def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
-    m = Machine(tmp_path, tmp_path / "bin", tmp_path / "rustbin", tmp_path / "sysroot",
-                write_crate(tmp_path / "crate"))
+    m = Machine(
+        tmp_path,
+        tmp_path / "bin",
+        tmp_path / "rustbin",
+        tmp_path / "sysroot",
+        write_crate(tmp_path / "crate"),
+    )
     rustc = m.rustc()
     fake_exe(m.sysroot / f"lib/rustlib/{HOST}/bin/rust-lld", "exit 0")
     m.tool("cargo", "exit 0")  # rustup's cargo on PATH: wasm-bindgen can be installed
@@ -99,8 +113,10 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
     m.tool("esbuild", "echo 0.28.2")
     m.tool("node", "echo v20.20.2")
     m.tool("workerd", "echo workerd 2026-11-17")
-    m.tool("wrangler", 'echo "Wrangler requires at least Node.js v22.12.0. '
-                       'You are using v20.20.2." >&2; exit 1')
+    m.tool(
+        "wrangler",
+        'echo "Wrangler requires at least Node.js v22.12.0. You are using v20.20.2." >&2; exit 1',
+    )
     cached = tmp_path / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
     fake_exe(cached, "echo wasm-bindgen 0.2.130")
     monkeypatch.setenv("PATH", path_with(m.bin))
@@ -110,14 +126,26 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
     # installer (cargo, npm) is blocking, as on a platform with no release builds.
     monkeypatch.setattr(prebuilt, "host", lambda: ("plan9", "mips"))
     monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", ())  # this machine's /usr/bin/rustc
-    for var in ("WORKER_BUILD_CARGO", "WASM_BINDGEN_BIN", "WASM_OPT_BIN", "ESBUILD_BIN",
-                "GITHUB_ACTIONS", "NO_COLOR", "FORCE_COLOR"):
+    for var in (
+        "WORKER_BUILD_CARGO",
+        "WASM_BINDGEN_BIN",
+        "WASM_OPT_BIN",
+        "ESBUILD_BIN",
+        "GITHUB_ACTIONS",
+        "NO_COLOR",
+        "FORCE_COLOR",
+    ):
         monkeypatch.delenv(var, raising=False)
     return m
 
 
-def run_doctor(capsys: pytest.CaptureFixture[str], m: Machine, *, panic_unwind: bool = False,
-               path: Path | None = None) -> tuple[int, dict[str, Row], str]:
+def run_doctor(
+    capsys: pytest.CaptureFixture[str],
+    m: Machine,
+    *,
+    panic_unwind: bool = False,
+    path: Path | None = None,
+) -> tuple[int, dict[str, Row], str]:
     code = doctor.run(path or m.crate, panic_unwind=panic_unwind, rustc=None)
     out = capsys.readouterr().out
     return code, parse(out), out
@@ -127,9 +155,18 @@ def test_everything_in_place(machine: Machine, capsys: pytest.CaptureFixture[str
     code, rows, out = run_doctor(capsys, machine, panic_unwind=True)
     assert code == EXIT_OK, out
     assert {name: row.status for name, row in rows.items()} == {
-        "crate": "ok", "config": "ok", "rust toolchain": "ok", "wasm32 std": "ok",
-        "wasm32 target": "ok", "linker": "ok", "wasm-bindgen": "ok", "wasm-opt": "ok",
-        "esbuild": "ok", "node": "ok", "workerd": "ok", "wrangler": "warn",
+        "crate": "ok",
+        "config": "ok",
+        "rust toolchain": "ok",
+        "wasm32 std": "ok",
+        "wasm32 target": "ok",
+        "linker": "ok",
+        "wasm-bindgen": "ok",
+        "wasm-opt": "ok",
+        "esbuild": "ok",
+        "node": "ok",
+        "workerd": "ok",
+        "wrangler": "warn",
     }
     assert "my-worker: worker 0.8.7, wasm-bindgen 0.2.130" in rows["crate"].detail
     assert rows["config"].detail.startswith("release build, panic=unwind (--panic-unwind)")
@@ -162,8 +199,9 @@ def test_unwind_needs_std_sources(machine: Machine, capsys: pytest.CaptureFixtur
     assert "the first (rust toolchain) exits with 4" in out
 
 
-def test_panic_unwind_from_cargo_metadata(machine: Machine,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_panic_unwind_from_cargo_metadata(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
     machine.rustc(std_src=False, wasm_std=True)
     (machine.sysroot / "lib/rustlib/src/rust/library/Cargo.lock").unlink()
     machine.manifest("\n[package.metadata.worker-build]\npanic-unwind = true\n")
@@ -172,8 +210,9 @@ def test_panic_unwind_from_cargo_metadata(machine: Machine,
     assert "panic=unwind ([package.metadata.worker-build])" in rows["config"].detail
 
 
-def test_bad_metadata_is_a_usage_error(machine: Machine,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_metadata_is_a_usage_error(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
     machine.manifest("\n[package.metadata.worker-build]\npanic-unwnd = true\n")
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_USAGE
@@ -189,7 +228,8 @@ def test_first_blocking_problem_sets_the_exit_code(
     code, rows, out = run_doctor(capsys, machine, path=machine.root / "empty")
     assert code == EXIT_CRATE
     assert rows["crate"].status == "missing" and rows["crate"].fix == (
-        "run worker-build in the crate's directory or pass its path")
+        "run worker-build in the crate's directory or pass its path"
+    )
     assert rows["rust toolchain"].status == "missing"
     assert rows["rust toolchain"].fix == "set WORKER_BUILD_RUSTC to the path of a rustc binary"
     assert rows["wasm-bindgen"].status == "skipped"
@@ -204,12 +244,12 @@ def test_wasm_bindgen_override_must_match_the_lockfile(
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_TOOL_MISSING
     assert rows["wasm-bindgen"].detail.startswith(
-        "WASM_BINDGEN_BIN is wasm-bindgen 0.2.100 but Cargo.lock locks 0.2.130")
+        "WASM_BINDGEN_BIN is wasm-bindgen 0.2.100 but Cargo.lock locks 0.2.130"
+    )
     assert rows["wasm-bindgen"].fix == "point WASM_BINDGEN_BIN at wasm-bindgen 0.2.130 or unset it"
 
 
-def test_wasm_bindgen_not_installed(machine: Machine,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_wasm_bindgen_not_installed(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     # Another version on PATH is ignored, as the build ignores it.
     machine.tool("wasm-bindgen", "echo wasm-bindgen 0.2.100")
     cached = machine.root / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
@@ -230,8 +270,7 @@ def test_wasm_bindgen_not_installed(machine: Machine,
     assert code == EXIT_TOOL_MISSING and rows["wasm-bindgen"].status == "missing"
 
 
-def test_wasm_opt_too_old_or_missing(machine: Machine,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_wasm_opt_too_old_or_missing(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     # Debian's binaryen is version 108: too old, so it does not count.
     machine.tool("wasm-opt", 'echo "wasm-opt version 108"')
     code, rows, _ = run_doctor(capsys, machine)
@@ -244,8 +283,9 @@ def test_wasm_opt_too_old_or_missing(machine: Machine,
     assert code == EXIT_OK and rows["wasm-opt"].status == "warn"
 
 
-def test_wasm_opt_not_needed_when_switched_off(machine: Machine,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_wasm_opt_not_needed_when_switched_off(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
     (machine.bin / "wasm-opt").unlink()
     machine.manifest("\n[package.metadata.worker-build]\nwasm-opt = false\nloader = false\n")
     code, rows, _ = run_doctor(capsys, machine)
@@ -260,8 +300,7 @@ def test_esbuild_missing(machine: Machine, capsys: pytest.CaptureFixture[str]) -
     assert rows["esbuild"].fix == "run `npm install esbuild@0.28.2` or set ESBUILD_BIN"
 
 
-def test_rustc_without_wasm_backend(machine: Machine,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_rustc_without_wasm_backend(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     machine.rustc(targets=(HOST,))
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_TOOLCHAIN
@@ -269,8 +308,7 @@ def test_rustc_without_wasm_backend(machine: Machine,
     assert rows["wasm32 target"].fix is not None and "rustc-web" in rows["wasm32 target"].fix
 
 
-def test_linker_missing_or_dangling(machine: Machine,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_linker_missing_or_dangling(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     (machine.sysroot / f"lib/rustlib/{HOST}/bin/rust-lld").unlink()
     # Debian's rust-web-llvm without lld-22: /usr/bin/rust-lld -> lld-22, which is absent.
     (machine.bin / "rust-lld").symlink_to(machine.bin / "lld-22")
@@ -285,8 +323,9 @@ def test_linker_missing_or_dangling(machine: Machine,
 
 
 def test_exnref_crate_and_old_node(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
-    machine.manifest('\n[package.metadata.worker-build]\npanic-unwind = true\n'
-                     'eh-encoding = "exnref"\n')
+    machine.manifest(
+        '\n[package.metadata.worker-build]\npanic-unwind = true\neh-encoding = "exnref"\n'
+    )
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_OK  # local runs only: not a blocker
     assert rows["node"].status == "warn"
@@ -302,26 +341,41 @@ def test_optional_tools_absent(machine: Machine, capsys: pytest.CaptureFixture[s
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_OK
     assert [rows[n].status for n in ("node", "workerd", "wrangler")] == ["absent"] * 3
-    assert rows["workerd"].fix == "`npm install --save-dev workerd` in the project (for local runs only)"
+    assert (
+        rows["workerd"].fix
+        == "`npm install --save-dev workerd` in the project (for local runs only)"
+    )
 
 
 @pytest.mark.parametrize(
     ("version", "runs"),
-    [((20, 20, 2), False), ((22, 22, 2), False), ((22, 22, 3), True), ((23, 11, 0), False),
-     ((24, 14, 0), False), ((24, 15, 0), True), ((25, 0, 0), True), ((26, 1, 0), True), ((), False)],
+    [
+        ((20, 20, 2), False),
+        ((22, 22, 2), False),
+        ((22, 22, 3), True),
+        ((23, 11, 0), False),
+        ((24, 14, 0), False),
+        ((24, 15, 0), True),
+        ((25, 0, 0), True),
+        ((26, 1, 0), True),
+        ((), False),
+    ],
 )
 def test_node_exnref_floor(version: tuple[int, ...], runs: bool) -> None:
     assert doctor.node_runs_exnref(version) is runs
 
 
-def test_github_annotations(machine: Machine, capsys: pytest.CaptureFixture[str],
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_github_annotations(
+    machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     (machine.bin / "esbuild").unlink()
     assert doctor.run(machine.crate, panic_unwind=False, rustc=None) == EXIT_TOOL_MISSING
     err = capsys.readouterr().err.splitlines()
-    assert "::error title=worker-build doctor::esbuild: esbuild not found (esbuild@0.28.2 is not " \
-           "installed) (run `npm install esbuild@0.28.2` or set ESBUILD_BIN)" in err
+    assert (
+        "::error title=worker-build doctor::esbuild: esbuild not found (esbuild@0.28.2 is not "
+        "installed) (run `npm install esbuild@0.28.2` or set ESBUILD_BIN)" in err
+    )
     assert any(line.startswith("::warning title=worker-build doctor::wrangler:") for line in err)
 
 
@@ -333,14 +387,24 @@ def test_cli_returns_doctors_code(machine: Machine, capsys: pytest.CaptureFixtur
 
 # --- on the real machine ------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_doctor_agrees_with_a_real_build(hello_unwind: Built) -> None:
     """The environment that just built hello-worker with --panic-unwind passes doctor."""
     proc = worker_build("doctor", SAMPLES / "hello-worker", "--panic-unwind")
     assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
     rows = parse(proc.stdout)
-    for name in ("crate", "config", "rust toolchain", "wasm32 std", "wasm32 target", "linker",
-                 "wasm-bindgen", "wasm-opt", "esbuild"):
+    for name in (
+        "crate",
+        "config",
+        "rust toolchain",
+        "wasm32 std",
+        "wasm32 target",
+        "linker",
+        "wasm-bindgen",
+        "wasm-opt",
+        "esbuild",
+    ):
         assert rows[name].status == "ok", (name, proc.stdout)
     assert rows["wasm-bindgen"].detail.startswith("0.2.130 ")
     assert rows["wasm-opt"].detail.startswith("132 ")

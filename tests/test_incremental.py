@@ -441,7 +441,15 @@ def test_tools_module_probes_through_the_cache(
 
 # ------------------------------------------------------------------ real builds
 
-POST_CARGO = {"wasm-bindgen", "wasm-opt", "producers", "bundle", "python loader", "verify", "install"}
+POST_CARGO = {
+    "wasm-bindgen",
+    "wasm-opt",
+    "producers",
+    "bundle",
+    "python loader",
+    "verify",
+    "install",
+}
 
 
 class RealCrate:

@@ -27,14 +27,16 @@ UNWIND_METADATA = "\n[package.metadata.worker-build]\npanic-unwind = true\n"
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def make_repo(tmp_path: Path, *, unwind: bool) -> Path:
     repo = tmp_path / "repo"
-    shutil.copytree(SAMPLES / "pure-exports", repo,
-                    ignore=shutil.ignore_patterns("target", "build"))
+    shutil.copytree(
+        SAMPLES / "pure-exports", repo, ignore=shutil.ignore_patterns("target", "build")
+    )
     if unwind:
         with (repo / "Cargo.toml").open("a") as fh:
             fh.write(UNWIND_METADATA)
@@ -44,7 +46,9 @@ def make_repo(tmp_path: Path, *, unwind: bool) -> Path:
     return repo
 
 
-def try_repo(repo: Path, tmp_path: Path, variant: str, *args: str) -> subprocess.CompletedProcess[str]:
+def try_repo(
+    repo: Path, tmp_path: Path, variant: str, *args: str
+) -> subprocess.CompletedProcess[str]:
     pre_commit = require_tool(VENV_BIN / "pre-commit")
     env = tool_env()
     # Share the sample's cargo target dir (std for wasm32 is already built there).
@@ -54,7 +58,12 @@ def try_repo(repo: Path, tmp_path: Path, variant: str, *args: str) -> subprocess
     head = git(REPO, "rev-parse", "HEAD")
     return subprocess.run(
         [pre_commit, "try-repo", str(REPO), "--ref", head, *args],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=1800, check=False,
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
 
 
@@ -76,7 +85,8 @@ def test_hooks_pass_on_a_panic_unwind_crate(tmp_path: Path) -> None:
     assert (repo / "build" / "index_bg.wasm").is_file()
     # the build hook left nothing for git to see (build/ ignores itself)
     assert git(repo, "status", "--porcelain") == "\n".join(
-        f"A  {p}" for p in ("Cargo.lock", "Cargo.toml", "README.md", "src/lib.rs"))
+        f"A  {p}" for p in ("Cargo.lock", "Cargo.toml", "README.md", "src/lib.rs")
+    )
 
 
 def test_verify_hook_fails_clearly_when_the_build_lacks_eh(tmp_path: Path) -> None:

@@ -70,33 +70,44 @@ def _missing(name: str, exc: WorkerBuildError, exit_code: int | None = None) -> 
 
 # --- the crate ----------------------------------------------------------------------------
 
-def check_crate(path: Path, panic_unwind: bool) -> tuple[list[Check], Crate | None,
-                                                        BuildOptions | None]:
+
+def check_crate(
+    path: Path, panic_unwind: bool
+) -> tuple[list[Check], Crate | None, BuildOptions | None]:
     try:
         crate = crate_mod.load_crate(path)
     except WorkerBuildError as exc:
         return [_missing("crate", exc)], None, None
     worker = f"worker {crate.worker_version}" if crate.worker_version else "no worker dependency"
-    checks = [Check(
-        "crate", Status.OK,
-        f"{crate.package_name}: {worker}, wasm-bindgen {crate.wasm_bindgen_version} "
-        f"(locked in {crate.lockfile})",
-    )]
+    checks = [
+        Check(
+            "crate",
+            Status.OK,
+            f"{crate.package_name}: {worker}, wasm-bindgen {crate.wasm_bindgen_version} "
+            f"(locked in {crate.lockfile})",
+        )
+    ]
     raw = RawArgs(path=crate.root, panic_unwind=True if panic_unwind else None)
     try:
         opts = options_mod.resolve(raw, crate.root, crate.metadata)
     except WorkerBuildError as exc:
         return [*checks, _missing("config", exc)], crate, None
-    source = "--panic-unwind" if panic_unwind else (
-        "[package.metadata.worker-build]" if opts.panic_unwind else "default")
+    source = (
+        "--panic-unwind"
+        if panic_unwind
+        else ("[package.metadata.worker-build]" if opts.panic_unwind else "default")
+    )
     mode = "unwind" if opts.panic_unwind else "abort"
-    detail = (f"{opts.profile.name} build, panic={mode} ({source})"
-              f"{', EH encoding ' + opts.eh_encoding.value if opts.panic_unwind else ''}, "
-              f"output {opts.out_dir}")
+    detail = (
+        f"{opts.profile.name} build, panic={mode} ({source})"
+        f"{', EH encoding ' + opts.eh_encoding.value if opts.panic_unwind else ''}, "
+        f"output {opts.out_dir}"
+    )
     return [*checks, Check("config", Status.OK, detail)], crate, opts
 
 
 # --- the Rust toolchain -----------------------------------------------------------------------
+
 
 def _lld_candidates(tc: Toolchain) -> list[Path]:
     """Where rustc finds `rust-lld`: its own rustlib bin dirs, then PATH."""
@@ -124,8 +135,10 @@ def check_toolchain(rustc: Path | None, unwind: bool, root: Path | None = None) 
     if tc.std_source is StdSource.PRECOMPILED:
         std = "precompiled wasm32 std (rustup target)"
     else:
-        std = (f"built from source ({toolchain.std_sources(tc.sysroot)}) with "
-               f"{toolchain.build_std_flag(unwind)}")
+        std = (
+            f"built from source ({toolchain.std_sources(tc.sysroot)}) with "
+            f"{toolchain.build_std_flag(unwind)}"
+        )
         if tc.needs_bootstrap:
             std += "; RUSTC_BOOTSTRAP=1 is set for it (not a nightly)"
     checks.append(Check("wasm32 std", Status.OK, std))
@@ -139,30 +152,37 @@ def check_toolchain(rustc: Path | None, unwind: bool, root: Path | None = None) 
         if WASM_TARGET in targets:
             checks.append(Check("wasm32 target", Status.OK, f"rustc lists {WASM_TARGET}"))
         else:
-            checks.append(Check(
-                "wasm32 target", Status.MISSING,
-                f"{tc.rustc} does not list {WASM_TARGET} (its LLVM has no WebAssembly backend)",
-                "use a toolchain built with the WebAssembly target: rustup's, or Debian's "
-                "rustc-web (`apt-get install rustc-web cargo-web`)",
-                EXIT_TOOLCHAIN,
-            ))
+            checks.append(
+                Check(
+                    "wasm32 target",
+                    Status.MISSING,
+                    f"{tc.rustc} does not list {WASM_TARGET} (its LLVM has no WebAssembly backend)",
+                    "use a toolchain built with the WebAssembly target: rustup's, or Debian's "
+                    "rustc-web (`apt-get install rustc-web cargo-web`)",
+                    EXIT_TOOLCHAIN,
+                )
+            )
 
     lld = [p for p in _lld_candidates(tc) if p.is_file() and os.access(p, os.X_OK)]
     if lld:
         checks.append(Check("linker", Status.OK, f"rust-lld: {lld[0]}"))
     else:
-        checks.append(Check(
-            "linker", Status.MISSING,
-            "rust-lld (the wasm32 linker) is neither in the toolchain nor on PATH "
-            "(the build would fail with \"linker `rust-lld` not found\")",
-            "install lld and make `rust-lld` run it (Debian rustc-web: "
-            "`apt-get install rust-web-llvm lld-22`); rustup toolchains ship it",
-            EXIT_TOOLCHAIN,
-        ))
+        checks.append(
+            Check(
+                "linker",
+                Status.MISSING,
+                "rust-lld (the wasm32 linker) is neither in the toolchain nor on PATH "
+                '(the build would fail with "linker `rust-lld` not found")',
+                "install lld and make `rust-lld` run it (Debian rustc-web: "
+                "`apt-get install rust-web-llvm lld-22`); rustup toolchains ship it",
+                EXIT_TOOLCHAIN,
+            )
+        )
     return checks
 
 
 # --- wasm-bindgen, wasm-opt, esbuild ------------------------------------------------------------
+
 
 def check_wasm_bindgen(crate: Crate | None) -> Check:
     name = "wasm-bindgen"
@@ -178,17 +198,21 @@ def check_wasm_bindgen(crate: Crate | None) -> Check:
             return _missing(name, exc)
         how = [f"downloads the prebuilt release from {asset.url} (seconds)"] if asset else []
         if cargo is not None:
-            how.append(f"installs it into {tools.cache_root() / 'wasm-bindgen' / locked} "
-                       "with cargo (several minutes, needs crates.io)")
+            how.append(
+                f"installs it into {tools.cache_root() / 'wasm-bindgen' / locked} "
+                "with cargo (several minutes, needs crates.io)"
+            )
         return Check(
-            name, Status.WARN,
+            name,
+            Status.WARN,
             f"wasm-bindgen {locked} (locked in Cargo.lock) is not installed; the first build "
             + ", else ".join(how),
             exc.fix,
         )
     if tool.version != locked:
         return Check(
-            name, Status.MISSING,
+            name,
+            Status.MISSING,
             f"WASM_BINDGEN_BIN is wasm-bindgen {tool.version} but Cargo.lock locks {locked} "
             "(the CLI must match the crate's wasm-bindgen)",
             f"point WASM_BINDGEN_BIN at wasm-bindgen {locked} or unset it",
@@ -221,12 +245,14 @@ def check_npm_tool(
         how = [f"downloads the prebuilt release from {asset.url}"] if asset else []
         if npm is not None:
             how.append(f"installs it with npm into {tools.cache_root()}")
-        return Check(name, Status.WARN, f"{exc.message}; the first build " + ", else ".join(how),
-                     exc.fix)
+        return Check(
+            name, Status.WARN, f"{exc.message}; the first build " + ", else ".join(how), exc.fix
+        )
     return Check(name, Status.OK, f"{tool.version} ({tool.source.value}): {tool.path}")
 
 
 # --- local runs: node, workerd, wrangler ---------------------------------------------------------
+
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
@@ -245,20 +271,28 @@ def check_node(eh: EhEncoding | None) -> Check:
     path = shutil.which("node")
     fix = "install Node.js (22.12 or later: wrangler's minimum)"
     if path is None:
-        return Check("node", Status.ABSENT, "node is not on PATH (needed by wrangler and by "
-                     "npm-installed wasm-opt)", fix)
+        return Check(
+            "node",
+            Status.ABSENT,
+            "node is not on PATH (needed by wrangler and by npm-installed wasm-opt)",
+            fix,
+        )
     try:
         text = proc.run([path, "--version"]).stdout.strip()
     except WorkerBuildError as exc:
         return Check("node", Status.ABSENT, f"{path} does not run: {exc.message}", fix)
     version = _version_tuple(text)
     exnref = node_runs_exnref(version)
-    detail = f"{text}: {path}; runs legacy EH" + (", exnref EH" if exnref else
-                                                  " (exnref EH needs 22.22.3+, 24.15.0+ or 25+)")
+    detail = f"{text}: {path}; runs legacy EH" + (
+        ", exnref EH" if exnref else " (exnref EH needs 22.22.3+, 24.15.0+ or 25+)"
+    )
     if eh is EhEncoding.EXNREF and not exnref:
-        return Check("node", Status.WARN,
-                     f"{detail}; this crate builds exnref, which this node cannot run locally",
-                     "use Node 22.22.3+/24.15.0+/25+ for local runs, or workerd")
+        return Check(
+            "node",
+            Status.WARN,
+            f"{detail}; this crate builds exnref, which this node cannot run locally",
+            "use Node 22.22.3+/24.15.0+/25+ for local runs, or workerd",
+        )
     return Check("node", Status.OK, detail)
 
 
@@ -277,21 +311,24 @@ def check_local_tool(name: str, root: Path, package: str) -> Check:
     if path is None:
         return Check(name, Status.ABSENT, f"{name} not found in node_modules/.bin or on PATH", fix)
     try:
-        result = proc.run([path, "--version"], env={"WRANGLER_SEND_METRICS": "false"},
-                          check=False)
+        result = proc.run([path, "--version"], env={"WRANGLER_SEND_METRICS": "false"}, check=False)
     except WorkerBuildError as exc:
         return Check(name, Status.ABSENT, f"{path} does not run: {exc.message}", fix)
     text = (result.stdout + result.stderr).strip()
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if result.returncode != 0:
         need = re.search(r"requires at least Node\.js v?(\d+\.\d+\.\d+)", text)
-        hint = (f"install Node.js {need.group(1)} or later and put it first on PATH" if need
-                else f"reinstall {package}")
+        hint = (
+            f"install Node.js {need.group(1)} or later and put it first on PATH"
+            if need
+            else f"reinstall {package}"
+        )
         return Check(name, Status.WARN, f"{path} fails: {first}", hint)
     return Check(name, Status.OK, f"{first}: {path}")
 
 
 # --- the whole check ----------------------------------------------------------------------------
+
 
 def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check]:
     checks, crate, opts = check_crate(path, panic_unwind)
@@ -301,15 +338,31 @@ def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check
     checks.append(check_wasm_bindgen(crate))
     # The release build runs wasm-opt; a --panic-unwind build's Python loader may
     # use it too (legacy -> exnref), whatever the profile.
-    wasm_opt_needed = opts is None or opts.wasm_opt_args is not None or (
-        opts.panic_unwind and opts.loader)
-    checks.append(check_npm_tool("wasm-opt", "WASM_OPT_BIN", tools.wasm_opt, root,
-                                 wasm_opt_needed, "not needed: wasm-opt is off for this crate",
-                                 prebuilt.binaryen(tools.BINARYEN_MAJOR)))
-    checks.append(check_npm_tool("esbuild", "ESBUILD_BIN", tools.esbuild, root, True,
-                                 asset=prebuilt.esbuild(tools.ESBUILD_VERSION)))
-    checks.append(check_node(opts.eh_encoding if opts is not None and opts.panic_unwind
-                             else None))
+    wasm_opt_needed = (
+        opts is None or opts.wasm_opt_args is not None or (opts.panic_unwind and opts.loader)
+    )
+    checks.append(
+        check_npm_tool(
+            "wasm-opt",
+            "WASM_OPT_BIN",
+            tools.wasm_opt,
+            root,
+            wasm_opt_needed,
+            "not needed: wasm-opt is off for this crate",
+            prebuilt.binaryen(tools.BINARYEN_MAJOR),
+        )
+    )
+    checks.append(
+        check_npm_tool(
+            "esbuild",
+            "ESBUILD_BIN",
+            tools.esbuild,
+            root,
+            True,
+            asset=prebuilt.esbuild(tools.ESBUILD_VERSION),
+        )
+    )
+    checks.append(check_node(opts.eh_encoding if opts is not None and opts.panic_unwind else None))
     checks.append(check_local_tool("workerd", root, "workerd"))
     checks.append(check_local_tool("wrangler", root, "wrangler"))
     return checks
@@ -347,8 +400,9 @@ def render(checks: Sequence[Check], path: Path) -> int:
             if check.status in (Status.MISSING, Status.WARN):
                 kind = "error" if check.blocking else "warning"
                 text = f"{check.name}: {check.detail}" + (f" ({check.fix})" if check.fix else "")
-                ui.emit_workflow_command(ui.workflow_command(kind, text,
-                                                             title="worker-build doctor"))
+                ui.emit_workflow_command(
+                    ui.workflow_command(kind, text, title="worker-build doctor")
+                )
     if blocking:
         first = blocking[0]
         console.print(
