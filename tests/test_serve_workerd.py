@@ -49,9 +49,21 @@ def test_render_embeds_relative_paths_binds_loopback_and_picks_storage(tmp_path:
     assert 'durableObjectStorage = (localDisk = "main-do-storage")' in text
     assert f'path = "{(tmp_path / "do").resolve()}", writable = true' in text
 
-    in_memory = wd.Worker("main", wd.build_modules(out), durable_object_classes=("Counter",))
+    in_memory = wd.Worker(
+        "main",
+        wd.build_modules(out),
+        bindings=(wd.Kv("KV", "harness", "KvNamespace", '{"namespace": "n"}'),),
+        durable_object_classes=("Counter", "Plain"),
+        sqlite_classes=frozenset({"Counter"}),
+    )
     text = wd.render(wd.Config((in_memory,), ()), tmp_path)
     assert "durableObjectStorage = (inMemory = void)" in text
+    assert (
+        'kvNamespace = (name = "harness", entrypoint = "KvNamespace", '
+        'props = (json = "{\\"namespace\\": \\"n\\"}"))'
+    ) in text
+    assert '(className = "Counter", uniqueKey = "main-Counter", enableSql = true)' in text
+    assert '(className = "Plain", uniqueKey = "main-Plain")' in text
 
 
 def test_build_modules_names_the_missing_file(tmp_path: Path) -> None:

@@ -104,13 +104,15 @@ class DurableObject:
 @dataclass(frozen=True)
 class Kv:
     """A KV namespace binding whose storage is the worker `service` (it speaks workerd's
-    KV protocol over HTTP)."""
+    KV protocol over HTTP), optionally a named entrypoint given `props` (JSON text)."""
 
     name: str
     service: str
+    entrypoint: str | None = None
+    props: str | None = None
 
     def render(self) -> str:
-        return f"kvNamespace = {_string(self.service)}"
+        return f"kvNamespace = {_designator(self.service, self.entrypoint, self.props)}"
 
 
 @dataclass(frozen=True)
@@ -128,10 +130,15 @@ class Service:
 Binding = Text | Json | DurableObject | Kv | Service
 
 
-def _designator(service: str, entrypoint: str | None) -> str:
-    if entrypoint is None:
+def _designator(service: str, entrypoint: str | None, props: str | None = None) -> str:
+    if entrypoint is None and props is None:
         return _string(service)
-    return f"(name = {_string(service)}, entrypoint = {_string(entrypoint)})"
+    fields = [f"name = {_string(service)}"]
+    if entrypoint is not None:
+        fields.append(f"entrypoint = {_string(entrypoint)}")
+    if props is not None:
+        fields.append(f"props = (json = {_string(props)})")
+    return f"({', '.join(fields)})"
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,7 @@ class Worker:
     compatibility_flags: tuple[str, ...] = ()
     bindings: tuple[Binding, ...] = ()
     durable_object_classes: tuple[str, ...] = ()  # classes this worker hosts
+    sqlite_classes: frozenset[str] = frozenset()  # of those, the SQLite-backed ones
     storage: Storage = field(default_factory=InMemory)
 
 
@@ -217,7 +225,8 @@ def render(config: Config, config_dir: Path) -> str:
         bindings = ", ".join(f"(name = {_string(b.name)}, {b.render()})" for b in worker.bindings)
         flags = ", ".join(_string(f) for f in worker.compatibility_flags)
         namespaces = ", ".join(
-            f"(className = {_string(cls)}, uniqueKey = {_string(f'{worker.name}-{cls}')})"
+            f"(className = {_string(cls)}, uniqueKey = {_string(f'{worker.name}-{cls}')}"
+            + (", enableSql = true)" if cls in worker.sqlite_classes else ")")
             for cls in worker.durable_object_classes
         )
         storage = ""
