@@ -102,7 +102,9 @@ def _loader(ctx: BuildContext) -> None:
         wasm_opt_tool = tools.wasm_opt(ctx.options.crate_path, ctx.options.install_policy)
         ctx.tools["wasm-opt"] = wasm_opt_tool
     info = loader.emit_loader(
-        ctx.bindgen_dir, wasm_opt=wasm_opt_tool.path if wasm_opt_tool else None
+        ctx.bindgen_dir,
+        wasm_opt=wasm_opt_tool.path if wasm_opt_tool else None,
+        worker=loader.WorkerPaths(ctx.options.crate_path, ctx.options.out_dir),
     )
     for name in info.files:
         shutil.copyfile(ctx.bindgen_dir / name, ctx.out_dir / name)

@@ -227,6 +227,9 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
 def loader_rows(loader: Mapping[str, Any], shown: int = 4) -> list[tuple[str, str]]:
     """The Python loader's summary: what can be called from Python and what cannot
     (each by name, with the reason), and the JS imports to provide."""
+    files = ", ".join(loader.get("files", []))
+    if loader.get("kind") == "worker":
+        return [("python loader", f"{files} (serve() runs it in workerd)")]
     functions, unsupported = loader.get("functions", []), loader.get("unsupported", [])
     imports, bad = loader.get("imports", []), loader.get("unsupported_imports", [])
     counts = f"{len(functions)} callable, {len(unsupported)} not"

@@ -4,6 +4,10 @@ The signatures come from the JS glue (see worker_build/loader/glue.py). wasmtime
 runs only the exnref encoding of exception handling, so a legacy-EH module gets
 an exnref copy, `loader_bg.wasm`, made with `wasm-opt --translate-to-exnref`;
 the Worker itself keeps using `index_bg.wasm`.
+
+A Worker crate (its glue exports a handler such as `fetch`) cannot run on wasmtime:
+its loader serves the build in workerd instead (templates/worker_loader.py.tmpl,
+worker_build/serve/emit.py), and needs neither wasmtime nor `loader_bg.wasm`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from worker_build.errors import ToolMissingError, WorkerBuildError
 from worker_build.loader import emit
 from worker_build.loader.glue import WasmSig, parse_glue
 from worker_build.options import WASM_OPT_FEATURES
+from worker_build.serve.emit import render_worker_loader, worker_exports
 from worker_build.verify import inspect_bytes
 from worker_build.wasm.module import Module, parse_module
 
@@ -34,10 +39,12 @@ class LoaderInfo:
     enums: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)  # JS functions to provide(), typed
     unsupported_imports: list[str] = field(default_factory=list)  # "name: reason"
+    kind: str = "wasmtime"  # or "worker": loader.serve() runs the build in workerd
 
     def facts(self) -> dict[str, object]:
         """The loader's part of the build report (`loader` in worker-build.json)."""
         return {
+            "kind": self.kind,
             "files": list(self.files),
             "functions": list(self.functions),
             "unsupported": list(self.unsupported),
@@ -47,6 +54,15 @@ class LoaderInfo:
             "unsupported_imports": list(self.unsupported_imports),
             "translated_to_exnref": self.translated_to_exnref,
         }
+
+
+@dataclass(frozen=True)
+class WorkerPaths:
+    """Where a Worker crate's loader finds the crate (its wrangler configuration) from
+    the final output directory."""
+
+    crate_dir: Path
+    out_dir: Path
 
 
 def import_signatures(module: Module) -> dict[str, WasmSig]:
@@ -102,8 +118,11 @@ def _check_wasmtime_accepts(path: Path) -> None:
         ) from exc
 
 
-def emit_loader(staging: Path, *, wasm_opt: Path | None) -> LoaderInfo:
-    """Write staging/loader.py (and loader_bg.wasm when the module uses legacy EH)."""
+def emit_loader(
+    staging: Path, *, wasm_opt: Path | None, worker: WorkerPaths | None = None
+) -> LoaderInfo:
+    """Write staging/loader.py (and loader_bg.wasm when the module uses legacy EH); for a
+    Worker crate, given `worker`, the loader that serves it in workerd."""
     module_path = staging / "index_bg.wasm"
     glue_paths = [staging / name for name in GLUE_FILES if (staging / name).is_file()]
     if not module_path.is_file() or not glue_paths:
@@ -118,6 +137,18 @@ def emit_loader(staging: Path, *, wasm_opt: Path | None) -> LoaderInfo:
         export_signatures(module),
         import_signatures(module),
     )
+    exports = worker_exports([f.name for f in glue.functions], tuple(c.name for c in glue.classes))
+    if exports is not None and worker is not None:
+        text = render_worker_loader(exports, crate_dir=worker.crate_dir, out_dir=worker.out_dir)
+        (staging / LOADER_FILE).write_text(text, encoding="utf-8")
+        return LoaderInfo(
+            [LOADER_FILE],
+            list(exports.rpc_methods),
+            [],
+            False,
+            classes=list(exports.classes),
+            kind="worker",
+        )
     files = [LOADER_FILE]
     wasm_file = module_path.name
     translated = "legacy" in inspect_bytes(data).encodings
