@@ -1,0 +1,262 @@
+"""A Worker crate's generated `build/loader.py`, used from plain Python: `loader.serve()`
+runs the build in the real workerd on 127.0.0.1.
+
+hello-worker (conftest's session build, `--panic-unwind`): the recovery semantics of the
+runtime. bindings-worker (built here, into the same cargo target dir so std is compiled
+once): vars, a .dev.vars secret, KV, the scheduled and queue triggers, RPC, logs, storage
+on disk, and the binding overrides. Panic and abort responses are checked for what holds
+both while the shim answers them and once the runtime does (status 500, detail in the log).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import (
+    CACHE,
+    NODE_BIN,
+    SAMPLES,
+    Built,
+    cargo_target_dir,
+    require_tool,
+    tool_env,
+    worker_build,
+)
+
+from worker_build.errors import UsageError
+from worker_build.serve import LocalKv, QueueMessage, RpcError, Worker
+
+pytestmark = pytest.mark.slow
+
+PANIC_TEXT = "hello-worker: deliberate panic"
+
+
+def import_loader(build: Path) -> ModuleType:
+    """`import loader` from `build`, as a user would with the directory on sys.path."""
+    name = f"loader_{build.name.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, build / "loader.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def hello_loader(hello_unwind: Built) -> ModuleType:
+    require_tool(NODE_BIN / "workerd")
+    return import_loader(hello_unwind.out)
+
+
+@pytest.fixture
+def hello(hello_loader: ModuleType) -> Iterator[Worker]:
+    with hello_loader.serve() as worker:
+        yield worker
+
+
+def counts(worker: Worker, path: str, n: int) -> list[int]:
+    answers = [worker.fetch(path) for _ in range(n)]
+    assert all(a.status == 200 for a in answers), answers
+    return [int(a.text) for a in answers]
+
+
+# -- hello-worker: the recovery semantics ------------------------------------------------------
+
+
+def test_loader_of_a_worker_crate_describes_and_serves_it(
+    hello_loader: ModuleType, hello: Worker
+) -> None:
+    assert hello_loader.HANDLERS == ("fetch",)
+    assert "Counter" in hello_loader.CLASSES
+    assert (SAMPLES / "hello-worker").resolve() == hello_loader.CRATE_DIR
+    root = hello.fetch("/")
+    assert (root.status, root.text) == (200, "hello from hello-worker")
+    assert root.headers["content-type"].startswith("text/plain")
+    assert hello.fetch("/nothing-here").status == 404
+    assert hello.url == f"http://127.0.0.1:{hello.port}"
+    assert 0 < hello.startup_seconds < 60
+
+
+def test_panic_fails_its_request_and_the_instance_keeps_counting(hello: Worker) -> None:
+    assert counts(hello, "/count", 2) == [1, 2]
+    mark = hello.logs.mark()
+    assert hello.fetch("/panic").status == 500
+    assert counts(hello, "/count", 2) == [3, 4]
+    assert PANIC_TEXT in hello.logs.wait_for(PANIC_TEXT, since=mark)
+
+
+def test_abort_resets_the_instance(hello: Worker) -> None:
+    assert counts(hello, "/count", 3) == [1, 2, 3]
+    assert hello.fetch("/abort").status == 500  # answered, never hangs
+    assert counts(hello, "/count", 2) == [1, 2]
+
+
+def test_durable_object_counter_survives_a_panic_and_is_recreated_by_an_abort(
+    hello: Worker,
+) -> None:
+    assert counts(hello, "/do/increment", 2) == [1, 2]
+    assert hello.fetch("/do/panic").status == 500
+    assert counts(hello, "/do/increment", 1) == [3]
+    assert hello.fetch("/do/abort").status == 500
+    assert counts(hello, "/do/increment", 1) == [1]  # a new object: memory lost...
+    assert hello.fetch("/do/stored").text == "4"  # ...storage kept
+
+
+def test_storage_on_disk_outlives_the_server(hello_loader: ModuleType, tmp_path: Path) -> None:
+    with hello_loader.serve(storage=tmp_path / "data") as worker:
+        assert counts(worker, "/do/increment", 2) == [1, 2]
+    with hello_loader.serve(storage=tmp_path / "data") as worker:
+        assert counts(worker, "/do/increment", 1) == [1]  # a fresh runtime...
+        assert worker.fetch("/do/stored").text == "3"  # ...over the same storage
+    with hello_loader.serve() as worker:
+        assert worker.fetch("/do/stored").text == "0"  # in memory: nothing kept
+
+
+def test_the_server_is_gone_after_the_block_and_calls_then_fail(
+    hello_loader: ModuleType,
+) -> None:
+    with hello_loader.serve() as worker:
+        pid = worker.pid
+        assert pid is not None and worker.running
+    assert not worker.running
+    with pytest.raises(hello_loader.WorkerdError, match="workerd is not running"):
+        worker.fetch("/")
+
+
+# -- bindings-worker: bindings, triggers, RPC, logs ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bindings_build() -> Built:
+    """bindings-worker built like conftest's samples, in hello-worker's unwind target dir."""
+    out = CACHE / "test-builds" / "bindings-worker-unwind"
+    env = tool_env()
+    env["CARGO_TARGET_DIR"] = str(cargo_target_dir("hello-worker", "legacy"))
+    proc = worker_build(SAMPLES / "bindings-worker", "--out-dir", out, "--panic-unwind", env=env)
+    if proc.returncode != 0:
+        pytest.fail(f"worker-build bindings-worker failed:\n{proc.stderr[-6000:]}", pytrace=False)
+    return Built("bindings-worker", "unwind", out)
+
+
+@pytest.fixture(scope="module")
+def bindings_loader(bindings_build: Built) -> ModuleType:
+    return import_loader(bindings_build.out)
+
+
+@pytest.fixture
+def bound(bindings_loader: ModuleType) -> Iterator[Worker]:
+    with bindings_loader.serve() as worker:
+        yield worker
+
+
+def test_exports_of_the_bindings_worker(bindings_loader: ModuleType) -> None:
+    assert bindings_loader.HANDLERS == ("fetch", "scheduled", "queue")
+    assert bindings_loader.RPC_METHODS == ("add", "fail", "shout")
+
+
+def test_vars_json_vars_and_dev_vars_secrets(bound: Worker) -> None:
+    assert bound.fetch("/var").text == "hello from vars"
+    assert bound.fetch("/json-var").json() == {"max": 3, "names": ["a", "b"]}
+    assert bound.fetch("/secret").text == "local-token"  # .dev.vars
+
+
+def test_fetch_sends_method_headers_and_body(bound: Worker) -> None:
+    echoed = bound.fetch(
+        "/echo", method="post", headers={"Content-Type": "x/bytes"}, body=b"\x00\xff"
+    )
+    assert (echoed.status, echoed.body, echoed.headers["X-Echo-Type"]) == (
+        200,
+        b"\x00\xff",
+        "x/bytes",
+    )
+    as_json = bound.fetch("/echo", method="POST", json={"a": [1]})
+    assert as_json.json() == {"a": [1]}
+    assert as_json.headers["x-echo-type"] == "application/json"
+
+
+def test_kv_namespace_get_put_list_delete_with_metadata(bound: Worker) -> None:
+    assert bound.fetch("/kv/greeting").status == 404
+    assert bound.fetch("/kv/greeting", method="PUT", body="hi there").text == "stored"
+    assert bound.fetch("/kv/green", method="PUT", body="x" * 300_000).text == "stored"
+    assert bound.fetch("/kv/greeting").text == "hi there 8"  # value and metadata
+    assert bound.fetch("/kv/green").text == "x" * 300_000 + " 5"  # several storage chunks
+    assert bound.fetch("/kv?gree").text == "green,greeting"
+    assert bound.fetch("/kv/greeting", method="DELETE").text == "deleted"
+    assert bound.fetch("/kv?gree").text == "green"
+
+
+def test_scheduled_runs_the_cron_handler(bound: Worker) -> None:
+    result = bound.scheduled()  # the first cron of [triggers]
+    assert (result.outcome, result.no_retry) == ("ok", False)
+    assert bound.fetch("/kv/last-cron").text == "*/5 * * * * 0"
+    assert bound.scheduled("0 0 * * *").outcome == "ok"
+    assert bound.fetch("/kv/last-cron").text == "0 0 * * * 0"
+
+
+def test_queue_delivers_a_batch_and_reports_acks_and_retries(bound: Worker) -> None:
+    result = bound.queue(
+        "jobs", [{"n": 1}, QueueMessage({"retry": True}, id="again"), QueueMessage([2], id="m2")]
+    )
+    assert result.outcome == "ok"
+    assert set(result.explicit_acks) == {"message-1", "m2"}
+    assert result.retry_messages == ("again",)
+    assert bound.fetch("/kv?queued/").text == "queued/m2,queued/message-1"
+    assert bound.fetch("/kv/queued/m2").text == "[2] 0"
+
+
+def test_rpc_calls_plain_exports_and_a_panic_keeps_the_instance(bound: Worker) -> None:
+    assert bound.call("add", 2, 3) == 5
+    assert bound.rpc.shout("quiet") == "QUIET"
+    with pytest.raises(RpcError, match="bindings-worker: on purpose"):
+        bound.rpc.fail("on purpose")
+    with pytest.raises(RpcError, match="does not implement the method"):
+        bound.call("missing")
+    assert bound.call("add", 40, 2) == 42
+
+
+def test_logs_hold_the_workers_console_output(bound: Worker) -> None:
+    mark = bound.logs.mark()
+    assert bound.fetch("/log", method="PUT").status == 200
+    assert "bindings-worker: logged PUT" in bound.logs.wait_for("logged PUT", since=mark)
+    assert "bindings-worker: logged PUT" in bound.logs.text
+
+
+def test_bindings_argument_replaces_and_removes_configuration_bindings(
+    bindings_loader: ModuleType,
+) -> None:
+    overrides = {"GREETING": "overridden", "LIMITS": {"max": 9}, "API_TOKEN": None}
+    with bindings_loader.serve(bindings=overrides) as worker:
+        assert worker.fetch("/var").text == "overridden"
+        assert worker.fetch("/json-var").json() == {"max": 9}
+        assert worker.fetch("/secret").status == 500  # the binding is gone
+    with bindings_loader.serve(bindings={"CACHE": LocalKv("shared")}) as worker:
+        assert worker.fetch("/kv/k", method="PUT", body="v").status == 200
+        assert worker.fetch("/kv/k").text == "v 1"
+
+
+def test_unprovidable_binding_is_one_clear_error_before_starting(
+    bindings_loader: ModuleType, tmp_path: Path
+) -> None:
+    config = tmp_path / "wrangler.toml"
+    shutil.copyfile(SAMPLES / "bindings-worker" / "wrangler.toml", config)
+    with config.open("a") as f:
+        f.write('\n[[r2_buckets]]\nbinding = "FILES"\nbucket_name = "files"\n')
+    refused = pytest.raises(UsageError, match=r"binding FILES \(r2_buckets\)")
+    with refused as info, bindings_loader.serve(config=config):
+        pass
+    assert "bindings={'FILES': None}" in (info.value.fix or "")
+    with bindings_loader.serve(config=config, bindings={"FILES": None}) as worker:
+        assert worker.fetch("/var").text == "hello from vars"
+
+
+def test_plain_wasm_bindgen_crates_keep_the_wasmtime_loader(pure_unwind: Built) -> None:
+    text = (pure_unwind.out / "loader.py").read_text()
+    assert "worker_build.serve" not in text and "worker_build.loader" in text
+    loader = import_loader(pure_unwind.out)
+    assert loader.add(2, 3) == 5
