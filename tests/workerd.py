@@ -128,8 +128,9 @@ SAMPLES = REPO / "sample-crates"
 BUILD_TIMEOUT = 3600  # a cold build on 2 cores takes minutes; never hang forever
 
 
-def build_hello_worker(out_dir: Path, *, panic_unwind: bool) -> Path:
-    """hello-worker built by `worker-build` into out_dir, with or without --panic-unwind."""
+def build_hello_worker(out_dir: Path, *, panic_unwind: bool, loader: bool = False) -> Path:
+    """hello-worker built by `worker-build` into out_dir, with or without --panic-unwind;
+    with `loader`, its `loader.py` too (benchmarks/serve_startup.py serves it)."""
     variant = "unwind" if panic_unwind else "abort"
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(REPO / "node_modules" / ".bin"), env.get("PATH", "")])
@@ -139,8 +140,9 @@ def build_hello_worker(out_dir: Path, *, panic_unwind: bool) -> Path:
         str(SAMPLES / "hello-worker"),
         "--out-dir",
         str(out_dir.resolve()),  # a relative --out-dir is relative to the crate
-        "--no-loader",
     ]
+    if not loader:
+        argv.append("--no-loader")
     if panic_unwind:
         argv.append("--panic-unwind")
     result = subprocess.run(

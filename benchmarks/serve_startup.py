@@ -1,0 +1,176 @@
+"""Benchmark: startup of `loader.serve()` (workerd) vs Miniflare, on the same hello-worker build.
+
+    .venv/bin/python benchmarks/serve_startup.py [-n 15] [--build-dir DIR]
+
+Measured up to the first answered request (`GET /` == 200), medians of alternating rounds:
+- cold: a fresh process each time (Python + `import loader` + serve(), against Node +
+  `import { Miniflare }` + new Miniflare()), timed by this script from spawn to the child's
+  "ready" line;
+- warm: in one long-lived process, another start after the first (serve() again in Python;
+  new Miniflare() again in Node), timed inside that process.
+
+Miniflare is the peer because it is what `wrangler dev` and vitest-pool-workers start: it
+runs the same workerd binary behind its own proxy and loopback services. It runs on the Node
+22 that setup.sh installs (.cache/node22). The goal for serve() is under 1 s warm. The load
+average is printed before and after: the machine is shared, so compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from workerd import build_hello_worker  # noqa: E402
+
+NODE22 = REPO / ".cache" / "node22" / "node_modules" / ".bin" / "node"
+DEFAULT_BUILD = REPO / ".cache" / "bench" / "serve-startup"
+TIMEOUT = 120.0  # bound of each measured start
+
+# Python: `runs` starts of the build's loader; prints one JSON line per start.
+PY_WARM = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import loader
+for _ in range(int(sys.argv[2])):
+    t = time.perf_counter()
+    with loader.serve() as worker:
+        assert worker.fetch("/").status == 200
+        print(json.dumps({"seconds": time.perf_counter() - t,
+                          "startup": worker.startup_seconds}), flush=True)
+"""
+PY_COLD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import loader
+with loader.serve() as worker:
+    assert worker.fetch("/").status == 200
+    print("ready", flush=True)
+"""
+# Node: the same for Miniflare.
+JS_SETUP = """
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+const dir = process.argv[1];
+// Miniflare 5 (wrangler 4.164's) takes its v4 option shape through this converter.
+const options = convertV4MiniflareOptions({
+  modules: [
+    { type: "ESModule", path: `${dir}/index.js` },
+    { type: "CompiledWasm", path: `${dir}/index_bg.wasm` },
+  ],
+  modulesRoot: dir,
+  compatibilityDate: "2025-09-01",
+  durableObjects: { COUNTER: "Counter" },
+});
+async function start() {
+  const mf = new Miniflare(options);
+  const response = await mf.dispatchFetch("http://localhost/");
+  if (response.status !== 200) throw new Error(`status ${response.status}`);
+  await response.text();
+  return mf;
+}
+"""
+JS_WARM = (
+    JS_SETUP
+    + """
+for (let i = 0; i < Number(process.argv[2]); i++) {
+  const t = performance.now();
+  const mf = await start();
+  console.log(JSON.stringify({ seconds: (performance.now() - t) / 1000 }));
+  await mf.dispose();
+}
+"""
+)
+JS_COLD = JS_SETUP + '\nconst mf = await start();\nconsole.log("ready");\nawait mf.dispose();\n'
+
+
+def python_argv(script: str, build: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-c", script, str(build), *extra]
+
+
+def node_argv(script: str, build: Path, *extra: str) -> list[str]:
+    return [str(NODE22), "--input-type=module", "-e", script, str(build), *extra]
+
+
+def cold_start(argv: list[str]) -> float:
+    """Seconds from spawning `argv` to its "ready" line; the child then exits."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    try:
+        line = child.stdout.readline()
+        ready = time.perf_counter() - started
+        _, err = child.communicate(timeout=TIMEOUT)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    if line.strip() != b"ready" or child.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({child.returncode}):\n{err.decode()[-3000:]}")
+    return ready
+
+
+def warm_starts(argv: list[str]) -> list[dict[str, float]]:
+    """The per-start JSON lines of one long-lived process; the first start is dropped."""
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=TIMEOUT * 10, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed:\n{result.stderr.decode()[-3000:]}")
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines() if line]
+    return rows[1:]
+
+
+def loadavg() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=15, help="rounds (cold) and starts (warm)")
+    ap.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD)
+    args = ap.parse_args()
+    if not NODE22.exists():
+        raise SystemExit(f"{NODE22} is missing: run ./setup.sh")
+
+    build = args.build_dir.resolve()
+    print(f"building hello-worker (--panic-unwind) into {build} ...", file=sys.stderr)
+    build_hello_worker(build, panic_unwind=True, loader=True)
+    load_before = loadavg()
+
+    cold: dict[str, list[float]] = {"serve()": [], "Miniflare": []}
+    for i in range(args.n):
+        order = list(cold) if i % 2 == 0 else list(reversed(cold))
+        for name in order:
+            argv = python_argv(PY_COLD, build) if name == "serve()" else node_argv(JS_COLD, build)
+            cold[name].append(cold_start(argv))
+    ours = warm_starts(python_argv(PY_WARM, build, str(args.n + 1)))
+    peer = warm_starts(node_argv(JS_WARM, build, str(args.n + 1)))
+    warm = {"serve()": [r["seconds"] for r in ours], "Miniflare": [r["seconds"] for r in peer]}
+    listening = [r["startup"] for r in ours]
+
+    print(f"hello-worker {build}; {args.n} rounds; load {load_before} -> {loadavg()}")
+    print(f"{'':12} {'cold ms':>9} {'warm ms':>9}")
+    for name in cold:
+        print(f"{name:12} {median_ms(cold[name]):9.0f} {median_ms(warm[name]):9.0f}")
+    ratios = {kind: median_ms(t["serve()"]) / median_ms(t["Miniflare"]) for kind, t in
+              (("cold", cold), ("warm", warm))}  # fmt: skip
+    print(f"ratio serve()/Miniflare: cold {ratios['cold']:.2f}, warm {ratios['warm']:.2f}")
+    print(
+        f"serve() warm: workerd listening after {median_ms(listening):.0f} ms (median), "
+        f"first response after {median_ms(warm['serve()']):.0f} ms; goal < 1000 ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
