@@ -161,6 +161,7 @@ def test_exports_of_the_bindings_worker(bindings_loader: ModuleType) -> None:
 
 
 def test_vars_json_vars_and_dev_vars_secrets(bound: Worker) -> None:
+    assert bound.fetch("/").text == "hello from bindings-worker"
     assert bound.fetch("/var").text == "hello from vars"
     assert bound.fetch("/json-var").json() == {"max": 3, "names": ["a", "b"]}
     assert bound.fetch("/secret").text == "local-token"  # .dev.vars

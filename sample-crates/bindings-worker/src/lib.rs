@@ -10,6 +10,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let kv = env.kv("CACHE")?;
     match path.as_str() {
+        "/" => Response::ok("hello from bindings-worker"),
         "/var" => Response::ok(env.var("GREETING")?.to_string()),
         "/json-var" => Response::ok(env.object_var::<Value>("LIMITS")?.to_string()),
         "/secret" => Response::ok(env.secret("API_TOKEN")?.to_string()),
