@@ -23,7 +23,6 @@ from datetime import datetime, timezone
 from email.message import Message
 from typing import Any
 
-from worker_build.errors import WorkerBuildError
 from worker_build.serve.workerd import LOOPBACK, WorkerdError, WorkerdProcess
 
 DEFAULT_TIMEOUT = 30.0  # seconds a call may take before RequestTimeout
@@ -33,8 +32,9 @@ class RequestTimeout(WorkerdError):
     """The Worker gave no answer within the timeout."""
 
 
-class RpcError(WorkerBuildError):
-    """An RPC call (or a trigger) failed in the Worker; `name` is the JS error's name."""
+class RpcError(Exception):
+    """An RPC call (or a trigger) failed in the Worker; `name` is the JS error's name.
+    An error of the user's Worker, not of worker-build (like the loader's JsError)."""
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"{name}: {message}")
