@@ -22,6 +22,9 @@ from conftest import SAMPLES, Built, cargo_target_dir, tool_env
 from worker_build.tools import cache_root
 
 pytest_plugins = ["pytester"]
+# Every session runs in a subprocess: an in-process one re-enables and then disables
+# faulthandler, which resets SIGILL to its default and so removes wasmtime's trap handler
+# for the rest of this session (a later wasm trap would kill the test run).
 
 WAIT = 120.0  # bound of every wait for another process's event
 
@@ -49,14 +52,14 @@ def test_the_plugin_is_registered_under_pytest11() -> None:
 
 
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--help")
+    result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["*worker-build*", "*--worker-build-crate=PATH*"])
     result.stdout.fnmatch_lines(["*worker_build_scope*"])
 
 
 def test_a_rootdir_without_a_crate_is_a_clear_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(worker):\n    pass\n")
-    result = pytester.runpytest()
+    result = pytester.runpytest_subprocess()
     result.stdout.fnmatch_lines(["*holds no Cargo.toml (set worker_build_crate*"])
     assert result.ret != 0
 
@@ -64,14 +67,14 @@ def test_a_rootdir_without_a_crate_is_a_clear_error(pytester: pytest.Pytester) -
 def test_out_dir_in_the_build_flags_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", Cargo="[package]\nname = 'x'\n")
     pytester.makepyfile("def test_x(worker):\n    pass\n")
-    result = pytester.runpytest("--worker-build-args=--dev --out-dir elsewhere")
+    result = pytester.runpytest_subprocess("--worker-build-args=--dev --out-dir elsewhere")
     result.stdout.fnmatch_lines(["*give the output directory with worker_build_out_dir*"])
 
 
 def test_an_unknown_scope_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nworker_build_scope = class\n")
     pytester.makepyfile("def test_x(worker):\n    pass\n")
-    result = pytester.runpytest()
+    result = pytester.runpytest_subprocess()
     result.stdout.fnmatch_lines(["*worker_build_scope = 'class': use one of function*"])
 
 
@@ -90,7 +93,7 @@ def test_output_without_a_worker_loader(
     if loader is not None:
         (pytester.path / "build" / "loader.py").write_text(loader)
     pytester.makepyfile("def test_x(worker):\n    pass\n")
-    result = pytester.runpytest("--worker-build-no-build")
+    result = pytester.runpytest_subprocess("--worker-build-no-build")
     result.stdout.fnmatch_lines([message])
     result.assert_outcomes(errors=1)
 
@@ -171,7 +174,7 @@ def test_module_scope_shares_one_runtime_across_tests(
         "def test_first(worker):\n    assert worker.fetch('/count').text == '1'\n"
         "def test_second(worker):\n    assert worker.fetch('/count').text == '2'\n"
     )
-    result = pytester.runpytest(
+    result = pytester.runpytest_subprocess(
         "--worker-build-no-build",
         f"--worker-build-out-dir={hello_unwind.out}",
         "-o",
