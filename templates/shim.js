@@ -23,8 +23,9 @@
 //   The runtime never cancels a Durable Object's request, so a Durable Object call pending on
 //   a dead instance is rejected from the object's own context (see `watched`).
 // With panicBody "message" or "generic" the shim answers itself, from the request's own
-// context: a fetch that panicked, or whose instance died while its own call was running, gets
-// a 500 carrying the error text ("message") or a generic text ("generic"; detail in the logs).
+// context: a fetch that panicked, or whose instance died before it finished (see `watched`),
+// gets a 500 carrying the error text ("message") or a generic text ("generic"; detail in the
+// logs).
 //
 // WORKER_BUILD_CONFIG is replaced by esbuild (`--define`):
 //   { "panicUnwind": bool, "panicBody": "runtime" | "message" | "generic",
@@ -221,9 +222,31 @@ function invoke(fn, thisArg, args) {
   return result;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Watching a pending call from its own context
+//
+// A call whose instance died can never settle. Only code running in the call's own request
+// context may settle it, so the call is watched from there: a microtask queued after the call
+// (it runs after wasm-bindgen's first poll of the call's future, still in this context), then
+// timers with growing intervals (2 ms, doubling, at most 100 ms). Once the instance that ran
+// the call is gone, the call is rejected with InstanceAbortedError.
+//
+// - Durable Object calls are always watched, for as long as they are pending: the runtime
+//   never cancels a Durable Object's request for hanging (requests to one object share its
+//   context and may settle each other's promises), so a call on a dead instance would hang
+//   for ever, and with it the request waiting for the object.
+// - With panicBody "message" | "generic", fetch is watched too, for its first 2 s (a pending
+//   timer keeps the runtime from declaring a request hung, so a request that never answers
+//   on a live instance is cancelled by the runtime once the watch ends). With "runtime" a
+//   fetch is never watched: the runtime cancels it, as with the Rust tool's shims.
+
+const WATCH_FIRST_MS = 2;
+const WATCH_MAX_INTERVAL_MS = 100;
+const WATCH_FETCH_FOR_MS = 2000;
+
 class InstanceAbortedError extends Error {
   constructor(cause) {
-    super("The Wasm instance aborted while this call was running", { cause });
+    super("The Wasm instance aborted before this call finished", { cause });
     this.name = "InstanceAbortedError";
   }
 }
@@ -232,23 +255,13 @@ function isThenable(value) {
   return value !== null && typeof value === "object" && typeof value.then === "function";
 }
 
-// ---------------------------------------------------------------------------------------------
-// Durable Object calls on a dead instance
-//
-// The runtime cancels a hung stateless request, but not a Durable Object's: requests to one
-// object share its context (they may settle each other's promises) and are never cancelled
-// for hanging. A Durable Object call whose instance died would hang for ever, and with it the
-// request waiting for the object. So a pending call of a Durable Object watches its instance
-// from the object's own context (a microtask, then a timer while it is pending) and is
-// rejected with InstanceAbortedError once its instance is gone.
-
-const WATCH_INTERVAL_MS = 25;
-
-function watched(result, callGeneration) {
+function watched(result, callGeneration, watchForMs = Infinity) {
   if (!isThenable(result)) return result;
   return new Promise((resolve, reject) => {
     let done = false;
     let timer = null;
+    let waited = 0;
+    let interval = WATCH_FIRST_MS;
     const finish = (settle) => (value) => {
       if (done) return;
       done = true;
@@ -264,8 +277,10 @@ function watched(result, callGeneration) {
       recover();
       if (generation() !== callGeneration) {
         fail(new InstanceAbortedError(lastResetCause));
-      } else {
-        timer = setTimeout(check, WATCH_INTERVAL_MS);
+      } else if (waited < watchForMs) {
+        timer = setTimeout(check, interval);
+        waited += interval;
+        interval = Math.min(interval * 2, WATCH_MAX_INTERVAL_MS);
       }
     };
     queueMicrotask(check);
@@ -278,20 +293,6 @@ function isDurableObjectState(value) {
 
 // ---------------------------------------------------------------------------------------------
 // The shim's own answers (panicBody "message" | "generic")
-
-// `result`, or a rejection if the instance died during the call's own first run. The check is
-// a microtask queued in this request's context after the call: it runs after the microtask
-// in which wasm-bindgen polls the call's future for the first time, still in this context.
-// A call that dies later (while awaiting I/O) is left to the runtime.
-function ownOutcome(result, callGeneration) {
-  return new Promise((resolve, reject) => {
-    Promise.resolve(result).then(resolve, reject);
-    queueMicrotask(() => {
-      recover();
-      if (generation() !== callGeneration) reject(new InstanceAbortedError(lastResetCause));
-    });
-  });
-}
 
 function describe(e) {
   if (!(e instanceof Error)) return String(e);
@@ -314,7 +315,7 @@ function fetchHandler(where, call) {
   return async function fetch(...args) {
     try {
       const callGeneration = generation();
-      return await ownOutcome(call.apply(this, args), callGeneration);
+      return await watched(call.apply(this, args), callGeneration, WATCH_FETCH_FOR_MS);
     } catch (e) {
       return errorResponse(e, where);
     }

@@ -331,6 +331,21 @@ def test_message_body_carries_the_panic_and_the_abort(
         no_cross_context_settlement(worker)
 
 
+def test_message_answers_a_request_in_flight_when_the_instance_aborts(
+    unwind_message_build: Path, tmp_path: Path
+) -> None:
+    # The parked request is watched from its own context and answered by the shim there.
+    with serve(unwind_message_build, tmp_path) as worker:
+        parked, aborted = hold_then(worker, "/abort")
+        for response in (parked, aborted):
+            assert response.status == 500
+            assert response.body.startswith("InstanceAbortedError: "), response
+        assert counts(worker, "/do/increment", 1) == [1]
+        log = worker.log_text()
+    assert CANCELLED not in log
+    assert CROSS_CONTEXT not in log
+
+
 def test_generic_body_keeps_the_detail_in_the_log(
     unwind_generic_build: Path, tmp_path: Path
 ) -> None:
