@@ -314,6 +314,9 @@ function fetchHandler(where, call) {
   if (!shimAnswers) return call;
   return async function fetch(...args) {
     try {
+      // The instance the call will run on: a reset still pending from an earlier abort
+      // happens now, not inside the call (which would make a live call look dead).
+      recover();
       const callGeneration = generation();
       return await watched(call.apply(this, args), callGeneration, WATCH_FETCH_FOR_MS);
     } catch (e) {
