@@ -338,14 +338,13 @@ class Tool:
         shutil.rmtree(self.out, ignore_errors=True)
 
 
-def make_tools(
-    unwind: bool,
-    real_exe: Path,
-    ours_src: Path,
-    rustup_home: Path,
-    shim_dir: Path,
-    ours_args: list[str],
-) -> list[Tool]:
+def toolchain_env(unwind: bool, rustup_home: Path, shim_dir: Path) -> dict[str, str]:
+    """The environment both tools build in: this process's environment without the
+    variables that would select another compiler or change the build, plus the private
+    rustup home (toolchain `wb-bench`, and `nightly` for --panic-unwind), the rustup
+    shim for --panic-unwind, and the same wasm-opt and esbuild for both. Used by
+    benchmarks/compare_real.py and compat/workers_rs_suite.py; callers add
+    WASM_BINDGEN_BIN and CARGO_TARGET_DIR."""
     base = {
         k: v
         for k, v in os.environ.items()
@@ -361,6 +360,9 @@ def make_tools(
             "RUSTC_BOOTSTRAP",
             "PYTHONPATH",
             "RUSTUP_TOOLCHAIN",
+            "WASM_BINDGEN_BIN",
+            "WASM_OPT_BIN",
+            "ESBUILD_BIN",
             # set machine-wide here, rarely by users: it makes every anyhow error of
             # the real tool (its --help path included) capture a backtrace
             "RUST_BACKTRACE",
@@ -372,19 +374,31 @@ def make_tools(
     ]
     if unwind:
         path.insert(0, str(shim_dir))
-    bindgen = locked_version("wasm-bindgen")
     base.update(
         PATH=os.pathsep.join(path),
         RUSTUP_HOME=str(rustup_home),
         RUSTUP_TOOLCHAIN=TOOLCHAIN_NAME,
-        WASM_BINDGEN_BIN=str(
-            Path.home() / ".cache/worker-build/wasm-bindgen" / bindgen / "bin" / "wasm-bindgen"
-        ),
         WASM_OPT_BIN=str(NODE_BIN / "wasm-opt"),
         ESBUILD_BIN=str(NODE_BIN / "esbuild"),
     )
     if unwind:
         base["RUSTC_BOOTSTRAP"] = "1"
+    return base
+
+
+def make_tools(
+    unwind: bool,
+    real_exe: Path,
+    ours_src: Path,
+    rustup_home: Path,
+    shim_dir: Path,
+    ours_args: list[str],
+) -> list[Tool]:
+    base = toolchain_env(unwind, rustup_home, shim_dir)
+    bindgen = locked_version("wasm-bindgen")
+    base["WASM_BINDGEN_BIN"] = str(
+        Path.home() / ".cache/worker-build/wasm-bindgen" / bindgen / "bin" / "wasm-bindgen"
+    )
     extra = ["--panic-unwind"] if unwind else []
     mode = "unwind" if unwind else "abort"
     tools = []

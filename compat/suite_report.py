@@ -1,0 +1,227 @@
+"""Results of workers-rs's vitest suite: vitest's JSON report -> per-spec outcomes, the
+comparison of two tools, and the table. Pure functions (no processes, no files): the
+runner, `compat/workers_rs_suite.py`, does the I/O; `tests/test_suite_report.py` tests
+this module.
+
+A spec file's outcome:
+  passed   every test that ran passed (at least one ran), and the file loaded
+  skipped  the file loaded and all its tests were skipped (e.g. container.spec.ts
+           without TEST_CONTAINER_NAME)
+  failed   a test failed, or the file itself failed (import error, crash, timeout
+           in a hook)
+  missing  the spec exists but vitest reported nothing for it (vitest died)
+  not-run  the build failed, so the suite did not run
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+PASSED, SKIPPED, FAILED, MISSING, NOT_RUN = "passed", "skipped", "failed", "missing", "not-run"
+OK = frozenset({PASSED, SKIPPED})
+# vitest's JSON reporter: passed | failed | skipped | pending | todo | disabled
+_SKIPPED_TEST = frozenset({"skipped", "pending", "todo", "disabled"})
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    name: str  # "describe > ... > title"
+    status: str  # "passed", "failed" or "skipped"
+    message: str = ""  # the first failure message, ANSI codes removed
+
+
+@dataclass(frozen=True)
+class SpecOutcome:
+    spec: str  # file name, e.g. "panic.spec.ts"
+    status: str
+    tests: tuple[CaseOutcome, ...] = ()
+    message: str = ""  # the file-level error (import failure, crash)
+
+    @property
+    def passed(self) -> int:
+        return sum(t.status == PASSED for t in self.tests)
+
+    @property
+    def failed(self) -> int:
+        return sum(t.status == FAILED for t in self.tests)
+
+    @property
+    def skipped(self) -> int:
+        return sum(t.status == SKIPPED for t in self.tests)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "message": self.message,
+            "tests": [
+                {"name": t.name, "status": t.status, "message": t.message} for t in self.tests
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, spec: str, data: Mapping[str, Any]) -> SpecOutcome:
+        tests = tuple(
+            CaseOutcome(t["name"], t["status"], t.get("message", "")) for t in data["tests"]
+        )
+        return cls(spec, data["status"], tests, data.get("message", ""))
+
+
+def clean(text: str) -> str:
+    return _ANSI.sub("", text).strip()
+
+
+def _test_outcome(raw: Mapping[str, Any]) -> CaseOutcome:
+    titles = [*raw.get("ancestorTitles", []), raw.get("title", "")]
+    name = " > ".join(t for t in titles if t) or str(raw.get("fullName", "?"))
+    status = str(raw.get("status", ""))
+    if status == PASSED:
+        return CaseOutcome(name, PASSED)
+    if status in _SKIPPED_TEST:
+        return CaseOutcome(name, SKIPPED)
+    messages = raw.get("failureMessages") or [f"test status {status!r}"]
+    return CaseOutcome(name, FAILED, clean(str(messages[0])))
+
+
+def _spec_outcome(spec: str, raw: Mapping[str, Any]) -> SpecOutcome:
+    tests = tuple(_test_outcome(t) for t in raw.get("assertionResults", []))
+    message = clean(str(raw.get("message") or ""))
+    file_failed = raw.get("status") == FAILED
+    if file_failed or any(t.status == FAILED for t in tests):
+        if file_failed and not message and not any(t.status == FAILED for t in tests):
+            message = "the spec file failed (no message)"
+        return SpecOutcome(spec, FAILED, tests, message)
+    if any(t.status == PASSED for t in tests):
+        return SpecOutcome(spec, PASSED, tests, message)
+    return SpecOutcome(spec, SKIPPED, tests, message)
+
+
+def parse_report(report: Mapping[str, Any], specs: Iterable[str]) -> dict[str, SpecOutcome]:
+    """Outcome of every spec in `specs` (file names) from vitest's JSON report; a spec
+    the report does not mention is MISSING. Report entries are matched on the file
+    name (vitest writes absolute paths)."""
+    by_name: dict[str, Mapping[str, Any]] = {}
+    for raw in report.get("testResults", []):
+        by_name[PurePosixPath(str(raw.get("name", ""))).name] = raw
+    outcomes = {}
+    for spec in sorted(specs):
+        raw = by_name.get(spec)
+        if raw is None:
+            outcomes[spec] = SpecOutcome(spec, MISSING, message="not in vitest's report")
+        else:
+            outcomes[spec] = _spec_outcome(spec, raw)
+    return outcomes
+
+
+def not_run(specs: Iterable[str], why: str) -> dict[str, SpecOutcome]:
+    return {s: SpecOutcome(s, NOT_RUN, message=why) for s in sorted(specs)}
+
+
+# ------------------------------------------------------------------------------ comparison
+
+
+@dataclass(frozen=True)
+class Difference:
+    mode: str
+    spec: str
+    real: str  # spec status with the real tool
+    ours: str
+    tests: tuple[str, ...] = ()  # tests that passed with the real tool and not with ours
+
+
+@dataclass
+class Comparison:
+    regressions: list[Difference] = field(default_factory=list)  # real ok, ours not
+    improvements: list[Difference] = field(default_factory=list)  # ours ok, real not
+
+    @property
+    def ok(self) -> bool:
+        return not self.regressions
+
+
+def compare(
+    real: Mapping[str, Mapping[str, SpecOutcome]], ours: Mapping[str, Mapping[str, SpecOutcome]]
+) -> Comparison:
+    """Per mode and spec: a regression is a spec that passes (or is skipped) with the
+    real tool and does not with ours. Modes only one side ran are not compared."""
+    result = Comparison()
+    for mode in sorted(set(real) & set(ours)):
+        for spec in sorted(set(real[mode]) | set(ours[mode])):
+            r = real[mode].get(spec, SpecOutcome(spec, MISSING))
+            o = ours[mode].get(spec, SpecOutcome(spec, MISSING))
+            if r.status in OK and o.status not in OK:
+                ours_passed = {t.name for t in o.tests if t.status == PASSED}
+                lost = tuple(
+                    t.name for t in r.tests if t.status == PASSED and t.name not in ours_passed
+                )
+                result.regressions.append(Difference(mode, spec, r.status, o.status, lost))
+            elif o.status in OK and r.status not in OK:
+                result.improvements.append(Difference(mode, spec, r.status, o.status))
+    return result
+
+
+# ------------------------------------------------------------------------------ table
+
+
+def cell(outcome: SpecOutcome | None) -> str:
+    if outcome is None:
+        return ""
+    ran = outcome.passed + outcome.failed
+    if outcome.status == PASSED:
+        return f"pass {outcome.passed}/{ran}"
+    if outcome.status == SKIPPED:
+        return f"skip ({outcome.skipped})"
+    if outcome.status == FAILED:
+        return f"**FAIL** {outcome.passed}/{ran}" if ran else "**FAIL** (file)"
+    return outcome.status
+
+
+def render_table(runs: Mapping[tuple[str, str], Mapping[str, SpecOutcome]]) -> str:
+    """A markdown table: one row per spec, one column per (mode, tool) run, in the
+    order given; a last row with the passed/total test counts."""
+    columns = list(runs)
+    specs = sorted({spec for outcomes in runs.values() for spec in outcomes})
+    head = "| spec | " + " | ".join(f"{mode}: {tool}" for mode, tool in columns) + " |"
+    lines = [head, "|---" * (len(columns) + 1) + "|"]
+    for spec in specs:
+        cells = [cell(runs[col].get(spec)) for col in columns]
+        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
+    totals = []
+    for col in columns:
+        outcomes = runs[col].values()
+        passed = sum(o.passed for o in outcomes)
+        ran = sum(o.passed + o.failed for o in outcomes)
+        files = sum(o.status in OK for o in outcomes)
+        totals.append(f"{passed}/{ran} tests, {files}/{len(outcomes)} files")
+    lines.append("| **total** | " + " | ".join(totals) + " |")
+    return "\n".join(lines)
+
+
+def first_lines(text: str, limit: int = 3, width: int = 300) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()][:limit]
+    return " / ".join(lines)[:width]
+
+
+def render_failures(runs: Mapping[tuple[str, str], Mapping[str, SpecOutcome]]) -> str:
+    """One line per failed test (or failed spec file), with its first message lines."""
+    out = []
+    for (mode, tool), outcomes in runs.items():
+        for spec, outcome in outcomes.items():
+            if outcome.status in OK:
+                continue
+            failed = [t for t in outcome.tests if t.status == FAILED]
+            if outcome.message or not failed:
+                out.append(
+                    f"- {mode}: {tool}: {spec} [{outcome.status}]: "
+                    f"{first_lines(outcome.message) or '(no message)'}"
+                )
+            for test in failed:
+                out.append(f"- {mode}: {tool}: {spec} > {test.name}: {first_lines(test.message)}")
+    return "\n".join(out)
