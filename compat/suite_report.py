@@ -11,13 +11,17 @@ A spec file's outcome:
            in a hook)
   missing  the spec exists but vitest reported nothing for it (vitest died)
   not-run  the build failed, so the suite did not run
+
+A spec that did not pass can be run again (`merge_rerun`): its outcome is then the last
+run's, with `attempts` > 1 and the first run's failure kept in `first_failure`, so a
+spec that passes only on a second run shows as such in the table ("pass 1/1, run 2").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -41,6 +45,8 @@ class SpecOutcome:
     status: str
     tests: tuple[CaseOutcome, ...] = ()
     message: str = ""  # the file-level error (import failure, crash)
+    attempts: int = 1
+    first_failure: str = ""  # with attempts > 1: what failed in the first run
 
     @property
     def passed(self) -> int:
@@ -61,6 +67,8 @@ class SpecOutcome:
             "failed": self.failed,
             "skipped": self.skipped,
             "message": self.message,
+            "attempts": self.attempts,
+            "first_failure": self.first_failure,
             "tests": [
                 {"name": t.name, "status": t.status, "message": t.message} for t in self.tests
             ],
@@ -71,7 +79,20 @@ class SpecOutcome:
         tests = tuple(
             CaseOutcome(t["name"], t["status"], t.get("message", "")) for t in data["tests"]
         )
-        return cls(spec, data["status"], tests, data.get("message", ""))
+        return cls(
+            spec,
+            data["status"],
+            tests,
+            data.get("message", ""),
+            data.get("attempts", 1),
+            data.get("first_failure", ""),
+        )
+
+    def failure_summary(self) -> str:
+        """The file-level error and every failed test, one line each joined by "; "."""
+        parts = [first_lines(self.message)] if self.message else []
+        parts += [f"{t.name}: {first_lines(t.message)}" for t in self.tests if t.status == FAILED]
+        return "; ".join(parts) or self.status
 
 
 def clean(text: str) -> str:
@@ -118,6 +139,24 @@ def parse_report(report: Mapping[str, Any], specs: Iterable[str]) -> dict[str, S
         else:
             outcomes[spec] = _spec_outcome(spec, raw)
     return outcomes
+
+
+def to_rerun(outcomes: Mapping[str, SpecOutcome]) -> list[str]:
+    """Specs worth running again: failed or missing (not those that did not run)."""
+    return [s for s, o in outcomes.items() if o.status in (FAILED, MISSING)]
+
+
+def merge_rerun(
+    outcomes: Mapping[str, SpecOutcome], rerun: Mapping[str, SpecOutcome]
+) -> dict[str, SpecOutcome]:
+    """`outcomes` with each spec of `rerun` replaced by its new outcome, counting the
+    attempt and keeping the first failure."""
+    merged = dict(outcomes)
+    for spec, new in rerun.items():
+        old = outcomes[spec]
+        first = old.first_failure or old.failure_summary()
+        merged[spec] = replace(new, attempts=old.attempts + 1, first_failure=first)
+    return merged
 
 
 def not_run(specs: Iterable[str], why: str) -> dict[str, SpecOutcome]:
@@ -175,12 +214,14 @@ def cell(outcome: SpecOutcome | None) -> str:
         return ""
     ran = outcome.passed + outcome.failed
     if outcome.status == PASSED:
-        return f"pass {outcome.passed}/{ran}"
-    if outcome.status == SKIPPED:
-        return f"skip ({outcome.skipped})"
-    if outcome.status == FAILED:
-        return f"**FAIL** {outcome.passed}/{ran}" if ran else "**FAIL** (file)"
-    return outcome.status
+        text = f"pass {outcome.passed}/{ran}"
+    elif outcome.status == SKIPPED:
+        text = f"skip ({outcome.skipped})"
+    elif outcome.status == FAILED:
+        text = f"**FAIL** {outcome.passed}/{ran}" if ran else "**FAIL** (file)"
+    else:
+        text = outcome.status
+    return f"{text}, run {outcome.attempts}" if outcome.attempts > 1 else text
 
 
 def render_table(runs: Mapping[tuple[str, str], Mapping[str, SpecOutcome]]) -> str:
@@ -215,6 +256,11 @@ def render_failures(runs: Mapping[tuple[str, str], Mapping[str, SpecOutcome]]) -
     for (mode, tool), outcomes in runs.items():
         for spec, outcome in outcomes.items():
             if outcome.status in OK:
+                if outcome.attempts > 1:
+                    out.append(
+                        f"- {mode}: {tool}: {spec} passed on run {outcome.attempts}; "
+                        f"run 1: {first_lines(outcome.first_failure)}"
+                    )
                 continue
             failed = [t for t in outcome.tests if t.status == FAILED]
             if outcome.message or not failed:

@@ -180,3 +180,55 @@ def test_render_failures_one_line_per_failed_test_or_file() -> None:
 def test_first_lines_limits() -> None:
     assert sr.first_lines("a\n\n b \nc\nd", limit=3) == "a / b / c"
     assert sr.first_lines("x" * 500, width=10) == "x" * 10
+
+
+def test_rerun_merge_counts_attempts_and_keeps_the_first_failure() -> None:
+    first = sr.parse_report(REPORT, SPECS)
+    assert sr.to_rerun(first) == ["b.spec.ts", "d.spec.ts", "e.spec.ts", "f.spec.ts"]
+    assert sr.to_rerun(sr.not_run(SPECS, "build failed")) == []
+    second = sr.parse_report(
+        {"testResults": [spec("b.spec.ts", "passed", case("ok", "passed"), case("bad", "passed"))]},
+        ["b.spec.ts", "f.spec.ts"],
+    )
+    merged = sr.merge_rerun(first, second)
+    b, f = merged["b.spec.ts"], merged["f.spec.ts"]
+    assert (b.status, b.attempts) == (sr.PASSED, 2)
+    assert (
+        b.first_failure
+        == "grp > bad: AssertionError: expected 'x' to contain 'y' / at b.spec.ts:3:1"
+    )
+    assert (f.status, f.attempts, f.first_failure) == (sr.MISSING, 2, "not in vitest's report")
+    assert merged["a.spec.ts"] is first["a.spec.ts"]
+    assert merged["d.spec.ts"] is first["d.spec.ts"]  # not rerun: unchanged
+    third = sr.merge_rerun(merged, {"f.spec.ts": sr.SpecOutcome("f.spec.ts", sr.PASSED)})
+    assert third["f.spec.ts"].attempts == 3
+    assert third["f.spec.ts"].first_failure == "not in vitest's report"  # still run 1's
+    assert sr.SpecOutcome.from_json("b.spec.ts", b.to_json()) == b
+
+
+def test_rerun_shows_in_table_and_failures() -> None:
+    outcome = sr.SpecOutcome(
+        "r.spec.ts",
+        sr.PASSED,
+        (sr.CaseOutcome("t", sr.PASSED),),
+        attempts=2,
+        first_failure="t: Error: Test timed out in 5000ms.",
+    )
+    runs = {("test", "real"): {"r.spec.ts": outcome}}
+    assert "| r.spec.ts | pass 1/1, run 2 |" in sr.render_table(runs)
+    assert sr.render_failures(runs) == (
+        "- test: real: r.spec.ts passed on run 2; run 1: t: Error: Test timed out in 5000ms."
+    )
+
+
+def test_failure_summary_lists_the_file_error_and_each_failed_test() -> None:
+    out = sr.parse_report(REPORT, SPECS)
+    assert out["d.spec.ts"].failure_summary() == "Error: Cannot find module 'nope'"
+    two = sr.SpecOutcome(
+        "x.spec.ts",
+        sr.FAILED,
+        (sr.CaseOutcome("a", sr.FAILED, "E1\nstack"), sr.CaseOutcome("b", sr.FAILED, "E2")),
+        message="hook failed",
+    )
+    assert two.failure_summary() == "hook failed; a: E1 / stack; b: E2"
+    assert sr.SpecOutcome("y.spec.ts", sr.MISSING).failure_summary() == "missing"
