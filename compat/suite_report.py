@@ -30,6 +30,8 @@ OK = frozenset({PASSED, SKIPPED})
 # vitest's JSON reporter: passed | failed | skipped | pending | todo | disabled
 _SKIPPED_TEST = frozenset({"skipped", "pending", "todo", "disabled"})
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TIMEOUT_PLACEHOLDER = "Error: STACK_TRACE_ERROR"
+_SPEC_FRAME = re.compile(r"([\w.-]+\.spec\.ts:\d+:\d+)")
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,16 @@ def _test_outcome(raw: Mapping[str, Any]) -> CaseOutcome:
     if status in _SKIPPED_TEST:
         return CaseOutcome(name, SKIPPED)
     messages = raw.get("failureMessages") or [f"test status {status!r}"]
-    return CaseOutcome(name, FAILED, clean(str(messages[0])))
+    message = clean(str(messages[0]))
+    if message.startswith(_TIMEOUT_PLACEHOLDER):
+        # vitest's JSON report keeps the placeholder error its timeouts are made from,
+        # not the "Test timed out in N ms" its console shows
+        took = float(raw.get("duration") or 0) / 1000
+        message = (
+            f"Error: timed out after {took:.1f} s (vitest's JSON report: STACK_TRACE_ERROR)"
+            + message[len(_TIMEOUT_PLACEHOLDER) :]
+        )
+    return CaseOutcome(name, FAILED, message)
 
 
 def _spec_outcome(spec: str, raw: Mapping[str, Any]) -> SpecOutcome:
@@ -246,8 +257,13 @@ def render_table(runs: Mapping[tuple[str, str], Mapping[str, SpecOutcome]]) -> s
 
 
 def first_lines(text: str, limit: int = 3, width: int = 300) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()][:limit]
-    return " / ".join(lines)[:width]
+    """Up to `limit` message lines (stack frames left out) joined by " / ", then where
+    in a spec file it happened, e.g. "AssertionError: ... (at panic.spec.ts:138:27)"."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    message = [line for line in lines if not line.startswith("at ")][:limit]
+    frames = (_SPEC_FRAME.search(line) for line in lines if line.startswith("at "))
+    where = next((m.group(1) for m in frames if m), None)
+    return (" / ".join(message)[:width] + (f" (at {where})" if where else "")).strip()
 
 
 def render_failures(runs: Mapping[tuple[str, str], Mapping[str, SpecOutcome]]) -> str:

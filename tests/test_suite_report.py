@@ -45,7 +45,9 @@ REPORT = {
             case(
                 "bad",
                 "failed",
-                "\x1b[31mAssertionError: expected 'x' to contain 'y'\x1b[39m\n    at b.spec.ts:3:1",
+                "\x1b[31mAssertionError: expected 'x' to contain 'y'\x1b[39m\n"
+                "    at /abs/src/test/tests/b.spec.ts:3:1\n"
+                "    at process.processTicksAndRejections (node:internal/process/task_queues:103:5)",
             ),
         ),
         spec("c.spec.ts", "passed", case("later", "skipped"), case("todo", "todo")),
@@ -167,7 +169,7 @@ def test_render_failures_one_line_per_failed_test_or_file() -> None:
     lines = sr.render_failures(runs).splitlines()
     assert lines[0] == (
         "- test-panic-unwind: ours: b.spec.ts > grp > bad: "
-        "AssertionError: expected 'x' to contain 'y' / at b.spec.ts:3:1"
+        "AssertionError: expected 'x' to contain 'y' (at b.spec.ts:3:1)"
     )
     assert lines[1] == (
         "- test-panic-unwind: ours: d.spec.ts [failed]: Error: Cannot find module 'nope'"
@@ -177,9 +179,29 @@ def test_render_failures_one_line_per_failed_test_or_file() -> None:
     assert len(lines) == 4  # passed and skipped specs are not listed
 
 
-def test_first_lines_limits() -> None:
+def test_first_lines_limits_and_location() -> None:
     assert sr.first_lines("a\n\n b \nc\nd", limit=3) == "a / b / c"
     assert sr.first_lines("x" * 500, width=10) == "x" * 10
+    stack = "E: no\n  at f (file:///x/node_modules/r.js:1:2)\n  at /t/tests/k.spec.ts:9:7\n  at /t/tests/j.spec.ts:1:1"
+    assert sr.first_lines(stack) == "E: no (at k.spec.ts:9:7)"
+    assert sr.first_lines("  at only.js:1:1") == ""
+
+
+def test_vitest_timeout_placeholder_becomes_a_timeout_message() -> None:
+    raw = case(
+        "slow",
+        "failed",
+        "Error: STACK_TRACE_ERROR\n    at task (file:///n/chunk.js:1:2)\n    at /t/tests/r.spec.ts:39:3",
+    )
+    raw["duration"] = 5031.3
+    out = sr.parse_report({"testResults": [spec("r.spec.ts", "failed", raw)]}, ["r.spec.ts"])
+    message = out["r.spec.ts"].tests[0].message
+    assert message.startswith(
+        "Error: timed out after 5.0 s (vitest's JSON report: STACK_TRACE_ERROR)\n"
+    )
+    assert sr.first_lines(message) == (
+        "Error: timed out after 5.0 s (vitest's JSON report: STACK_TRACE_ERROR) (at r.spec.ts:39:3)"
+    )
 
 
 def test_rerun_merge_counts_attempts_and_keeps_the_first_failure() -> None:
@@ -195,7 +217,7 @@ def test_rerun_merge_counts_attempts_and_keeps_the_first_failure() -> None:
     assert (b.status, b.attempts) == (sr.PASSED, 2)
     assert (
         b.first_failure
-        == "grp > bad: AssertionError: expected 'x' to contain 'y' / at b.spec.ts:3:1"
+        == "grp > bad: AssertionError: expected 'x' to contain 'y' (at b.spec.ts:3:1)"
     )
     assert (f.status, f.attempts, f.first_failure) == (sr.MISSING, 2, "not in vitest's report")
     assert merged["a.spec.ts"] is first["a.spec.ts"]
