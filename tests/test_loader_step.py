@@ -142,3 +142,47 @@ def test_export_signatures() -> None:
     from worker_build.wasm.module import parse_module
 
     assert step.export_signatures(parse_module(PLAIN)) == {"add": (("i32", "i32"), ("i32",))}
+
+
+def test_a_started_translation_reads_the_module_as_it_was_and_is_joined(tmp_path: Path) -> None:
+    d = staging(tmp_path, LEGACY)
+    (tmp_path / "exnref.wasm").write_bytes(PLAIN)
+    go = tmp_path / "go"
+    # a stand-in wasm-opt that starts reading only once the test says so (after the
+    # Worker's module was replaced, as the main wasm-opt does), then keeps its input
+    wasm_opt = fake_exe(
+        tmp_path / "bin" / "wasm-opt",
+        f'while [ ! -e {go} ]; do sleep 0.01; done\ncp "$1" {tmp_path}/seen.wasm\n'
+        f'while [ "$1" != "-o" ]; do shift; done\ncp {tmp_path}/exnref.wasm "$2"',
+    )
+    job = step.start_translation(wasm_opt, d)
+    assert job.argv[1] == str(d / step.TRANSLATION_SOURCE)
+    optimised = d / "index_bg.wasm-opt.wasm"
+    optimised.write_bytes(LEGACY + b"\x00\x03\x01x\x00")  # still legacy, other bytes
+    optimised.replace(d / "index_bg.wasm")
+    go.touch()
+    info = step.emit_loader(d, wasm_opt=wasm_opt, translation=job)
+    assert job.child.returncode == 0
+    assert (tmp_path / "seen.wasm").read_bytes() == LEGACY  # wasm-bindgen's bytes
+    assert info.translated_to_exnref and info.files == ["loader.py", "loader_bg.wasm"]
+    assert (d / "loader_bg.wasm").read_bytes() == PLAIN
+
+
+def test_a_started_translation_that_fails_fails_the_loader(tmp_path: Path) -> None:
+    d = staging(tmp_path, LEGACY)
+    wasm_opt = fake_exe(tmp_path / "bin" / "wasm-opt", "echo 'out of memory' >&2; exit 2")
+    job = step.start_translation(wasm_opt, d)
+    with pytest.raises(CommandFailedError, match="exited with code 2") as info:
+        step.emit_loader(d, wasm_opt=wasm_opt, translation=job)
+    assert "out of memory" in info.value.output and info.value.fix == step.TRANSLATE_FIX
+    assert not (d / "loader.py").exists()
+
+
+def test_a_translation_the_module_does_not_need_is_stopped(tmp_path: Path) -> None:
+    d = staging(tmp_path, PLAIN)
+    wasm_opt = fake_exe(tmp_path / "bin" / "wasm-opt", "exec sleep 600")  # never finishes
+    job = step.start_translation(wasm_opt, d)
+    info = step.emit_loader(d, wasm_opt=wasm_opt, translation=job)
+    assert job.child.returncode is not None  # ended and reaped
+    assert info.files == ["loader.py"] and not info.translated_to_exnref
+    assert not (d / "loader_bg.wasm").exists()

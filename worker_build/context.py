@@ -13,6 +13,7 @@ from typing import Any
 
 from worker_build.crate import Crate
 from worker_build.options import BuildOptions
+from worker_build.proc import Background
 from worker_build.toolchain import Toolchain
 from worker_build.tools import Tool
 
@@ -27,6 +28,9 @@ class BuildContext:
     artifact: Path | None = None  # the .wasm cargo produced
     notes: list[str] = field(default_factory=list)  # shown in the summary
     facts: dict[str, Any] = field(default_factory=dict)  # for the summary / JSON report
+    # Commands one step starts in the background and a later step joins, by name; the
+    # pipeline stops whatever is left when the build ends (failed or interrupted).
+    jobs: dict[str, Background] = field(default_factory=dict)
 
     @property
     def bindgen_dir(self) -> Path:

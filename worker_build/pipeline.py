@@ -1,9 +1,14 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> toolchain -> cargo build -> wasm-bindgen -> [wasm-opt] -> producers
-    -> bundle -> [python loader] -> verify -> install
+    pre-flight -> toolchain -> cargo build -> wasm-bindgen -> [loader translation]
+    -> [wasm-opt] -> producers -> bundle -> [python loader] -> verify -> install
 
-Options add or drop steps here and nowhere else. Everything is written to a
+Options add or drop steps here and nowhere else. One step works in the
+background: `loader translation` starts wasm-opt --translate-to-exnref on
+wasm-bindgen's module and returns, so that it runs beside the main wasm-opt
+(binaryen's wasm-opt is single-threaded, and wasmtime needs that exnref copy);
+`python loader` joins it. Its failure is reported by `python loader`, and a
+build that fails or is interrupted before then stops it. Everything is written to a
 staging directory under the build lock; the `install` step is the only one
 that touches the user's output directory.
 """
@@ -22,6 +27,8 @@ from worker_build import incremental, output, toolchain
 from worker_build import options as options_mod
 from worker_build.context import BuildContext
 from worker_build.options import BuildOptions, RawArgs
+from worker_build.toolchain import EhEncoding
+from worker_build.tools import Tool
 
 
 class Reporter(Protocol):
@@ -90,6 +97,27 @@ def _bundle(ctx: BuildContext) -> None:
     bundle.run(ctx)
 
 
+TRANSLATION_JOB = "loader translation (background)"
+
+
+def _loader_wasm_opt(ctx: BuildContext) -> Tool:
+    """wasm-opt for the loader's exnref copy, even when the build does not optimise."""
+    tool = ctx.tools.get("wasm-opt")
+    if tool is None:
+        from worker_build import tools
+
+        tool = tools.wasm_opt(ctx.options.crate_path, ctx.options.install_policy)
+        ctx.tools["wasm-opt"] = tool
+    return tool
+
+
+def _start_loader_translation(ctx: BuildContext) -> None:
+    from worker_build.steps import loader
+
+    job = loader.start_translation(_loader_wasm_opt(ctx).path, ctx.bindgen_dir)
+    ctx.jobs[TRANSLATION_JOB] = job
+
+
 def _loader(ctx: BuildContext) -> None:
     from worker_build.steps import loader
 
@@ -97,14 +125,12 @@ def _loader(ctx: BuildContext) -> None:
     if wasm_opt_tool is None and ctx.options.panic_unwind:
         # The loader may need wasm-opt to translate legacy EH to exnref even
         # when the build itself did not optimise.
-        from worker_build import tools
-
-        wasm_opt_tool = tools.wasm_opt(ctx.options.crate_path, ctx.options.install_policy)
-        ctx.tools["wasm-opt"] = wasm_opt_tool
+        wasm_opt_tool = _loader_wasm_opt(ctx)
     info = loader.emit_loader(
         ctx.bindgen_dir,
         wasm_opt=wasm_opt_tool.path if wasm_opt_tool else None,
         worker=loader.WorkerPaths(ctx.options.crate_path, ctx.options.out_dir),
+        translation=ctx.jobs.get(TRANSLATION_JOB),
     )
     for name in info.files:
         shutil.copyfile(ctx.bindgen_dir / name, ctx.out_dir / name)
@@ -119,12 +145,22 @@ def _verify(ctx: BuildContext) -> None:
     verify.run(ctx)
 
 
+def translates_for_loader(options: BuildOptions) -> bool:
+    """Whether the module will likely hold legacy EH, which the loader must translate:
+    unwind builds unless exnref was asked for (rustc 1.96 defaults to legacy). Abort
+    builds get wasm-bindgen's exnref wrappers. A wrong guess costs only time: the
+    loader step translates what it finds, and stops a translation it does not need."""
+    return options.panic_unwind and options.eh_encoding is not EhEncoding.EXNREF
+
+
 def plan(options: BuildOptions) -> list[Step]:
     steps = [
         Step("toolchain", _toolchain),
         Step("cargo build", _cargo),
         Step("wasm-bindgen", _bindgen),
     ]
+    if options.loader and translates_for_loader(options):
+        steps.append(Step(TRANSLATION_JOB, _start_loader_translation))
     if options.wasm_opt_args is not None:
         steps.append(Step("wasm-opt", _wasm_opt))
     steps.append(Step("producers", _producers))
@@ -193,6 +229,8 @@ def build(
             if finish is not None:
                 finish(result)
         finally:
+            for job in ctx.jobs.values():  # before their files go: none outlives the build
+                job.stop()
             shutil.rmtree(staging, ignore_errors=True)
     return result
 

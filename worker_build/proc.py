@@ -222,3 +222,51 @@ def _run_tee(
     if check and returncode != 0:
         raise CommandFailedError(args, returncode, stdout, fix)
     return result
+
+
+class Background:
+    """A command started now and joined later, while this process does other work
+    (e.g. a second wasm-opt beside the main one, on another core).
+
+    It runs in its own process group (`spawn`), so a terminal's Ctrl-C does not reach
+    it: whoever starts one must `join()` or `stop()` it, even on errors (the pipeline
+    stops every job a failed or interrupted build left). Output goes to a temporary
+    file, so the child never blocks on a full pipe while nobody reads it.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        env: Mapping[str, str] | None = None,
+        fix: str | None = None,
+    ) -> None:
+        import tempfile
+
+        self.fix = fix
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by join or stop)
+        try:
+            self.child = spawn(argv, stdout=self._output, env=env, fix=fix)
+        except BaseException:
+            self._output.close()
+            raise
+        self.argv = [str(a) for a in self.child.args]  # type: ignore[union-attr]
+
+    def join(self) -> Result:
+        """Wait for it; its Result, or CommandFailedError as `run` raises it."""
+        try:
+            returncode = self.child.wait()
+        except BaseException:
+            self.stop()
+            raise
+        self._output.seek(0)
+        output = self._output.read().decode(errors="replace")
+        self._output.close()
+        if returncode != 0:
+            raise CommandFailedError(self.argv, returncode, output, self.fix)
+        return Result(self.argv, returncode, output, "")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End it (SIGTERM, then SIGKILL after `timeout`) and reap it; idempotent."""
+        stop_group(self.child, timeout)
+        self._output.close()

@@ -8,10 +8,19 @@ the Worker itself keeps using `index_bg.wasm`.
 A Worker crate (its glue exports a handler such as `fetch`) cannot run on wasmtime:
 its loader serves the build in workerd instead (templates/worker_loader.py.tmpl,
 worker_build/serve/emit.py), and needs neither wasmtime nor `loader_bg.wasm`.
+
+The translation is most of this step's cost, so the pipeline starts it early
+(`start_translation`, right after wasm-bindgen): it translates wasm-bindgen's
+module while the main wasm-opt optimises the Worker's copy, on another core.
+`emit_loader` then joins it when the final module does hold legacy EH, and
+stops it otherwise. The exnref copy is therefore made from the module before
+wasm-opt; both have the same exports and the same behaviour.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +35,10 @@ from worker_build.wasm.module import Module, parse_module
 
 LOADER_FILE = "loader.py"
 EXNREF_FILE = "loader_bg.wasm"
+# wasm-bindgen's module as the background translation reads it: wasm-opt and the
+# producers step replace index_bg.wasm by rename, this hard link keeps the old bytes.
+TRANSLATION_SOURCE = "loader_src.wasm"
+TRANSLATE_FIX = "the Python loader needs binaryen's wasm-opt (version 117 or newer)"
 GLUE_FILES = ("index_bg.js", "index.js")  # index_bg.js only exists with some bindgen layouts
 
 
@@ -96,12 +109,26 @@ def export_signatures(module: Module) -> dict[str, WasmSig]:
     return sigs
 
 
+def translate_command(wasm_opt: Path, source: Path, target: Path) -> list[str]:
+    return [str(wasm_opt), str(source), *WASM_OPT_FEATURES, "--translate-to-exnref", "-g",
+            "-o", str(target)]  # fmt: skip
+
+
 def translate_to_exnref(wasm_opt: Path, source: Path, target: Path) -> None:
-    proc.run(
-        [str(wasm_opt), str(source), *WASM_OPT_FEATURES, "--translate-to-exnref", "-g",
-         "-o", str(target)],
-        fix="the Python loader needs binaryen's wasm-opt (version 117 or newer)",
-    )  # fmt: skip
+    proc.run(translate_command(wasm_opt, source, target), fix=TRANSLATE_FIX)
+
+
+def start_translation(wasm_opt: Path, staging: Path) -> proc.Background:
+    """Start translating staging/index_bg.wasm, as it is now, into staging/loader_bg.wasm
+    in the background. The caller joins or stops the returned job."""
+    source = staging / TRANSLATION_SOURCE
+    try:
+        os.link(staging / "index_bg.wasm", source)
+    except OSError:  # a filesystem without hard links
+        shutil.copyfile(staging / "index_bg.wasm", source)
+    return proc.Background(
+        translate_command(wasm_opt, source, staging / EXNREF_FILE), fix=TRANSLATE_FIX
+    )
 
 
 def _check_wasmtime_accepts(path: Path) -> None:
@@ -119,10 +146,16 @@ def _check_wasmtime_accepts(path: Path) -> None:
 
 
 def emit_loader(
-    staging: Path, *, wasm_opt: Path | None, worker: WorkerPaths | None = None
+    staging: Path,
+    *,
+    wasm_opt: Path | None,
+    worker: WorkerPaths | None = None,
+    translation: proc.Background | None = None,
 ) -> LoaderInfo:
     """Write staging/loader.py (and loader_bg.wasm when the module uses legacy EH); for a
-    Worker crate, given `worker`, the loader that serves it in workerd."""
+    Worker crate, given `worker`, the loader that serves it in workerd. `translation`:
+    the job start_translation returned, if the pipeline started one; joined when the
+    module needs it, stopped (and its output removed) otherwise."""
     module_path = staging / "index_bg.wasm"
     glue_paths = [staging / name for name in GLUE_FILES if (staging / name).is_file()]
     if not module_path.is_file() or not glue_paths:
@@ -139,6 +172,9 @@ def emit_loader(
     )
     exports = worker_exports([f.name for f in glue.functions], tuple(c.name for c in glue.classes))
     if exports is not None and worker is not None:
+        if translation is not None:  # a Worker's loader needs no exnref copy
+            translation.stop()
+            (staging / EXNREF_FILE).unlink(missing_ok=True)
         text = render_worker_loader(exports, crate_dir=worker.crate_dir, out_dir=worker.out_dir)
         (staging / LOADER_FILE).write_text(text, encoding="utf-8")
         return LoaderInfo(
@@ -153,13 +189,16 @@ def emit_loader(
     wasm_file = module_path.name
     translated = "legacy" in inspect_bytes(data).encodings
     if translated:
-        if wasm_opt is None:
+        if translation is not None:
+            translation.join()
+        elif wasm_opt is None:
             raise ToolMissingError(
                 "the Python loader needs wasm-opt: this module uses legacy exception "
                 "handling, which wasmtime cannot run, and wasm-opt translates it to exnref",
                 "install binaryen's wasm-opt (npm i binaryen) or set WASM_OPT_BIN",
             )
-        translate_to_exnref(wasm_opt, module_path, staging / EXNREF_FILE)
+        else:
+            translate_to_exnref(wasm_opt, module_path, staging / EXNREF_FILE)
         if "legacy" in inspect_bytes((staging / EXNREF_FILE).read_bytes()).encodings:
             raise WorkerBuildError(
                 f"wasm-opt left legacy exception handling in {EXNREF_FILE}",
@@ -167,6 +206,9 @@ def emit_loader(
             )
         wasm_file = EXNREF_FILE
         files.append(EXNREF_FILE)
+    elif translation is not None:  # started for nothing: the module has no legacy EH
+        translation.stop()
+        (staging / EXNREF_FILE).unlink(missing_ok=True)
     _check_wasmtime_accepts(staging / wasm_file)
     rendered = emit.render_loader(glue, wasm_file)
     (staging / LOADER_FILE).write_text(rendered.text, encoding="utf-8")
