@@ -6,6 +6,8 @@ hand-made fixtures of the unit tests. Mutations flip, overwrite, insert, delete,
 duplicate and truncate bytes, and write extreme LEB128 values.
 
 Properties:
+* `scan_ranges` over several bodies laid end to end (as in a code section) gives
+  walk_body's result on each: summed counts and tag uses, or the first error;
 * verify never raises anything but InvalidWasmError / NoExceptionHandlingError
   (no IndexError, RecursionError, MemoryError, ...), and an InvalidWasmError
   offset always lies inside the input;
@@ -17,7 +19,7 @@ Properties:
   descheduled (not a speed assertion; speed lives in benchmarks/).
 
 Example counts (the report quotes them): MODULE_EXAMPLES + BODY_EXAMPLES +
-STRUCTURED_EXAMPLES per run.
+STRUCTURED_EXAMPLES + RANGES_EXAMPLES per run.
 """
 
 from __future__ import annotations
@@ -33,17 +35,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_verify import EXNREF, LEGACY, PLAIN, wb_module
-from wasmgen import END, catalogue, func_module, u_padded
+from wasmgen import END, catalogue, func_module, s, u, u_padded
 
 from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
 from worker_build.verify import verify_bytes
 from worker_build.wasm import code
+from worker_build.wasm.fast import scan_body, scan_ranges
 from worker_build.wasm.module import parse_module
 
 DATA = Path(__file__).parent / "data" / "verify"
 MODULE_EXAMPLES = 20_000
 BODY_EXAMPLES = 50_000
 STRUCTURED_EXAMPLES = 30_000
+RANGES_EXAMPLES = 10_000
 
 EXTREME_LEBS = [
     b"\xff\xff\xff\xff\x0f",  # u32 max
@@ -189,12 +193,12 @@ def _agree(body: bytes) -> None:
     except InvalidWasmError as e:
         slow = e
     try:
-        fast: list[int] | InvalidWasmError = code.scan_body(body, 0, len(body), False, fast_tags)
+        fast: list[int] | InvalidWasmError = scan_body(body, 0, len(body), False, fast_tags)
     except InvalidWasmError as e:
         fast = e
     clause_tags: code.TagUses = {}
     try:
-        clause_mode: list[int] | InvalidWasmError = code.scan_body(
+        clause_mode: list[int] | InvalidWasmError = scan_body(
             body, 0, len(body), False, clause_tags, True
         )
     except InvalidWasmError as e:
@@ -230,6 +234,25 @@ CONTROL = [
 
 
 INSTRUCTIONS = [enc for _, enc in catalogue()]
+# try_table block types of every form (the fast path skips them in Python) and tags
+# past one LEB byte.
+NAMING = [
+    b"\x1f\x7f\x01\x00" + u(300) + u(0), b"\x1f" + u(3) + b"\x01\x02\x00",
+    b"\x1f" + u(70000) + b"\x00", b"\x1f\x63\x70\x01\x03\x01", b"\x1f\x64" + s(9) + b"\x00",
+    b"\x1f\x64\x6f\x02\x01" + u(200) + u(0) + b"\x03\x00",
+    b"\x07" + u(129), b"\x08" + u(300), b"\x08" + u_padded(1, 5),
+]  # fmt: skip
+
+
+def long_br_table(rnd: random.Random) -> bytes:
+    """A br_table with more targets than the main expression takes (MAX_FAST_TARGETS),
+    sometimes with a wrong count, an over-long LEB or a truncated vector."""
+    n = rnd.randrange(16, 300)
+    count = u(n) if rnd.random() < 0.8 else rnd.choice([u_padded(n, 5), u(n + 5), b"\xff"])
+    targets = [u(rnd.randrange(4)) if rnd.random() < 0.95 else b"\x80" for _ in range(n + 1)]
+    if rnd.random() < 0.1:
+        del targets[rnd.randrange(len(targets)) :]
+    return b"\x0e" + count + b"".join(targets)
 
 
 def structured_body(seed: int) -> bytes:
@@ -240,8 +263,12 @@ def structured_body(seed: int) -> bytes:
         roll = rnd.random()
         if roll < 0.6:
             parts.append(rnd.choice(INSTRUCTIONS))
-        elif roll < 0.95:
+        elif roll < 0.9:
             parts.append(rnd.choice(CONTROL))
+        elif roll < 0.94:
+            parts.append(rnd.choice(NAMING))
+        elif roll < 0.96:
+            parts.append(long_br_table(rnd))
         else:
             parts.append(rnd.randbytes(rnd.randrange(1, 4)))
     return b"".join(parts) + rnd.choice([END, END + END, b""])
@@ -257,3 +284,45 @@ def test_fast_and_reference_decoders_agree_on_random_instruction_streams(seed: i
     body = structured_body(seed)
     with cpu_limit(2):
         _agree(body)
+
+
+@settings(
+    max_examples=RANGES_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(SEEDS)
+def test_scanning_many_bodies_at_once_agrees_with_the_reference(seed: int) -> None:
+    rnd = random.Random(seed)
+    bodies = [
+        structured_body(rnd.randrange(2**64))
+        if rnd.random() < 0.5
+        else mutate(rnd.choice(real_bodies()), rnd, max_edits=2)
+        if rnd.random() < 0.3
+        else rnd.choice(real_bodies())
+        for _ in range(rnd.randint(1, 8))
+    ]
+    data = b"".join(bodies)
+    ranges, pos = [], 0
+    for body in bodies:
+        ranges.append((pos, pos + len(body)))
+        pos += len(body)
+    slow_tags: code.TagUses = {}
+    totals, with_eh, error = [0] * code.N_SLOTS, 0, None
+    for index, (start, end) in enumerate(ranges):
+        try:
+            counts = code.walk_body(data, start, end, False, slow_tags)
+        except InvalidWasmError as e:
+            error = (index, e.reason, e.offset)
+            break
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        with_eh += any(counts)
+    fast_tags: code.TagUses = {}
+    with cpu_limit(2):
+        scan = scan_ranges(data, ranges, False, fast_tags)
+    if error is not None:
+        assert scan.error is not None, data.hex()
+        assert (scan.error[0], scan.error[1].reason, scan.error[1].offset) == error
+    else:
+        assert scan.error is None, (data.hex(), scan.error)
+        assert (scan.totals, scan.with_eh, fast_tags) == (totals, with_eh, slow_tags), data.hex()

@@ -25,6 +25,7 @@ from worker_build import verify_cli
 from worker_build.errors import NoExceptionHandlingError
 from worker_build.verify import inspect_file, verify_file
 from worker_build.wasm import code
+from worker_build.wasm.fast import scan_body
 from worker_build.wasm.module import parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
 
@@ -171,13 +172,13 @@ def our_functions(data: bytes) -> list[tuple[list[int], Counter[str], list[int]]
     for start, end in m.bodies:
         offsets = code.instruction_offsets(data, start, end, m.mem64)
         slow = code.walk_body(data, start, end, m.mem64)
-        fast = code.scan_body(data, start, end, m.mem64)
+        fast = scan_body(data, start, end, m.mem64)
         assert fast == slow, (start, fast, slow)
         counts = Counter({n: c for n, c in zip(names, slow, strict=True) if c})
         uses: code.TagUses = {}
         code.walk_body(data, start, end, m.mem64, uses)
         fast_uses: code.TagUses = {}
-        code.scan_body(data, start, end, m.mem64, fast_uses)
+        scan_body(data, start, end, m.mem64, fast_uses)
         assert fast_uses == uses
         for (use, tag), n in uses.items():
             counts[f"{'throw' if use == code.THROW_USE else 'catch'} {tag}"] += n

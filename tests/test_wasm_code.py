@@ -1,4 +1,4 @@
-"""Instruction decoding of function bodies (worker_build/wasm/code.py).
+"""Instruction decoding of function bodies (worker_build/wasm/code.py and fast.py).
 
 Every test runs both decoders: `walk_body` (reference) and `scan_body` (regex
 fast path with fallback) must give the same counts or the same error.
@@ -6,6 +6,7 @@ fast path with fallback) must give the same counts or the same error.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from wasmgen import END, I32, catalogue, func_module, s, u, u_padded, vec
 
 from worker_build.errors import InvalidWasmError
-from worker_build.wasm import code
+from worker_build.wasm import code, fast
 from worker_build.wasm import opcodes as ops
 
 BLOCK, LOOP, IF, ELSE, TRY, CATCH, THROW, RETHROW = (
@@ -27,8 +28,8 @@ NOP, DROP, I32_CONST = b"\x01", b"\x1a", b"\x41"
 def both(body: bytes, mem64: bool = False) -> dict[str, int]:
     """Counts by name from both decoders, which must agree."""
     slow = code.walk_body(body, 0, len(body), mem64)
-    assert code.scan_body(body, 0, len(body), mem64) == slow
-    assert code.scan_body(body, 0, len(body), mem64, None, True) == slow  # clause mode
+    assert fast.scan_body(body, 0, len(body), mem64) == slow
+    assert fast.scan_body(body, 0, len(body), mem64, None, True) == slow  # clause mode
     names = code.SLOT_NAMES + tuple(f"clause_{c}" for c in ops.CATCH_CLAUSES)
     return {n: c for n, c in zip(names, slow, strict=True) if c}
 
@@ -37,9 +38,9 @@ def both_fail(body: bytes, match: str, mem64: bool = False) -> InvalidWasmError:
     with pytest.raises(InvalidWasmError, match=match) as slow:
         code.walk_body(body, 0, len(body), mem64)
     for clauses in (False, True):
-        with pytest.raises(InvalidWasmError) as fast:
-            code.scan_body(body, 0, len(body), mem64, None, clauses)
-        assert (fast.value.reason, fast.value.offset) == (slow.value.reason, slow.value.offset)
+        with pytest.raises(InvalidWasmError) as quick:
+            fast.scan_body(body, 0, len(body), mem64, None, clauses)
+        assert (quick.value.reason, quick.value.offset) == (slow.value.reason, slow.value.offset)
     return slow.value
 
 
@@ -47,7 +48,7 @@ def fast_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_fallback(*args: object) -> list[int]:
         raise AssertionError("scan_body fell back to walk_body")
 
-    monkeypatch.setattr(code, "walk_body", no_fallback)
+    monkeypatch.setattr(fast, "walk_body", no_fallback)
 
 
 @pytest.mark.parametrize(("label", "enc"), catalogue())
@@ -57,7 +58,7 @@ def test_every_known_instruction_decodes_on_the_fast_path(
     body = enc + enc + END
     assert code.walk_body(body, 0, len(body)) == [0] * code.N_SLOTS
     fast_path_only(monkeypatch)
-    assert code.scan_body(body, 0, len(body)) == [0] * code.N_SLOTS
+    assert fast.scan_body(body, 0, len(body)) == [0] * code.N_SLOTS
 
 
 def test_all_instructions_in_one_body() -> None:
@@ -105,9 +106,9 @@ def test_tag_uses_from_both_decoders(monkeypatch: pytest.MonkeyPatch) -> None:
     assert slow == expected
     fast_path_only(monkeypatch)
     for clauses in (False, True):
-        fast: dict[tuple[int, int], int] = {}
-        counts = code.scan_body(body, 0, len(body), False, fast, clauses)
-        assert fast == expected
+        uses: dict[tuple[int, int], int] = {}
+        counts = fast.scan_body(body, 0, len(body), False, uses, clauses)
+        assert uses == expected
         assert counts[code.CLAUSE_SLOT_BASE :] == [1, 1, 0, 1]
 
 
@@ -115,6 +116,45 @@ def test_many_clauses_and_targets_take_the_slow_path_and_agree() -> None:
     clauses = vec([b"\x02" + u(0)] * 9 + [b"\x00" + u_padded(3, 5) + u(0)])
     body = TRY_TABLE + clauses + END + b"\x0e" + vec([u(i % 3) for i in range(200)]) + u(0) + END
     assert both(body) == {"try_table": 1, "clause_catch_all": 9, "clause_catch": 1}
+
+
+@pytest.mark.parametrize("blocktype", [b"\x40", b"\x7f", b"\x63\x70", b"\x64\x05", b"\x85\x01"])
+def test_long_br_tables_stay_on_the_fast_path(
+    blocktype: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # big `match` statements: the main expression stops at each br_table with more
+    # than MAX_FAST_TARGETS targets, Python reads it, and decoding resumes after it
+    table = b"\x0e" + vec([u(i % 3) for i in range(200)]) + u(0)
+    catches = vec([b"\x00" + u(300) + u(0), b"\x03" + u(0)])
+    body = (
+        BLOCK + BLOCK + BLOCK + I32_CONST + s(1) + table + END + END + END
+        + b"\x1f" + blocktype + catches + THROW + u(300) + END
+        + TRY + I32_CONST + s(0) + table + CATCH + u(2) + END + table + END
+    )  # fmt: skip
+    slow: dict[tuple[int, int], int] = {}
+    expected = code.walk_body(body, 0, len(body), False, slow)
+    assert slow == {(code.CATCH_USE, 300): 1, (code.THROW_USE, 300): 1, (code.CATCH_USE, 2): 1}
+    fast_path_only(monkeypatch)
+    for immediates in (False, True):
+        uses: dict[tuple[int, int], int] = {}
+        assert fast.scan_body(body, 0, len(body), False, uses, immediates) == expected
+        assert uses == slow
+    assert expected[code.CLAUSE_SLOT_BASE :] == [1, 0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x0e" + vec([u(0)] * 20) + END,  # a count of 20 with 21 targets: one short
+        b"\x0e" + vec([u(0)] * 20) + u(0),  # no final end after the br_table
+        b"\x0e" + vec([u(0)] * 20) + u(0) + END + b"\x01",  # a byte after the final end
+        b"\x0e" + u_padded(20, 6) + b"\x00" * 21 + END,  # an over-long count
+    ],
+)
+def test_long_br_table_errors_are_the_reference_errors(body: bytes) -> None:
+    with pytest.raises(InvalidWasmError) as slow:
+        code.walk_body(body, 0, len(body))
+    both_fail(body, re.escape(slow.value.reason))
 
 
 @pytest.mark.parametrize(
@@ -208,15 +248,15 @@ def test_fast_path_handles_typical_bodies_without_fallback(monkeypatch: pytest.M
     )  # fmt: skip
     expected = both(body)
     fast_path_only(monkeypatch)
-    counts = code.scan_body(body, 0, len(body))
+    counts = fast.scan_body(body, 0, len(body))
     assert {n: c for n, c in zip(code.SLOT_NAMES, counts, strict=False) if c} == expected
 
 
 def test_scan_body_respects_bounds_inside_a_larger_buffer() -> None:
     data = b"\x41" + NOP + END + b"\x41"  # a body in the middle of unrelated bytes
-    assert code.scan_body(data, 1, 3) == code.walk_body(data, 1, 3) == [0] * code.N_SLOTS
+    assert fast.scan_body(data, 1, 3) == code.walk_body(data, 1, 3) == [0] * code.N_SLOTS
     with pytest.raises(InvalidWasmError, match="unexpected end") as e:
-        code.scan_body(data + b"\x0b", 3, 4)  # a lone i32.const: the 0x0b is out of bounds
+        fast.scan_body(data + b"\x0b", 3, 4)  # a lone i32.const: the 0x0b is out of bounds
     assert e.value.offset == 4
 
 

@@ -24,8 +24,8 @@ without the check.
 
 from __future__ import annotations
 
+import copy
 import os
-from dataclasses import dataclass, replace
 
 from worker_build.errors import NoExceptionHandlingError
 from worker_build.wasm.code import (
@@ -36,7 +36,7 @@ from worker_build.wasm.code import (
     THROW_USE,
     TagUses,
 )
-from worker_build.wasm.module import Module, parse_module
+from worker_build.wasm.module import Module, Record, parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
 from worker_build.wasm.scan import scan_module
 
@@ -68,16 +68,29 @@ def _p(name: str | None) -> str:
     return text if text.isprintable() else repr(text)
 
 
-@dataclass(frozen=True)
-class Tag:
-    index: int
-    imported: bool
-    type_index: int
-    params: tuple[str, ...] | None  # None when the type is not a function type
-    module: str | None = None  # import module / name, for imported tags
-    name: str | None = None
-    throws: int = 0  # `throw` instructions naming this tag
-    catches: int = 0  # legacy `catch` + try_table `catch`/`catch_ref` clauses naming it
+class Tag(Record):
+    __slots__ = ("catches", "imported", "index", "module", "name", "params", "throws",
+                 "type_index")  # fmt: skip
+
+    def __init__(
+        self,
+        index: int,
+        imported: bool,
+        type_index: int,
+        params: tuple[str, ...] | None,  # None when the type is not a function type
+        module: str | None = None,  # import module / name, for imported tags
+        name: str | None = None,
+        throws: int = 0,  # `throw` instructions naming this tag
+        catches: int = 0,  # legacy `catch` + try_table `catch`/`catch_ref` clauses naming it
+    ) -> None:
+        self.index = index
+        self.imported = imported
+        self.type_index = type_index
+        self.params = params
+        self.module = module
+        self.name = name
+        self.throws = throws
+        self.catches = catches
 
     @property
     def bindgen_js(self) -> bool:
@@ -103,15 +116,27 @@ class Tag:
         return f"tag {self.index} {sig} {where}: thrown {self.throws}, caught {self.catches}"
 
 
-@dataclass(frozen=True)
-class BindgenInfo:
-    instance_terminated: bool  # export __instance_terminated (abort flag global)
-    abort_handler: bool  # export __abort_handler
-    reset_state_exports: tuple[str, ...]  # exports about resetting the instance, if any
-    jstag_import: str | None  # full import names of the JS tags
-    wrapped_jstag_import: str | None
-    panic_error_import: str | None
-    rethrow_import: str | None
+class BindgenInfo(Record):
+    __slots__ = ("abort_handler", "instance_terminated", "jstag_import", "panic_error_import",
+                 "reset_state_exports", "rethrow_import", "wrapped_jstag_import")  # fmt: skip
+
+    def __init__(
+        self,
+        instance_terminated: bool,  # export __instance_terminated (abort flag global)
+        abort_handler: bool,  # export __abort_handler
+        reset_state_exports: tuple[str, ...],  # exports about resetting the instance, if any
+        jstag_import: str | None,  # full import names of the JS tags
+        wrapped_jstag_import: str | None,
+        panic_error_import: str | None,
+        rethrow_import: str | None,
+    ) -> None:
+        self.instance_terminated = instance_terminated
+        self.abort_handler = abort_handler
+        self.reset_state_exports = reset_state_exports
+        self.jstag_import = jstag_import
+        self.wrapped_jstag_import = wrapped_jstag_import
+        self.panic_error_import = panic_error_import
+        self.rethrow_import = rethrow_import
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,20 +165,38 @@ class BindgenInfo:
         return out
 
 
-@dataclass(frozen=True)
-class EHReport:
-    path: str | None
-    size: int
-    encodings: tuple[str, ...]  # subset of ("legacy", "exnref"), in that order
-    instructions: tuple[tuple[str, int], ...]  # (text-format name, count), all 8 names
-    catch_clauses: tuple[tuple[str, int], ...]  # try_table clause kind -> count
-    functions_defined: int
-    functions_imported: int
-    functions_with_eh: int
-    tags: tuple[Tag, ...]
-    bindgen: BindgenInfo
-    custom_sections: tuple[str, ...]
-    expect: str = "any"
+class EHReport(Record):
+    __slots__ = ("bindgen", "catch_clauses", "custom_sections", "encodings", "expect",
+                 "functions_defined", "functions_imported", "functions_with_eh",
+                 "instructions", "path", "size", "tags")  # fmt: skip
+
+    def __init__(
+        self,
+        path: str | None,
+        size: int,
+        encodings: tuple[str, ...],  # subset of ("legacy", "exnref"), in that order
+        instructions: tuple[tuple[str, int], ...],  # (text-format name, count), all 8 names
+        catch_clauses: tuple[tuple[str, int], ...],  # try_table clause kind -> count
+        functions_defined: int,
+        functions_imported: int,
+        functions_with_eh: int,
+        tags: tuple[Tag, ...],
+        bindgen: BindgenInfo,
+        custom_sections: tuple[str, ...],
+        expect: str = "any",
+    ) -> None:
+        self.path = path
+        self.size = size
+        self.encodings = encodings
+        self.instructions = instructions
+        self.catch_clauses = catch_clauses
+        self.functions_defined = functions_defined
+        self.functions_imported = functions_imported
+        self.functions_with_eh = functions_with_eh
+        self.tags = tags
+        self.bindgen = bindgen
+        self.custom_sections = custom_sections
+        self.expect = expect
 
     def count(self, name: str) -> int:
         return dict(self.instructions)[name]
@@ -249,7 +292,9 @@ class EHReport:
                 f"({found}), expected {expect}",
                 f"{_HOW_TO[expect]}; or verify with --expect {other} or --expect any",
             )
-        return replace(self, expect=expect)
+        checked = copy.copy(self)
+        checked.expect = expect
+        return checked
 
 
 _HOW_TO = {

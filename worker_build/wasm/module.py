@@ -28,9 +28,10 @@ KIND_NAMES = ("func", "table", "memory", "global", "tag")
 MAX_LOCALS = 0xFFFFFFFF
 
 
-class _Record:
-    """Small value class: equality and repr from __slots__. (Plain classes, not
-    dataclasses: creating dataclasses costs start-up time `verify` does not have.)"""
+class Record:
+    """Small immutable-by-convention value class: equality, hash and repr from
+    __slots__. (Plain classes, not dataclasses: importing dataclasses costs `verify`
+    more start-up time than decoding a module of a few hundred KB.)"""
 
     __slots__: tuple[str, ...] = ()
 
@@ -39,7 +40,7 @@ class _Record:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, _Record)
+            isinstance(other, Record)
             and type(other) is type(self)
             and (self._values() == other._values())
         )
@@ -52,7 +53,7 @@ class _Record:
         return f"{type(self).__name__}({fields})"
 
 
-class FuncType(_Record):
+class FuncType(Record):
     __slots__ = ("params", "results")
 
     def __init__(self, params: tuple[str, ...], results: tuple[str, ...]) -> None:
@@ -60,7 +61,7 @@ class FuncType(_Record):
         self.results = results
 
 
-class Import(_Record):
+class Import(Record):
     __slots__ = ("kind", "module", "name", "type_index")
 
     def __init__(self, module: str, name: str, kind: str, type_index: int | None = None) -> None:
@@ -70,7 +71,7 @@ class Import(_Record):
         self.type_index = type_index  # func and tag imports
 
 
-class Export(_Record):
+class Export(Record):
     __slots__ = ("index", "kind", "name")
 
     def __init__(self, name: str, kind: str, index: int) -> None:
@@ -79,7 +80,7 @@ class Export(_Record):
         self.index = index
 
 
-class CustomSection(_Record):
+class CustomSection(Record):
     __slots__ = ("name", "offset", "size")
 
     def __init__(self, name: str, offset: int, size: int) -> None:

@@ -16,7 +16,8 @@ import os
 import sys
 
 from worker_build.errors import InvalidWasmError
-from worker_build.wasm.code import N_SLOTS, TagUses, _pattern, scan_body
+from worker_build.wasm.code import TagUses
+from worker_build.wasm.fast import _pattern, scan_ranges
 from worker_build.wasm.module import Module
 
 PARALLEL_MIN_BYTES = 1 << 20  # below this, forking costs more than it saves
@@ -63,25 +64,16 @@ def _can_fork() -> bool:
 
 
 def _scan_range(data: bytes, m: Module, first: int, stop: int) -> ScanResult:
-    n_imported = sum(1 for i in m.imports if i.kind == "func")
-    with_eh: list[list[int]] = []  # counts of the bodies that have EH
     tag_uses: TagUses = {}
-    mem64 = m.mem64
-    bodies = m.bodies
-    clauses = False  # switched on at the first try_table: see code.scan_body
-    for i in range(first, stop):
-        start, end = bodies[i]
-        try:
-            counts = scan_body(data, start, end, mem64, tag_uses, clauses)
-        except InvalidWasmError as e:
-            raise InvalidWasmError(
-                f"function {n_imported + i} (code body {i}): {e.reason}", e.offset
-            ) from None
-        if any(counts):
-            with_eh.append(counts)
-            clauses = clauses or counts[6] > 0
-    totals = [sum(col) for col in zip(*with_eh, strict=True)] if with_eh else [0] * N_SLOTS
-    return ScanResult(totals, len(with_eh), tag_uses)
+    scan = scan_ranges(data, m.bodies[first:stop], m.mem64, tag_uses)
+    if scan.error is not None:
+        index, e = scan.error
+        i = first + index
+        n_imported = sum(1 for imp in m.imports if imp.kind == "func")
+        raise InvalidWasmError(
+            f"function {n_imported + i} (code body {i}): {e.reason}", e.offset
+        ) from None
+    return ScanResult(scan.totals, scan.with_eh, tag_uses)
 
 
 def _split(bodies: list[tuple[int, int]]) -> int:
