@@ -17,7 +17,7 @@ import sys
 
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm.code import TagUses
-from worker_build.wasm.fast import _pattern, scan_ranges
+from worker_build.wasm.fast import IMMS, _pattern, scan_ranges
 from worker_build.wasm.module import Module
 
 PARALLEL_MIN_BYTES = 1 << 20  # below this, forking costs more than it saves
@@ -88,7 +88,11 @@ def _split(bodies: list[tuple[int, int]]) -> int:
 def _scan_forked(data: bytes, m: Module) -> ScanResult:
     import marshal
 
-    _pattern(m.mem64)  # compile once, before the fork
+    # Compile once, before the fork, not in both processes: the main pattern, and the
+    # one reading tag immediates when the module has tags (then nearly always needed).
+    _pattern(m.mem64)
+    if m.tags or any(imp.kind == "tag" for imp in m.imports):
+        _pattern(m.mem64, IMMS)
     split = _split(m.bodies)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
