@@ -301,3 +301,20 @@ def test_eh_tables_are_consistent() -> None:
     for op, slot in code.EH_SLOT.items():
         assert code.SLOT_NAMES[slot] == ops.EH_NAMES[op]
     assert I32 == 0x7F
+
+
+def test_scan_ranges_counts_the_bodies_with_eh() -> None:
+    plain = I32_CONST + s(1) + DROP + END
+    fast_eh = TRY + CATCH_ALL + END + END
+    slow_eh = TRY_TABLE + vec([b"\x02" + u(0)] * 9) + END + END  # 9 clauses: walk_body
+    for bodies, with_eh in (([plain, fast_eh, slow_eh], 2), ([slow_eh], 1), ([plain], 0)):
+        data = b"".join(bodies)
+        ranges, pos = [], 0
+        for body in bodies:
+            ranges.append((pos, pos + len(body)))
+            pos += len(body)
+        scan = fast.scan_ranges(data, ranges)
+        assert scan.error is None and scan.with_eh == with_eh
+        counts = [code.walk_body(b, 0, len(b)) for b in bodies]
+        expected = [sum(col) for col in zip(*counts, strict=True)]
+        assert scan.totals == expected

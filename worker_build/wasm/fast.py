@@ -295,7 +295,7 @@ def scan_ranges(
     with_eh = 0
     # All accepted bodies' EH opcodes, one segment per body: counted in C.
     eh = b"\xff".join(streams).translate(None, _NOT_EH)
-    if len(eh) >= len(streams):  # longer than the separators alone: some EH
+    if streams and len(eh) >= len(streams):  # longer than the separators alone: some EH
         totals[:CLAUSE_SLOT_BASE] = [eh.count(op) for op in _EH_BYTES]
         with_eh = len(streams) - eh.split(b"\xff").count(b"")
     for index in slow:
