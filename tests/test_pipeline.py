@@ -30,7 +30,7 @@ TRANSLATION = pipeline.TRANSLATION_JOB
 def test_plan_release_unwind_starts_the_loader_translation_before_wasm_opt() -> None:
     assert names(panic_unwind=True) == [
         "toolchain", "cargo build", "wasm-bindgen", TRANSLATION, "wasm-opt", "producers",
-        "bundle", "python loader", "verify",
+        "bundle", "verify", "python loader",
     ]  # fmt: skip
     assert names(panic_unwind=True, eh_encoding="legacy") == names(panic_unwind=True)
 

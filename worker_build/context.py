@@ -31,6 +31,7 @@ class BuildContext:
     # Commands one step starts in the background and a later step joins, by name; the
     # pipeline stops whatever is left when the build ends (failed or interrupted).
     jobs: dict[str, Background] = field(default_factory=dict)
+    eh_encodings: tuple[str, ...] | None = None  # of the output module, once verified
 
     @property
     def bindgen_dir(self) -> Path:

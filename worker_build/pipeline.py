@@ -1,7 +1,7 @@
 """The build as an explicit, ordered list of steps.
 
     pre-flight -> toolchain -> cargo build -> wasm-bindgen -> [loader translation]
-    -> [wasm-opt] -> producers -> bundle -> [python loader] -> verify -> install
+    -> [wasm-opt] -> producers -> bundle -> verify -> [python loader] -> install
 
 Options add or drop steps here and nowhere else. One step works in the
 background: `loader translation` starts wasm-opt --translate-to-exnref on
@@ -131,6 +131,7 @@ def _loader(ctx: BuildContext) -> None:
         wasm_opt=wasm_opt_tool.path if wasm_opt_tool else None,
         worker=loader.WorkerPaths(ctx.options.crate_path, ctx.options.out_dir),
         translation=ctx.jobs.get(TRANSLATION_JOB),
+        encodings=ctx.eh_encodings,  # the verify step decoded the module already
     )
     for name in info.files:
         shutil.copyfile(ctx.bindgen_dir / name, ctx.out_dir / name)
@@ -165,9 +166,9 @@ def plan(options: BuildOptions) -> list[Step]:
         steps.append(Step("wasm-opt", _wasm_opt))
     steps.append(Step("producers", _producers))
     steps.append(Step("bundle", _bundle))
+    steps.append(Step("verify", _verify))
     if options.loader:
         steps.append(Step("python loader", _loader))
-    steps.append(Step("verify", _verify))
     return steps
 
 

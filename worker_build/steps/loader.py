@@ -139,6 +139,11 @@ def _check_wasmtime_accepts(path: Path) -> None:
     try:
         wasmtime.Module.validate(wasmtime.Engine(config), path.read_bytes())
     except wasmtime.WasmtimeError as exc:
+        if path.name == EXNREF_FILE and "legacy_exceptions" in str(exc):
+            raise WorkerBuildError(
+                f"wasm-opt left legacy exception handling in {EXNREF_FILE} ({exc})",
+                "use binaryen 117 or newer (--translate-to-exnref)",
+            ) from exc
         raise WorkerBuildError(
             f"wasmtime cannot load {path.name} for the Python loader: {exc}",
             "build without the Python loader, or report this module",
@@ -151,11 +156,13 @@ def emit_loader(
     wasm_opt: Path | None,
     worker: WorkerPaths | None = None,
     translation: proc.Background | None = None,
+    encodings: tuple[str, ...] | None = None,
 ) -> LoaderInfo:
     """Write staging/loader.py (and loader_bg.wasm when the module uses legacy EH); for a
     Worker crate, given `worker`, the loader that serves it in workerd. `translation`:
     the job start_translation returned, if the pipeline started one; joined when the
-    module needs it, stopped (and its output removed) otherwise."""
+    module needs it, stopped (and its output removed) otherwise. `encodings`: the
+    module's EH encodings when the caller decoded it already."""
     module_path = staging / "index_bg.wasm"
     glue_paths = [staging / name for name in GLUE_FILES if (staging / name).is_file()]
     if not module_path.is_file() or not glue_paths:
@@ -163,18 +170,13 @@ def emit_loader(
             f"{staging} does not hold wasm-bindgen's index.js and index_bg.wasm",
             "run wasm-bindgen with --target module --out-name index first",
         )
+    glue_text = "\n".join(p.read_text(encoding="utf-8") for p in glue_paths)
     data = module_path.read_bytes()
     module = parse_module(data)
-    glue = parse_glue(
-        "\n".join(p.read_text(encoding="utf-8") for p in glue_paths),
-        export_signatures(module),
-        import_signatures(module),
-    )
+    glue = parse_glue(glue_text, export_signatures(module), import_signatures(module))
     exports = worker_exports([f.name for f in glue.functions], tuple(c.name for c in glue.classes))
     if exports is not None and worker is not None:
-        if translation is not None:  # a Worker's loader needs no exnref copy
-            translation.stop()
-            (staging / EXNREF_FILE).unlink(missing_ok=True)
+        _drop(translation, staging)  # a Worker's loader needs no exnref copy
         text = render_worker_loader(exports, crate_dir=worker.crate_dir, out_dir=worker.out_dir)
         (staging / LOADER_FILE).write_text(text, encoding="utf-8")
         return LoaderInfo(
@@ -185,9 +187,11 @@ def emit_loader(
             classes=list(exports.classes),
             kind="worker",
         )
+    if encodings is None:
+        encodings = inspect_bytes(data).encodings
     files = [LOADER_FILE]
-    wasm_file = module_path.name
-    translated = "legacy" in inspect_bytes(data).encodings
+    loaded = module_path  # what loader.py loads into wasmtime
+    translated = "legacy" in encodings
     if translated:
         if translation is not None:
             translation.join()
@@ -199,18 +203,19 @@ def emit_loader(
             )
         else:
             translate_to_exnref(wasm_opt, module_path, staging / EXNREF_FILE)
-        if "legacy" in inspect_bytes((staging / EXNREF_FILE).read_bytes()).encodings:
-            raise WorkerBuildError(
-                f"wasm-opt left legacy exception handling in {EXNREF_FILE}",
-                "use binaryen 117 or newer (--translate-to-exnref)",
-            )
-        wasm_file = EXNREF_FILE
+        loaded = staging / EXNREF_FILE
         files.append(EXNREF_FILE)
-    elif translation is not None:  # started for nothing: the module has no legacy EH
-        translation.stop()
-        (staging / EXNREF_FILE).unlink(missing_ok=True)
-    _check_wasmtime_accepts(staging / wasm_file)
-    rendered = emit.render_loader(glue, wasm_file)
+    else:  # started for nothing: the module has no legacy EH
+        _drop(translation, staging)
+    # wasmtime rejects legacy EH too ("legacy_exceptions feature required"): this also
+    # proves the translation left none.
+    _check_wasmtime_accepts(loaded)
+    if translated:
+        # The signatures of the module loaded: the exnref copy is translated from
+        # wasm-bindgen's output, before wasm-opt (which may drop unused imports).
+        module = parse_module(loaded.read_bytes())
+        glue = parse_glue(glue_text, export_signatures(module), import_signatures(module))
+    rendered = emit.render_loader(glue, loaded.name)
     (staging / LOADER_FILE).write_text(rendered.text, encoding="utf-8")
     return LoaderInfo(
         files,
@@ -222,3 +227,10 @@ def emit_loader(
         imports=rendered.imports,
         unsupported_imports=rendered.unsupported_imports,
     )
+
+
+def _drop(translation: proc.Background | None, staging: Path) -> None:
+    """Stop a translation whose output is not needed, and remove what it wrote."""
+    if translation is not None:
+        translation.stop()
+        (staging / EXNREF_FILE).unlink(missing_ok=True)

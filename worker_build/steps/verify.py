@@ -12,7 +12,7 @@ from typing import Literal
 from worker_build.context import BuildContext
 from worker_build.errors import NoExceptionHandlingError
 from worker_build.toolchain import EhEncoding
-from worker_build.verify import verify_file
+from worker_build.verify import inspect_file
 
 EXPECT: dict[EhEncoding, Literal["legacy", "exnref", "any"]] = {
     EhEncoding.DEFAULT: "any",
@@ -22,10 +22,11 @@ EXPECT: dict[EhEncoding, Literal["legacy", "exnref", "any"]] = {
 
 
 def run(ctx: BuildContext) -> None:
-    module = ctx.output_module
+    report = inspect_file(ctx.output_module)
+    ctx.eh_encodings = report.encodings  # the python loader step reads them
     if ctx.options.panic_unwind:
         try:
-            report = verify_file(module, EXPECT[ctx.options.eh_encoding])
+            report = report.check(EXPECT[ctx.options.eh_encoding])
         except NoExceptionHandlingError as exc:
             raise NoExceptionHandlingError(
                 f"--panic-unwind build produced a module without the expected exception "
@@ -34,7 +35,7 @@ def run(ctx: BuildContext) -> None:
             ) from exc
     else:
         try:
-            report = verify_file(module, "any")
+            report = report.check("any")
         except NoExceptionHandlingError:
             ctx.facts["eh_encoding"] = "none (panic=abort)"
             return
