@@ -186,3 +186,14 @@ def test_a_translation_the_module_does_not_need_is_stopped(tmp_path: Path) -> No
     assert job.child.returncode is not None  # ended and reaped
     assert info.files == ["loader.py"] and not info.translated_to_exnref
     assert not (d / "loader_bg.wasm").exists()
+
+
+def test_a_worker_module_needs_no_translation(tmp_path: Path) -> None:
+    # a Worker's loader serves the build in workerd: the pipeline starts no exnref copy
+    plain = tmp_path / "plain.wasm"
+    plain.write_bytes(LEGACY)
+    assert not step.exports_a_handler(plain)
+    worker = tmp_path / "worker.wasm"
+    worker.write_bytes(LEGACY.replace(b"\x03add\x00\x00", b"\x05fetch\x00\x00").replace(
+        b"\x07\x10\x02", b"\x07\x12\x02"))  # fmt: skip
+    assert step.exports_a_handler(worker)

@@ -114,6 +114,9 @@ def _loader_wasm_opt(ctx: BuildContext) -> Tool:
 def _start_loader_translation(ctx: BuildContext) -> None:
     from worker_build.steps import loader
 
+    if loader.exports_a_handler(ctx.bindgen_dir / "index_bg.wasm"):
+        ctx.facts["loader_translation"] = "not needed: a Worker's loader serves it in workerd"
+        return
     job = loader.start_translation(_loader_wasm_opt(ctx).path, ctx.bindgen_dir)
     ctx.jobs[TRANSLATION_JOB] = job
 

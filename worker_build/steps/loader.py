@@ -29,7 +29,7 @@ from worker_build.errors import ToolMissingError, WorkerBuildError
 from worker_build.loader import emit
 from worker_build.loader.glue import WasmSig, parse_glue
 from worker_build.options import WASM_OPT_FEATURES
-from worker_build.serve.emit import render_worker_loader, worker_exports
+from worker_build.serve.emit import HANDLERS, render_worker_loader, worker_exports
 from worker_build.verify import inspect_bytes
 from worker_build.wasm.module import Module, parse_module
 
@@ -116,6 +116,14 @@ def translate_command(wasm_opt: Path, source: Path, target: Path) -> list[str]:
 
 def translate_to_exnref(wasm_opt: Path, source: Path, target: Path) -> None:
     proc.run(translate_command(wasm_opt, source, target), fix=TRANSLATE_FIX)
+
+
+def exports_a_handler(module_path: Path) -> bool:
+    """Whether the module exports a Worker handler (`fetch`, ...): its loader then
+    serves the build in workerd and needs no exnref copy. The test emit_loader makes
+    on the glue's exports, made here on the module's, before the glue is parsed."""
+    module = parse_module(module_path.read_bytes())
+    return any(e.kind == "func" and e.name in HANDLERS for e in module.exports)
 
 
 def start_translation(wasm_opt: Path, staging: Path) -> proc.Background:
