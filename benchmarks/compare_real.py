@@ -14,7 +14,8 @@ What it sets up (everything under .cache/bench/, git-ignored, reused between run
   .cache/bench/real-worker-build/.
 - a Rust toolchain both tools use: Debian's rustc 1.96 (/usr/bin/rustc) with a
   sysroot of our own (.cache/bench/sysroot/) that holds a *precompiled* wasm32 std
-  built once with `-Zbuild-std=std,panic_abort` (host libraries and std sources are
+  (panic=abort, optimized as rustup ships it: the std cache entry worker-build builds
+  for a --dev build, see README "std cache"; host libraries and std sources are
   symlinks to Debian's), a `rustc` wrapper that adds `--sysroot`, and Debian's cargo.
   It is linked into a private RUSTUP_HOME (.cache/bench/rustup-home) as `wb-bench` and
   selected with RUSTUP_TOOLCHAIN, so both tools find it through the ordinary rustup
@@ -156,42 +157,17 @@ def rustc_release() -> str:
 
 
 def build_wasm_std() -> list[Path]:
-    """A wasm32 std (panic_abort, opt-level 3, one codegen unit, like a rustup std),
-    compiled once from Debian's std sources with -Zbuild-std."""
-    seed = BENCH / "stdbuild"
-    (seed / "src").mkdir(parents=True, exist_ok=True)
-    (seed / "Cargo.toml").write_text(
-        '[package]\nname = "wb_std_seed"\nversion = "0.0.0"\nedition = "2021"\n'
-        'publish = false\n\n[lib]\npath = "src/lib.rs"\n\n'
-        "[profile.release]\nopt-level = 3\ncodegen-units = 1\ndebug-assertions = false\n"
-    )
-    (seed / "src" / "lib.rs").write_text("#![no_std]\n")
-    env = dict(
-        os.environ,
-        RUSTC_BOOTSTRAP="1",
-        RUSTC=str(DEBIAN_RUSTC),
-        CARGO_TARGET_DIR=str(seed / "target"),
-    )
-    for var in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTUP_TOOLCHAIN"):
-        env.pop(var, None)
-    log("building a wasm32 std with -Zbuild-std (once)...")
-    run(
-        [
-            "nice",
-            "-n",
-            "10",
-            str(DEBIAN_CARGO),
-            "build",
-            "--release",
-            "--target",
-            WASM,
-            "-Zbuild-std=std,panic_abort",
-        ],
-        cwd=seed,
-        env=env,
-    )
-    deps = seed / "target" / WASM / "release" / "deps"
-    return [p for p in deps.glob("lib*.rlib") if not p.name.startswith("libwb_std_seed-")]
+    """A wasm32 std as rustup ships it precompiled (panic=abort, opt-level 3, one codegen
+    unit, no debug assertions): the std cache entry worker-build itself builds for a
+    panic=abort --dev build (its documented dev policy), built once if missing."""
+    from worker_build import pipeline
+    from worker_build.options import RawArgs
+
+    log("building a wasm32 std with worker-build's std cache (once)...")
+    raw = RawArgs(path=SAMPLE, dev=True, panic_unwind=False, rustc=DEBIAN_RUSTC)
+    std = pipeline.cargo_invocation(raw).context.std
+    assert std is not None and std.entry is not None, "worker-build used no std cache entry"
+    return sorted(std.entry.libdir.glob("lib*.rlib"))
 
 
 def assemble_sysroot() -> Path:

@@ -48,6 +48,34 @@ def cargo_target_dir(crate: str, eh_variant: str) -> Path:
     return CACHE / "test-target" / f"{owner}-{EH_VARIANT_TARGET[eh_variant]}"
 
 
+def cargo_build(crate: str | Path, eh_variant: str, target_dir: Path | None = None) -> Path:
+    """cargo's build of a crate exactly as worker-build runs it for `eh_variant`
+    (legacy | exnref | abort, release profile): the toolchain it finds, its std cache
+    entry, its flags. In the fixtures' target dir for that variant unless `target_dir`
+    is given, so it compiles nothing the fixtures compiled. Returns cargo's .wasm."""
+    from worker_build import pipeline
+    from worker_build.options import RawArgs
+    from worker_build.steps.cargo import find_artifact
+
+    path = crate if isinstance(crate, Path) else SAMPLES / crate
+    raw = RawArgs(
+        path=path,
+        panic_unwind=eh_variant != "abort",
+        eh_encoding="exnref" if eh_variant == "exnref" else None,
+    )
+    inv = pipeline.cargo_invocation(raw)
+    target = target_dir or cargo_target_dir(path.name, eh_variant)
+    env = {**tool_env(), **inv.env, "CARGO_TARGET_DIR": str(target)}
+    proc = subprocess.run(["nice", "-n", "10", *inv.argv], cwd=inv.cwd, env=env,
+                          capture_output=True, text=True, timeout=3600, check=False)  # fmt: skip
+    crate_info = inv.context.need_crate()
+    wasm = find_artifact(proc.stdout, crate_info.lib_name) if proc.returncode == 0 else None
+    if wasm is None:
+        pytest.fail(f"cargo build of {path.name} ({eh_variant}) failed ({proc.returncode}):\n"
+                    f"{proc.stderr[-4000:]}", pytrace=False)  # fmt: skip
+    return wasm
+
+
 def require_tool(path: Path | str) -> str:
     """Path of a tool the integration tests need; fails (never skips) when absent."""
     found = shutil.which(str(path))

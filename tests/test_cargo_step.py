@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from worker_build.options import RawArgs, resolve
+from worker_build.std_cache import Entry, StdMode, StdUse
 from worker_build.steps import cargo
 from worker_build.toolchain import StdSource, Toolchain
 
@@ -133,3 +134,20 @@ def test_terminal_env_keeps_cargo_colour_and_progress_on_a_terminal() -> None:
     import io
 
     assert cargo.terminal_env(io.StringIO(), {}) == {}  # a pipe or a file: nothing forced
+
+
+def test_std_cache_entry_replaces_build_std(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a std cache entry: no -Zbuild-std, RUSTC is the entry's wrapper (a user's
+    RUSTC_WRAPPER such as sccache still wraps it), and no RUSTC_BOOTSTRAP."""
+    monkeypatch.delenv("CARGO_ENCODED_RUSTFLAGS", raising=False)
+    monkeypatch.delenv("RUSTFLAGS", raising=False)
+    use = StdUse(StdMode.CACHE, Entry("k", Path("/cache/std/k")))
+    opts = options(panic_unwind=True)
+    argv = cargo.command(opts, toolchain(), use)  # type: ignore[arg-type]
+    assert not any(a.startswith("-Z") for a in argv)
+    env = cargo.environment(opts, toolchain(), use)  # type: ignore[arg-type]
+    assert env == {"RUSTC": "/cache/std/k/bin/rustc", "RUSTFLAGS": "-Cpanic=unwind",
+                   cargo.JS_SYS_ENV: "1"}  # fmt: skip
+    # without a std step (--no-std-cache), the toolchain decides, as before
+    assert cargo.std_mode(toolchain(), None) is StdMode.BUILD_STD
+    assert cargo.std_mode(toolchain(StdSource.PRECOMPILED, False), None) is StdMode.PRECOMPILED

@@ -171,6 +171,7 @@ def test_everything_in_place(machine: Machine, capsys: pytest.CaptureFixture[str
     assert "my-worker: worker 0.8.7, wasm-bindgen 0.2.130" in rows["crate"].detail
     assert rows["config"].detail.startswith("release build, panic=unwind (--panic-unwind)")
     assert "-Zbuild-std=std,panic_unwind; RUSTC_BOOTSTRAP=1" in rows["wasm32 std"].detail
+    assert "once per key into the std cache" in rows["wasm32 std"].detail
     assert rows["wasm-bindgen"].detail.startswith("0.2.130 (cache) matches Cargo.lock")
     assert rows["wasm-opt"].detail.startswith("132 (PATH)")
     # wrangler refuses this node: a warning with the exact fix, not a blocker

@@ -19,7 +19,8 @@ import pytest
 from conftest import REPO, VENV_BIN, cargo_target_dir, tool_env, worker_build
 from workerd import Workerd
 
-from worker_build import toolchain
+from worker_build import pipeline
+from worker_build.options import RawArgs
 from worker_build.steps.cargo import JS_SYS_ENV
 
 pytestmark = pytest.mark.slow
@@ -55,15 +56,11 @@ def test_without_the_variable_the_macro_needs_wasm_bindgen_futures(tmp_path: Pat
     # it lives, so the copy shares the fixture's fingerprint; the mtime decides).
     crate = tmp_path / "crate"
     shutil.copytree(CRATE, crate, copy_function=shutil.copy)
-    env = env_for_build()
-    rustc = toolchain.find_toolchain(None, unwind=True).rustc  # the one worker-build uses
-    env.update(RUSTC=str(rustc), RUSTC_BOOTSTRAP="1",
-               RUSTFLAGS="-Cpanic=unwind", PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}")  # fmt: skip
-    cargo = Path(env["RUSTC"]).with_name("cargo")
-    proc = subprocess.run(
-        [str(cargo), "build", "--lib", "--release", "--target", "wasm32-unknown-unknown",
-         "-Zbuild-std=std,panic_unwind"],
-        cwd=crate, env=env, capture_output=True, text=True, timeout=1800, check=False,
-    )  # fmt: skip
+    inv = pipeline.cargo_invocation(RawArgs(path=crate, panic_unwind=True))
+    env = {**env_for_build(), **inv.env}
+    del env[JS_SYS_ENV]
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(inv.argv, cwd=inv.cwd, env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)  # fmt: skip
     assert proc.returncode != 0
     assert "unresolved module or unlinked crate `wasm_bindgen_futures`" in proc.stderr

@@ -1,6 +1,6 @@
 """The generated Python loader on real builds (cargo + wasm-bindgen + wasm-opt + wasmtime).
 
-Builds sample-crates/pure-exports with the manual recipe of CONVENTIONS.md in
+Builds sample-crates/pure-exports with worker-build's own cargo command in
 three variants (unwind with legacy EH, as rustc 1.96 emits it and the loader
 translates; unwind with exnref; panic=abort), plus a crate written by this
 module (TYPES_LIB) that exports one identity function per supported type.
@@ -24,15 +24,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import cargo_target_dir
+from conftest import cargo_build, cargo_target_dir
 
 from worker_build.loader.runtime import LoaderWarning
 from worker_build.steps.loader import LoaderInfo, emit_loader
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 pytestmark = pytest.mark.slow
 
@@ -41,41 +36,20 @@ CACHE = REPO / ".cache" / "loader-tests"
 PURE = REPO / "sample-crates" / "pure-exports"
 WASM_BINDGEN = Path.home() / ".cache/worker-build/wasm-bindgen/0.2.130/bin/wasm-bindgen"
 WASM_OPT = REPO / "node_modules" / ".bin" / "wasm-opt"
-CARGO, RUSTC = Path("/usr/bin/cargo"), Path("/usr/bin/rustc")
-
-RUSTFLAGS = {
-    "legacy": ("-Cpanic=unwind", "panic_unwind"),
-    "exnref": ("-Cpanic=unwind -Cllvm-args=-wasm-use-legacy-eh=false", "panic_unwind"),
-    "abort": ("", "panic_abort"),
-}
 
 
 def build_bindgen_output(crate: Path, variant: str) -> Path:
-    """cargo build + wasm-bindgen of `crate` (the manual recipe); returns the
-    directory holding index.js and index_bg.wasm. The one place that builds:
-    swap it for the shared conftest fixtures once `worker-build` runs end to end."""
-    for tool in (CARGO, RUSTC, WASM_BINDGEN, WASM_OPT):
+    """cargo build as worker-build runs it (conftest.cargo_build, in the pure-exports
+    fixtures' target dir for the variant: nothing is compiled twice) + wasm-bindgen;
+    returns the directory holding index.js and index_bg.wasm."""
+    for tool in (WASM_BINDGEN, WASM_OPT):
         if not tool.exists():
             pytest.fail(f"required tool {tool} is missing: run ./setup.sh", pytrace=False)
-    rustflags, panic_crate = RUSTFLAGS[variant]
-    # shared with the worker-build fixtures (same flags, so cargo reuses the build);
-    # a crate written by a test shares pure-exports' (std is built once)
+    # a sample crate in its own fixtures' target dir; a crate written by a test shares
+    # pure-exports' (the same dependencies and flags: nothing is compiled twice)
     sample = crate.parent.name == "sample-crates"
     target = cargo_target_dir(crate.name if sample else "pure-exports", variant)
-    env = {
-        **os.environ,
-        "RUSTC_BOOTSTRAP": "1",
-        "RUSTC": str(RUSTC),
-        "RUSTFLAGS": rustflags,
-        "CARGO_TARGET_DIR": str(target),
-    }
-    argv = [str(CARGO), "build", "--lib", "--release", "--target", "wasm32-unknown-unknown",
-            f"-Zbuild-std=std,{panic_crate}"]  # fmt: skip
-    proc = subprocess.run(argv, cwd=crate, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"cargo build of {crate.name} ({variant}) failed:\n{proc.stderr[-4000:]}")
-    name = tomllib.loads((crate / "Cargo.toml").read_text())["package"]["name"]
-    artifact = target / "wasm32-unknown-unknown" / "release" / f"{name.replace('-', '_')}.wasm"
+    artifact = cargo_build(crate, variant, target)
     out = CACHE / f"out-{crate.name}-{variant}"
     shutil.rmtree(out, ignore_errors=True)
     proc = subprocess.run(

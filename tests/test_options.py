@@ -180,3 +180,16 @@ def test_options_are_frozen() -> None:
 def test_no_panic_recovery() -> None:
     assert opts().panic_recovery is True
     assert opts(no_panic_recovery=True).panic_recovery is False
+
+
+def test_std_cache_flag_and_metadata_key() -> None:
+    from worker_build.pipeline import plan
+
+    assert resolve(RawArgs(), Path("/c"), {}).std_cache
+    off = resolve(RawArgs(no_std_cache=True), Path("/c"), {})
+    assert not off.std_cache
+    assert not resolve(RawArgs(), Path("/c"), {"worker-build": {"std-cache": False}}).std_cache
+    assert "std" in [s.name for s in plan(resolve(RawArgs(), Path("/c"), {}))]
+    assert "std" not in [s.name for s in plan(off)]
+    with pytest.raises(UsageError, match="std-cache must be true or false"):
+        resolve(RawArgs(), Path("/c"), {"worker-build": {"std-cache": "no"}})

@@ -1,7 +1,7 @@
 """The decoder on real modules, cross-checked against wasm-tools.
 
-Modules are built from sample-crates with the manual recipe in
-notes/CONVENTIONS.md (cargo + wasm-bindgen), then optionally run through
+Modules are built from sample-crates with worker-build's own cargo command
+(conftest.cargo_build) and wasm-bindgen, then optionally run through
 wasm-opt, in both EH encodings and as panic=abort. For every function, the
 offsets of all instructions must equal those `wasm-tools print --print-offsets`
 shows (so every body is decoded instruction by instruction to its exact end
@@ -11,7 +11,6 @@ byte), and the EH instruction counts must equal the mnemonics it prints.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import cargo_target_dir
+from conftest import cargo_build
 
 from worker_build import verify_cli
 from worker_build.errors import NoExceptionHandlingError
@@ -42,11 +41,6 @@ OPT_FEATURES = (
     "--enable-bulk-memory", "--enable-multivalue", "--enable-reference-types",
     "--enable-exception-handling",
 )  # fmt: skip
-RUSTFLAGS = {
-    "legacy": "-Cpanic=unwind",
-    "exnref": "-Cpanic=unwind -Cllvm-args=-wasm-use-legacy-eh=false",
-    "abort": "",
-}
 OPT_PASSES = {
     "opt": ("-O",),
     "translate": ("-O", "--translate-to-exnref"),
@@ -61,27 +55,9 @@ def _require(path: Path) -> str:
 
 @functools.cache
 def build_module(crate: str, variant: str) -> Path:
-    """cargo build (manual recipe, own target dir per variant) + wasm-bindgen.
-
-    The one place that builds: swap for the shared conftest fixtures later."""
-    build_std = "std,panic_abort" if variant == "abort" else "std,panic_unwind"
-    env = dict(
-        os.environ,
-        RUSTC_BOOTSTRAP="1",
-        RUSTC="/usr/bin/rustc",
-        RUSTFLAGS=RUSTFLAGS[variant],
-        CARGO_TARGET_DIR=str(cargo_target_dir(crate, variant)),
-    )
-    subprocess.run(
-        ["nice", "-n", "10", "/usr/bin/cargo", "build", "--lib", "--release",
-         "--target", "wasm32-unknown-unknown", f"-Zbuild-std={build_std}"],
-        cwd=REPO / "sample-crates" / crate, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    raw = (
-        cargo_target_dir(crate, variant)
-        / "wasm32-unknown-unknown/release"
-        / f"{crate.replace('-', '_')}.wasm"
-    )
+    """cargo build as worker-build runs it (conftest.cargo_build: the fixtures' target
+    dir for the variant, so nothing is compiled twice) + wasm-bindgen."""
+    raw = cargo_build(crate, variant)
     out = WORK / "out" / f"{crate}-{variant}"
     subprocess.run(
         [_require(BINDGEN), str(raw), "--out-dir", str(out), "--target", "module",

@@ -128,6 +128,12 @@ OPTIONS: tuple[Option, ...] = (
         "flag",
         "never download a tool (a missing one is an error); also passed to cargo",
     ),
+    Option(
+        ("--no-std-cache",),
+        "no_std_cache",
+        "flag",
+        "build std in the target directory with -Zbuild-std, not from the shared std cache",
+    ),
     Option(("-s", "--scope"), "scope", "value", "npm scope for build/package.json", "SCOPE"),
     Option(
         ("--lock-timeout",),
@@ -175,6 +181,7 @@ _RAW_FIELDS = (
     "panic_body",
     "no_loader",
     "offline",
+    "no_std_cache",
     "scope",
     "no_panic_recovery",
     "quiet",
@@ -369,6 +376,7 @@ def help_text() -> str:
         USAGE,
         "       worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]",
         "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH]",
+        "       worker-build cache [list [--json] | prune [--older-than DAYS | --all]]",
         "",
         *_wrap(
             "Build the Rust crate at PATH (default: the nearest directory upwards with a "

@@ -14,6 +14,7 @@ from typing import Any
 from worker_build.crate import Crate
 from worker_build.options import BuildOptions
 from worker_build.proc import Background
+from worker_build.std_cache import StdUse
 from worker_build.toolchain import Toolchain
 from worker_build.tools import Tool
 
@@ -24,6 +25,7 @@ class BuildContext:
     staging: Path  # scratch space for this build, removed afterwards
     crate: Crate | None = None
     toolchain: Toolchain | None = None
+    std: StdUse | None = None  # None: no std step ran (--no-std-cache)
     tools: dict[str, Tool] = field(default_factory=dict)
     artifact: Path | None = None  # the .wasm cargo produced
     notes: list[str] = field(default_factory=list)  # shown in the summary

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from worker_build import crate as crate_mod
 from worker_build import options as options_mod
-from worker_build import prebuilt, proc, toolchain, tools, ui
+from worker_build import prebuilt, proc, std_cache, toolchain, tools, ui
 from worker_build.crate import Crate
 from worker_build.errors import (
     EXIT_OK,
@@ -119,7 +119,9 @@ def _lld_candidates(tc: Toolchain) -> list[Path]:
     return found
 
 
-def check_toolchain(rustc: Path | None, unwind: bool, root: Path | None = None) -> list[Check]:
+def check_toolchain(
+    rustc: Path | None, unwind: bool, root: Path | None = None, use_std_cache: bool = True
+) -> list[Check]:
     name = "rust toolchain"
     try:
         tc = toolchain.find_toolchain(rustc, unwind, root)
@@ -135,8 +137,14 @@ def check_toolchain(rustc: Path | None, unwind: bool, root: Path | None = None) 
     if tc.std_source is StdSource.PRECOMPILED:
         std = "precompiled wasm32 std (rustup target)"
     else:
+        where = (
+            f"once per key into the std cache ({std_cache.root()}), shared by every "
+            "target directory,"
+            if use_std_cache
+            else "in the target directory"
+        )
         std = (
-            f"built from source ({toolchain.std_sources(tc.sysroot)}) with "
+            f"built from source ({toolchain.std_sources(tc.sysroot)}) {where} with "
             f"{toolchain.build_std_flag(unwind)}"
         )
         if tc.needs_bootstrap:
@@ -334,7 +342,7 @@ def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check
     checks, crate, opts = check_crate(path, panic_unwind)
     unwind = opts.panic_unwind if opts is not None else panic_unwind
     root = crate.root if crate is not None else path.resolve()
-    checks += check_toolchain(rustc, unwind, root)
+    checks += check_toolchain(rustc, unwind, root, opts.std_cache if opts is not None else True)
     checks.append(check_wasm_bindgen(crate))
     # The release build runs wasm-opt; a --panic-unwind build's Python loader may
     # use it too (legacy -> exnref), whatever the profile.

@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         from worker_build.verify_cli import main as verify_main
 
         return verify_main(args[1:])
+    if args[:1] == ["cache"]:
+        from worker_build.cache_cli import main as cache_main
+
+        return cache_main(args[1:])
     from worker_build.cli import main as cli_main
 
     return cli_main(args)

@@ -30,7 +30,15 @@ WASM_OPT_FEATURES = (
     "--enable-reference-types",
     "--enable-exception-handling",
 )
-METADATA_KEYS = {"panic-unwind", "eh-encoding", "wasm-opt", "out-dir", "panic-body", "loader"}
+METADATA_KEYS = {
+    "panic-unwind",
+    "eh-encoding",
+    "wasm-opt",
+    "out-dir",
+    "panic-body",
+    "loader",
+    "std-cache",
+}
 
 
 class PanicBody(Enum):
@@ -79,6 +87,7 @@ class RawArgs:
     panic_body: str | None = None
     no_loader: bool = False
     offline: bool = False
+    no_std_cache: bool = False
     scope: str | None = None
     lock_timeout: float = 600.0
     cargo_args: tuple[str, ...] = ()
@@ -98,6 +107,7 @@ class BuildOptions:
     panic_body: PanicBody
     loader: bool
     install_policy: InstallPolicy
+    std_cache: bool  # std from the shared cache (std_cache.py); False: -Zbuild-std
     minify: bool
     scope: str | None
     lock_timeout: float
@@ -243,6 +253,10 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         raise UsageError(f"--out-dir {out} would replace the crate itself", "choose a subdirectory")
 
     loader = not raw.no_loader and bool(config.get("loader", True))
+    std_cache = config.get("std-cache", True)
+    if not isinstance(std_cache, bool):
+        raise UsageError(f"{where}: std-cache must be true or false")
+    std_cache = std_cache and not raw.no_std_cache
     cargo_args = raw.cargo_args
     for arg in cargo_args:
         if arg == "--target" or arg.startswith("--target="):
@@ -261,6 +275,7 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         panic_body=panic_body,
         loader=loader,
         install_policy=InstallPolicy.OFFLINE if raw.offline else InstallPolicy.ALLOW,
+        std_cache=std_cache,
         minify=not os.environ.get("NO_MINIFY"),
         scope=raw.scope,
         lock_timeout=raw.lock_timeout,

@@ -1,7 +1,8 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> toolchain -> cargo build -> wasm-bindgen -> [loader translation]
-    -> [wasm-opt] -> producers -> bundle -> verify -> [python loader] -> install
+    pre-flight -> toolchain -> [std] -> cargo build -> wasm-bindgen
+    -> [loader translation] -> [wasm-opt] -> producers -> bundle -> verify
+    -> [python loader] -> install
 
 Options add or drop steps here and nowhere else. One step works in the
 background: `loader translation` starts wasm-opt --translate-to-exnref on
@@ -65,6 +66,12 @@ def _toolchain(ctx: BuildContext) -> None:
             f"toolchain: {tc.origin} chosen; passed over: "
             + "; ".join(r.label for r in tc.rejected)
         )
+
+
+def _std(ctx: BuildContext) -> None:
+    from worker_build.steps import std
+
+    std.run(ctx)
 
 
 def _cargo(ctx: BuildContext) -> None:
@@ -158,11 +165,10 @@ def translates_for_loader(options: BuildOptions) -> bool:
 
 
 def plan(options: BuildOptions) -> list[Step]:
-    steps = [
-        Step("toolchain", _toolchain),
-        Step("cargo build", _cargo),
-        Step("wasm-bindgen", _bindgen),
-    ]
+    steps = [Step("toolchain", _toolchain)]
+    if options.std_cache:
+        steps.append(Step("std", _std))
+    steps += [Step("cargo build", _cargo), Step("wasm-bindgen", _bindgen)]
     if options.loader and translates_for_loader(options):
         steps.append(Step(TRANSLATION_JOB, _start_loader_translation))
     if options.wasm_opt_args is not None:
@@ -241,3 +247,32 @@ def build(
 
 def _install(ctx: BuildContext) -> None:
     output.replace_dir(ctx.out_dir, ctx.options.out_dir)
+
+
+@dataclass(frozen=True)
+class CargoInvocation:
+    argv: list[str]
+    env: dict[str, str]  # layered over os.environ, as the cargo step does
+    cwd: Path
+    context: BuildContext  # the toolchain and std the steps chose (facts, notes)
+
+
+def cargo_invocation(raw: RawArgs) -> CargoInvocation:
+    """The cargo command a build of `raw` runs, after the steps before it (toolchain,
+    and std: a std cache entry is built if missing). For tools that drive cargo
+    themselves with worker-build's flags: benchmarks, tests sharing a target dir with
+    real builds."""
+    from worker_build.steps import cargo
+
+    crate = crate_mod.load_crate(raw.path)
+    options = options_mod.resolve(raw, crate.root, crate.metadata)
+    ctx = BuildContext(options=options, staging=options.out_dir, crate=crate)  # not written
+    for step in plan(options):
+        if step.run is _cargo:
+            break
+        step.run(ctx)
+    tc = ctx.need_toolchain()
+    return CargoInvocation(
+        cargo.command(options, tc, ctx.std), cargo.environment(options, tc, ctx.std), crate.root,
+        ctx,
+    )  # fmt: skip

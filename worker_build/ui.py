@@ -194,12 +194,26 @@ def _tool_version(label: str, name: str) -> str:
     return label[len(prefix) :] if label.startswith(prefix) else label
 
 
+def std_row(std: Any) -> str:
+    """Where the wasm32 std came from (facts["std"], set by steps/std.py)."""
+    if not isinstance(std, Mapping):
+        return "unknown"
+    source = std.get("source")
+    if source == "cache":
+        return f"std cache {std.get('key')}" + (" (built now)" if std.get("built") else "")
+    if source == "build-std":
+        reason = std.get("reason")
+        return "built from source (-Zbuild-std)" + (f": {reason}" if reason else "")
+    return str(source)
+
+
 def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     tools: Mapping[str, str] = facts.get("tools", {})
     rows = [
         ("output", str(facts["out_dir"])),
         ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
         ("toolchain", str(facts.get("toolchain", "unknown"))),
+        ("std", std_row(facts.get("std"))),
         ("wasm-bindgen", _tool_version(tools.get("wasm-bindgen", "unknown"), "wasm-bindgen")),
         (
             "wasm-opt",

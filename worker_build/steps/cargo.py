@@ -14,6 +14,7 @@ from worker_build import cargo_errors, proc
 from worker_build.context import BuildContext
 from worker_build.errors import WorkerBuildError
 from worker_build.options import BuildOptions
+from worker_build.std_cache import StdMode, StdUse
 from worker_build.toolchain import (
     WASM_TARGET,
     StdSource,
@@ -26,7 +27,17 @@ from worker_build.tools import InstallPolicy
 JS_SYS_ENV = "WASM_BINDGEN_USE_JS_SYS"
 
 
-def command(options: BuildOptions, toolchain: Toolchain) -> list[str]:
+def std_mode(toolchain: Toolchain, std: StdUse | None) -> StdMode:
+    """The std step's decision; without that step (--no-std-cache), what the toolchain
+    offers: its precompiled wasm32 std, else -Zbuild-std."""
+    if std is not None:
+        return std.mode
+    if toolchain.std_source is StdSource.BUILD_STD:
+        return StdMode.BUILD_STD
+    return StdMode.PRECOMPILED
+
+
+def command(options: BuildOptions, toolchain: Toolchain, std: StdUse | None = None) -> list[str]:
     argv = [
         str(toolchain.cargo),
         "build",
@@ -36,7 +47,7 @@ def command(options: BuildOptions, toolchain: Toolchain) -> list[str]:
         "--message-format=json-render-diagnostics",
         *options.profile.cargo_args,
     ]
-    if toolchain.std_source is StdSource.BUILD_STD:
+    if std_mode(toolchain, std) is StdMode.BUILD_STD:
         argv.append(build_std_flag(options.panic_unwind))
     given = set(options.cargo_args)
     # cargo refuses a flag given twice, and --quiet next to --verbose.
@@ -47,15 +58,25 @@ def command(options: BuildOptions, toolchain: Toolchain) -> list[str]:
     return [*argv, *options.cargo_args]
 
 
-def environment(options: BuildOptions, toolchain: Toolchain) -> dict[str, str]:
-    """RUSTC pins the compiler cargo uses (rustup proxies may be first on PATH);
-    the user's RUSTFLAGS are extended, never replaced."""
+def environment(
+    options: BuildOptions, toolchain: Toolchain, std: StdUse | None = None
+) -> dict[str, str]:
+    """RUSTC pins the compiler cargo uses (rustup proxies may be first on PATH): the
+    toolchain's rustc, or the std cache entry's wrapper around it (which adds the
+    entry's sysroot, so a RUSTC_WRAPPER such as sccache still wraps it). The user's
+    RUSTFLAGS are extended, never replaced."""
+    mode = std_mode(toolchain, std)
+    if mode is StdMode.CACHE:
+        assert std is not None and std.entry is not None
+        rustc = std.entry.rustc
+    else:
+        rustc = toolchain.rustc
     # WASM_BINDGEN_USE_JS_SYS: as the Rust worker-build sets it. wasm-bindgen's macro
     # reads it at expansion time (a --cfg would not reach a host proc-macro under
     # --target) and then expands async exports through `js_sys::futures` instead of
     # `wasm_bindgen_futures`. cargo does not fingerprint it.
-    env = {"RUSTC": str(toolchain.rustc), JS_SYS_ENV: "1"}
-    if toolchain.needs_bootstrap:
+    env = {"RUSTC": str(rustc), JS_SYS_ENV: "1"}
+    if mode is StdMode.BUILD_STD and toolchain.needs_bootstrap:
         env["RUSTC_BOOTSTRAP"] = "1"
     extra = ["-Cpanic=unwind", *eh_rustflags(options.eh_encoding)] if options.panic_unwind else []
     if not extra:
@@ -116,14 +137,19 @@ def find_artifact(json_lines: str, lib_name: str) -> Path | None:
 
 def run(ctx: BuildContext) -> None:
     options, toolchain, crate = ctx.options, ctx.need_toolchain(), ctx.need_crate()
-    if toolchain.std_source is StdSource.BUILD_STD:
+    mode = std_mode(toolchain, ctx.std)
+    if "std" not in ctx.facts:  # no std step: the std cache is off
+        ctx.facts["std"] = {"source": mode.value}
+        if mode is StdMode.BUILD_STD:
+            ctx.facts["std"]["reason"] = "the std cache is off"
+    if mode is StdMode.BUILD_STD:
         ctx.notes.append(f"std built from source ({build_std_flag(options.panic_unwind)})")
-    if toolchain.needs_bootstrap:
-        ctx.notes.append(f"RUSTC_BOOTSTRAP=1 set so {toolchain.label} accepts -Z flags")
+        if toolchain.needs_bootstrap:
+            ctx.notes.append(f"RUSTC_BOOTSTRAP=1 set so {toolchain.label} accepts -Z flags")
     result = proc.run(
-        command(options, toolchain),
+        command(options, toolchain, ctx.std),
         cwd=crate.root,
-        env={**environment(options, toolchain), **terminal_env(sys.stderr, os.environ)},
+        env={**environment(options, toolchain, ctx.std), **terminal_env(sys.stderr, os.environ)},
         output=proc.Output.TEE,
         check=False,
     )

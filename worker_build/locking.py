@@ -1,0 +1,52 @@
+"""One exclusive file lock with a timeout, for everything worker-build serialises.
+
+flock is released by the kernel when the holder dies, so a crashed build never
+leaves a stale lock behind, and nothing needs cleaning up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from worker_build.errors import LockedError
+
+POLL_SECONDS = 0.1
+
+
+@contextlib.contextmanager
+def exclusive(
+    path: Path,
+    timeout: float,
+    *,
+    held_by: str,
+    fix: str,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Hold `path` locked. `on_wait` runs once if another process holds it; after
+    `timeout` seconds a LockedError says `held_by` (what the other process does)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockedError(f"{held_by} after {timeout:.0f}s", fix) from None
+                if not announced and on_wait is not None:
+                    on_wait()
+                    announced = True
+                time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,107 @@
+"""Step: the wasm32 std the crate links against (issue 11 part 1).
+
+- The toolchain has a precompiled wasm32 std and the build is panic=abort: it is used.
+- Otherwise std comes from the shared std cache (std_cache.py): found by its key, or
+  built once for it (minutes; every later build with the same key, in any target
+  directory, skips it). The cargo step then runs the entry's rustc wrapper.
+- Where the cache cannot stand for `-Zbuild-std` (cargo's unit graph fails, a custom
+  codegen backend, a `--sysroot` of the user's own in the rustflags), the cargo step
+  builds std with `-Zbuild-std` as the real worker-build does, and a note says why.
+This step is in the plan unless `--no-std-cache` / `std-cache = false`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from worker_build import std_cache, std_settings
+from worker_build.context import BuildContext
+from worker_build.errors import CommandFailedError
+from worker_build.options import DEV
+from worker_build.std_cache import StdMode, StdUse
+from worker_build.std_settings import StdSettings
+from worker_build.steps import cargo
+from worker_build.toolchain import StdSource, build_std_flag
+
+
+def manifests(crate_manifest: Path, workspace_root: Path) -> list[Path]:
+    """The crate's Cargo.toml and every one above it up to the workspace root (whose
+    `[profile]` tables are the ones cargo applies)."""
+    found = [crate_manifest]
+    for directory in crate_manifest.parent.parents:
+        if not directory.is_relative_to(workspace_root):
+            break
+        if (directory / "Cargo.toml").is_file():
+            found.append(directory / "Cargo.toml")
+    return found
+
+
+def unsupported(settings: StdSettings) -> str | None:
+    if settings.profile.get("codegen_backend"):
+        return f"the profile sets codegen-backend {settings.profile['codegen_backend']}"
+    flags = settings.rustflags or ()
+    if any(f == "--sysroot" or f.startswith("--sysroot=") for f in flags):
+        return "the rustflags set their own --sysroot"
+    return None
+
+
+def _fallback(ctx: BuildContext, why: str) -> None:
+    ctx.std = StdUse(StdMode.BUILD_STD)
+    ctx.facts["std"] = {"source": "build-std", "reason": why}
+    ctx.notes.append(f"std cache not used: {why}")
+
+
+def run(ctx: BuildContext) -> None:
+    options, tc, crate = ctx.options, ctx.need_toolchain(), ctx.need_crate()
+    if tc.std_source is StdSource.PRECOMPILED:
+        ctx.std = StdUse(StdMode.PRECOMPILED)
+        ctx.facts["std"] = {"source": "precompiled"}
+        return
+    build_std = StdUse(StdMode.BUILD_STD)
+    argv = cargo.command(options, tc, build_std)
+    env = cargo.environment(options, tc, build_std)
+    stamp = std_settings.source_stamp(tc.sysroot)
+    try:
+        settings = std_settings.std_settings(
+            argv, crate.root, env, manifests(crate.manifest, crate.lockfile.parent), tc, stamp
+        )
+    except CommandFailedError as exc:
+        lines = exc.output.splitlines()
+        cause = next((ln for ln in lines if ln.startswith("error")), exc.tail(1) or exc.message)
+        _fallback(ctx, f"`cargo build --unit-graph` failed: {cause}")
+        return
+    why = unsupported(settings)
+    if why is not None:
+        _fallback(ctx, why)
+        return
+    crates = build_std_flag(options.panic_unwind).split("=", 1)[1]
+    spec = std_settings.spec_for(
+        settings,
+        tc,
+        crates=crates,
+        panic="unwind" if options.panic_unwind else "abort",
+        eh_encoding=options.eh_encoding.value if options.panic_unwind else "none",
+        dev=options.profile is DEV,
+        stamp=stamp,
+    )
+    entry, built = std_cache.ensure(
+        spec,
+        lambda staging: std_cache.build_entry(
+            staging, spec, tc, cwd=crate.root, env=env, cargo_argv=argv
+        ),
+        timeout=options.lock_timeout,
+        toolchain=tc,
+    )
+    ctx.std = StdUse(StdMode.CACHE, entry)
+    ctx.facts["std"] = {
+        "source": "cache",
+        "key": entry.key,
+        "path": str(entry.path),
+        "built": built,
+    }
+    if built:
+        policy = ", optimized for --dev" if spec.policy.startswith("dev") else ""
+        ctx.notes.append(
+            f"std ({crates}{policy}) built once into the std cache ({entry.path}); "
+            "later builds with the same settings reuse it"
+        )
