@@ -91,6 +91,7 @@ def test_every_input_changes_the_key(tmp_path: Path) -> None:
     variants = {
         "compiler": spec(replace(tc, verbose_version=VV.replace("ac68faa20c5", "0000000"))),
         "std sources": spec(tc, stamp="stamp1"),
+        "compiler path": spec(replace(tc, rustc=tmp_path / "elsewhere" / "rustc")),
         "std crates": spec(tc, crates="std,panic_abort"),
         "panic": spec(tc, panic="abort"),
         "eh encoding": spec(tc, eh_encoding="exnref"),

@@ -77,3 +77,93 @@ def test_manifests_up_to_the_workspace_root(tmp_path: Path) -> None:
         member / "Cargo.toml",
         root / "Cargo.toml",
     ]
+
+
+def test_pkgid_specs() -> None:
+    from worker_build.std_settings import pkgid_spec
+
+    assert pkgid_spec("registry+https://x/index#serde_derive@1.0.229") == "serde_derive@1.0.229"
+    assert pkgid_spec("path+file:///w/crates/macros#0.1.0") == "macros@0.1.0"
+    assert pkgid_spec("path+file:///w/m#my-macros@0.2.0") == "my-macros@0.2.0"
+
+
+def test_proc_macro_command_keeps_what_applies_to_host_units() -> None:
+    crate_argv = ["/c/cargo", "build", "--lib", "--target", "wasm32-unknown-unknown",
+                  "--message-format=json-render-diagnostics", "--release", "--offline",
+                  "--features", "http", "--target-dir", "/t", "-Zbuild-std=std,panic_unwind",
+                  "--config", "net.git-fetch-with-cli=true", "-j2"]  # fmt: skip
+    assert std.proc_macro_command(crate_argv, ("--release",), ("a@1.0.0", "b@2.0.0")) == [
+        "/c/cargo", "build", "--target", "wasm32-unknown-unknown", "--lib", "--release",
+        "--offline", "--target-dir", "/t", "--config", "net.git-fetch-with-cli=true",
+        "-p", "a@1.0.0", "-p", "b@2.0.0",
+    ]  # fmt: skip
+
+
+def cargo_script(graph: Path, tmp: Path, *, wait_for_proc_macros: bool) -> str:
+    """A cargo answering --unit-graph with `graph`, recording a `-p` (proc-macro) build,
+    and building a fake std for the seed (after the proc-macro build has started, when
+    asked: then both must run at once, or the seed gives up)."""
+    wait = (
+        f'i=0; while [ ! -f "{tmp}/pm.started" ]; do i=$((i+1)); '
+        "[ $i -gt 600 ] && exit 3; sleep 0.05; done"
+        if wait_for_proc_macros
+        else ":"
+    )
+    return f"""
+case " $* " in
+  *" --unit-graph "*) cat "{graph}" ;;
+  *" -p "*)
+    echo "$RUSTC" > "{tmp}/pm.rustc"
+    printf '%s\\n' "$@" > "{tmp}/pm.argv"
+    touch "{tmp}/pm.started" ;;
+  *" --manifest-path "*)
+    printf '%s\\n' "$@" > "{tmp}/seed.argv"
+    {wait}
+    target=""; prev=""
+    for a in "$@"; do [ "$prev" = "--target-dir" ] && target="$a"; prev="$a"; done
+    deps="$target/wasm32-unknown-unknown/release/deps"; mkdir -p "$deps"
+    for c in std core alloc panic_unwind; do
+      printf '!<arch>\\nfake' > "$deps/lib$c-1.rlib"
+      printf '{{"reason":"compiler-artifact","package_id":"path+file:///l/%s#0.0.0","filenames":["%s"]}}\\n' "$c" "$deps/lib$c-1.rlib"
+    done ;;
+esac
+"""
+
+
+def test_proc_macros_compile_while_std_is_built(tmp_path: Path) -> None:
+    import json
+
+    graph = tmp_path / "graph.json"
+    pm = unit("serde_derive", {**RELEASE, "name": "release"}, std=False, platform=None)
+    pm["pkg_id"] = "registry+https://x/index#serde_derive@1.0.229"
+    pm["target"]["kind"] = ["proc-macro"]
+    graph.write_text(json.dumps({"units": [unit("std", {**RELEASE, "name": "release"}), pm],
+                                 "roots": [0]}))  # fmt: skip
+    ctx = context(tmp_path, cargo_script(graph, tmp_path, wait_for_proc_macros=True))
+    std.run(ctx)
+    assert ctx.std is not None and ctx.std.mode is StdMode.CACHE and ctx.std.entry is not None
+    assert ctx.facts["std"]["built"] is True
+    meanwhile = ctx.facts["std"]["proc_macros_meanwhile"]
+    assert meanwhile["packages"] == 1 and meanwhile["ok"] is True
+    # through the entry's rustc (staged then: the same -vV, so cargo's fingerprints match)
+    staged = Path((tmp_path / "pm.rustc").read_text().strip())
+    assert staged.name == "rustc" and staged.parent.name == "bin"
+    assert staged.parent.parent.name.startswith(f".tmp-{ctx.std.entry.key}-")
+    argv = (tmp_path / "pm.argv").read_text().split()
+    assert argv[-2:] == ["-p", "serde_derive@1.0.229"] and "--release" in argv
+    assert std_cache.problem(ctx.std.entry) is None
+
+
+def test_offline_reaches_the_std_build(tmp_path: Path) -> None:
+    """`worker-build --offline` hands --offline to cargo, and so to the cargo that builds
+    the std cache entry (std's own dependencies then come from cargo's local cache)."""
+    import json
+
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({"units": [unit("std", {**RELEASE, "name": "release"})],
+                                 "roots": [0]}))  # fmt: skip
+    script = cargo_script(graph, tmp_path, wait_for_proc_macros=False)
+    ctx = context(tmp_path, script, offline=True)
+    std.run(ctx)
+    assert ctx.facts["std"]["built"] is True
+    assert "--offline" in (tmp_path / "seed.argv").read_text().split()

@@ -209,7 +209,11 @@ def ensure(
 def _new_staging(key: str) -> Path:
     try:
         root().mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=root()))
+        staging = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=root()))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # as any other directory of the cache, not mkdtemp's 0700
+        return staging
     except OSError as exc:
         raise _disk_error(exc) from exc
 
@@ -385,6 +389,23 @@ def wrapper_script(key: str, rustc: Path) -> str:
     return WRAPPER.format(key=key, rustc=rustc, rustc_q=shlex.quote(str(rustc)))
 
 
+def prepare_entry(staging: Path, spec: StdSpec, toolchain: Toolchain) -> Path:
+    """The parts of an entry that need no std: the host libraries link and the rustc
+    wrapper, whose path it returns. Host-only compilations (proc-macros) can run
+    through that wrapper while std is built: they get what they would get later."""
+    wrapper = staging / "bin" / "rustc"
+    if wrapper.is_file():
+        return wrapper
+    host = host_of(toolchain)
+    rustlib = staging / "sysroot" / "lib" / "rustlib"
+    rustlib.mkdir(parents=True, exist_ok=True)
+    (rustlib / host).symlink_to(toolchain.sysroot / "lib" / "rustlib" / host)
+    wrapper.parent.mkdir(exist_ok=True)
+    wrapper.write_text(wrapper_script(spec.key, toolchain.rustc))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def build_entry(
     staging: Path,
     spec: StdSpec,
@@ -398,6 +419,7 @@ def build_entry(
     `cwd` is the crate's directory, `env` and `cargo_argv` its cargo environment
     (RUSTFLAGS etc.) and command, so cargo's configuration applies to std as it would
     in the crate's own build."""
+    prepare_entry(staging, spec, toolchain)
     seed = staging / "seed"
     seed.mkdir()
     (seed / "Cargo.toml").write_text(seed_manifest(spec))
@@ -424,14 +446,6 @@ def build_entry(
     libdir.mkdir(parents=True)
     for rlib in rlibs:
         os.replace(rlib, libdir / rlib.name)
-    host = host_of(toolchain)
-    (staging / "sysroot" / "lib" / "rustlib" / host).symlink_to(
-        toolchain.sysroot / "lib" / "rustlib" / host
-    )
-    wrapper = staging / "bin" / "rustc"
-    wrapper.parent.mkdir()
-    wrapper.write_text(wrapper_script(spec.key, toolchain.rustc))
-    wrapper.chmod(0o755)
     shutil.rmtree(staging / "target", ignore_errors=True)
     shutil.rmtree(seed, ignore_errors=True)
     return {"rustc_path": str(toolchain.rustc), "seed_command": result.argv}

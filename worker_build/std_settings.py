@@ -108,6 +108,9 @@ class StdSettings:
     crate_types: tuple[str, ...]  # of the crate's lib (the unit graph's root)
     rustflags: tuple[str, ...] | None  # None: cargo's target query was not recognised
     config_digest: str  # stands in for `rustflags` when they could not be read
+    # The crate's proc-macro packages (`name@version`): host-only work that can be
+    # compiled while a std cache entry is built (not part of the key).
+    proc_macros: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class StdSpec:
 
     target: str
     rustc: str  # `rustc -vV`
+    rustc_path: str  # the entry's wrapper runs it, and links its host libraries
     sources: str
     sources_stamp: str
     crates: str  # -Zbuild-std's crate list
@@ -256,6 +260,15 @@ def _unit_graph(
         return json.loads(result.stdout), _target_rustflags(decoded)
 
 
+def pkgid_spec(pkg_id: str) -> str:
+    """`registry+https://...#serde_derive@1.0.1` -> `serde_derive@1.0.1`; a path package
+    named as its directory (`path+file:///x/foo#0.1.0`) -> `foo@0.1.0`."""
+    url, _, fragment = pkg_id.rpartition("#")
+    if "@" in fragment:
+        return fragment
+    return f"{url.rstrip('/').rsplit('/', 1)[-1]}@{fragment}"
+
+
 def settings_from_graph(
     graph: Mapping[str, Any], rustflags: tuple[str, ...] | None, config_digest: str
 ) -> StdSettings:
@@ -280,6 +293,15 @@ def settings_from_graph(
         crate_types=crate_types,
         rustflags=rustflags,
         config_digest=config_digest,
+        proc_macros=tuple(
+            sorted(
+                {
+                    pkgid_spec(str(u["pkg_id"]))
+                    for u in units
+                    if "proc-macro" in u["target"].get("kind", []) and u.get("platform") is None
+                }
+            )
+        ),
     )
 
 
@@ -408,6 +430,7 @@ def std_settings(
                 crate_types=tuple(saved["crate_types"]),
                 rustflags=None if saved["rustflags"] is None else tuple(saved["rustflags"]),
                 config_digest=str(saved["config_digest"]),
+                proc_macros=tuple(saved.get("proc_macros", ())),
             )
         except (KeyError, TypeError):
             pass
@@ -438,6 +461,7 @@ def spec_for(
     return StdSpec(
         target=WASM_TARGET,
         rustc=toolchain.verbose_version,
+        rustc_path=os.path.realpath(toolchain.rustc),
         sources=str(std_sources(toolchain.sysroot)),
         sources_stamp=stamp,
         crates=crates,

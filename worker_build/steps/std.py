@@ -12,16 +12,19 @@ This step is in the plan unless `--no-std-cache` / `std-cache = false`.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
-from worker_build import std_cache, std_settings
+from worker_build import proc, std_cache, std_settings
 from worker_build.context import BuildContext
-from worker_build.errors import CommandFailedError
+from worker_build.errors import CommandFailedError, WorkerBuildError
 from worker_build.options import DEV
-from worker_build.std_cache import StdMode, StdUse
+from worker_build.std_cache import Entry, StdMode, StdUse
 from worker_build.std_settings import StdSettings
 from worker_build.steps import cargo
-from worker_build.toolchain import StdSource, build_std_flag
+from worker_build.toolchain import WASM_TARGET, StdSource, build_std_flag
 
 
 def manifests(crate_manifest: Path, workspace_root: Path) -> list[Path]:
@@ -34,6 +37,73 @@ def manifests(crate_manifest: Path, workspace_root: Path) -> list[Path]:
         if (directory / "Cargo.toml").is_file():
             found.append(directory / "Cargo.toml")
     return found
+
+
+# Arguments of the crate's cargo command that the proc-macro build takes over.
+_HOST_FLAGS = ("--offline", "--frozen", "--locked", "-q", "--quiet")
+_HOST_WITH_VALUE = ("--config", "-Z", "--target-dir", "-j", "--jobs")
+
+
+def proc_macro_command(
+    cargo_argv: list[str], options_profile_args: tuple[str, ...], packages: tuple[str, ...]
+) -> list[str]:
+    """`cargo build --target wasm32-unknown-unknown --lib -p <each proc-macro>` with the
+    profile and the network, configuration and target-dir arguments of the crate's own
+    command: the host units it compiles are the ones the crate's build needs (any that
+    come out different are compiled again by that build; never a wrong one)."""
+    out = [cargo_argv[0], "build", "--target", WASM_TARGET, "--lib", *options_profile_args]
+    args = iter(cargo_argv[cargo_argv.index("build") + 1 :])
+    for arg in args:
+        if arg in _HOST_FLAGS:
+            out.append(arg)
+        elif arg in _HOST_WITH_VALUE:
+            value = next(args, "")
+            if not (arg == "-Z" and value.startswith("build-std")):
+                out += [arg, value]
+        elif arg.startswith(("--config=", "--target-dir=", "--jobs=")) or (
+            arg.startswith("-Z") and not arg.startswith("-Zbuild-std")
+        ):
+            out.append(arg)
+    for package in packages:
+        out += ["-p", package]
+    return out
+
+
+class HostPrebuild:
+    """The crate's proc-macros compiled in a thread while a std cache entry is built."""
+
+    def __init__(self, ctx: BuildContext, staged: Entry, packages: tuple[str, ...]) -> None:
+        options, tc = ctx.options, ctx.need_toolchain()
+        use = StdUse(StdMode.CACHE, staged)
+        self.packages = packages
+        self.argv = proc_macro_command(
+            cargo.command(options, tc, use), options.profile.cargo_args, packages
+        )
+        self.env = cargo.environment(options, tc, use)
+        self.cwd = ctx.need_crate().root
+        self.result: proc.Result | None = None
+        self.error: str | None = None
+        self.seconds = 0.0
+        self.thread = threading.Thread(target=self._run, name="proc-macros", daemon=True)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        try:
+            self.result = proc.run(self.argv, cwd=self.cwd, env=self.env, check=False)
+        except WorkerBuildError as exc:
+            self.error = exc.message
+        self.seconds = time.monotonic() - start
+
+    def start(self) -> None:
+        if self.packages:
+            self.thread.start()
+
+    def finish(self) -> dict[str, Any]:
+        if not self.packages:
+            return {}
+        self.thread.join()
+        ok = self.result is not None and self.result.returncode == 0
+        return {"packages": len(self.packages), "seconds": round(self.seconds, 1), "ok": ok}
 
 
 def unsupported(settings: StdSettings) -> str | None:
@@ -84,14 +154,22 @@ def run(ctx: BuildContext) -> None:
         dev=options.profile is DEV,
         stamp=stamp,
     )
-    entry, built = std_cache.ensure(
-        spec,
-        lambda staging: std_cache.build_entry(
-            staging, spec, tc, cwd=crate.root, env=env, cargo_argv=argv
-        ),
-        timeout=options.lock_timeout,
-        toolchain=tc,
-    )
+    overlap: dict[str, Any] = {}
+
+    def build(staging: Path) -> dict[str, Any]:
+        # While cargo compiles std (mostly one crate at a time), compile the crate's
+        # proc-macros through the entry's rustc: -Zbuild-std overlaps the two as well.
+        std_cache.prepare_entry(staging, spec, tc)
+        host = HostPrebuild(ctx, Entry(spec.key, staging), settings.proc_macros)
+        host.start()
+        try:
+            return std_cache.build_entry(
+                staging, spec, tc, cwd=crate.root, env=env, cargo_argv=argv
+            )
+        finally:
+            overlap.update(host.finish())
+
+    entry, built = std_cache.ensure(spec, build, timeout=options.lock_timeout, toolchain=tc)
     ctx.std = StdUse(StdMode.CACHE, entry)
     ctx.facts["std"] = {
         "source": "cache",
@@ -99,6 +177,8 @@ def run(ctx: BuildContext) -> None:
         "path": str(entry.path),
         "built": built,
     }
+    if overlap:
+        ctx.facts["std"]["proc_macros_meanwhile"] = overlap
     if built:
         policy = ", optimized for --dev" if spec.policy.startswith("dev") else ""
         ctx.notes.append(
