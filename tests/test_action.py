@@ -286,16 +286,24 @@ def test_build_step_with_the_real_worker_build(tmp_path: Path) -> None:
     assert "::group::worker-build: cargo build" in proc.stderr
 
 
-def test_sccache_input_sets_the_wrapper_and_its_gha_backend(tmp_path: Path,
-                                                            fake_env: dict[str, str]) -> None:
+def test_sccache_input_sets_the_wrapper_and_its_gha_backend(
+    tmp_path: Path, fake_env: dict[str, str]
+) -> None:
     assert step("Set up sccache")["uses"].startswith("mozilla-actions/sccache-action@")
     assert step("Use sccache")["if"] == step("Set up sccache")["if"] == "inputs.sccache == 'true'"
     github_env = tmp_path / "github-env"
-    proc, _ = run_step("Use sccache", {"sccache": "true"}, tmp_path, tmp_path,
-                       {**fake_env, "GITHUB_ENV": str(github_env)})
+    proc, _ = run_step(
+        "Use sccache",
+        {"sccache": "true"},
+        tmp_path,
+        tmp_path,
+        {**fake_env, "GITHUB_ENV": str(github_env)},
+    )
     assert proc.returncode == 0, proc.stderr
-    assert github_env.read_text().splitlines() == ["RUSTC_WRAPPER=sccache",
-                                                   "SCCACHE_GHA_ENABLED=true"]
+    assert github_env.read_text().splitlines() == [
+        "RUSTC_WRAPPER=sccache",
+        "SCCACHE_GHA_ENABLED=true",
+    ]
 
 
 def test_cache_is_pruned_before_it_is_saved(tmp_path: Path, fake_env: dict[str, str]) -> None:

@@ -19,7 +19,12 @@ from conftest import CACHE, SAMPLES, Built, tool_env, worker_build
 from fakes import fake_exe, fake_rustc
 
 from worker_build import locking, std_cache, std_settings
-from worker_build.errors import CommandFailedError, LockedError
+from worker_build.errors import (
+    EXIT_NOT_WRITABLE,
+    CommandFailedError,
+    LockedError,
+    NotWritableError,
+)
 from worker_build.std_cache import Entry
 from worker_build.std_settings import StdSettings, StdSpec
 from worker_build.toolchain import StdSource, Toolchain
@@ -426,9 +431,23 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None
     with pytest.raises(std_cache.StdCacheError) as info:
         std_cache.ensure(s, full, timeout=5)
     assert info.value.message.startswith("no space left on the device holding the std cache")
+    assert info.value.exit_code == EXIT_NOT_WRITABLE
     assert "worker-build cache prune" in (info.value.fix or "")
     assert "--no-std-cache" in (info.value.fix or "")
     assert sorted(p.name for p in std_cache.root().iterdir()) == ["locks"]
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
+    from test_output import unwritable
+
+    s = spec(toolchain(tmp_path))
+    cache = std_cache.root().parent
+    cache.mkdir(parents=True)
+    with unwritable(cache), pytest.raises(NotWritableError) as info:
+        std_cache.ensure(s, fake_build([]), timeout=5)  # type: ignore[arg-type]
+    assert info.value.exit_code == EXIT_NOT_WRITABLE
+    assert info.value.message.startswith("cannot create the lock of the std cache entry")
+    assert "WORKER_BUILD_CACHE" in (info.value.fix or "")
 
 
 def test_a_failed_std_build_leaves_nothing(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from worker_build.errors import LockedError
+from worker_build.errors import LockedError, NotWritableError
 
 POLL_SECONDS = 0.1
 
@@ -26,11 +26,22 @@ def exclusive(
     held_by: str,
     fix: str,
     on_wait: Callable[[], None] | None = None,
+    what: str = "the lock",
 ) -> Iterator[None]:
     """Hold `path` locked. `on_wait` runs once if another process holds it; after
-    `timeout` seconds a LockedError says `held_by` (what the other process does)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as fh:
+    `timeout` seconds a LockedError says `held_by` (what the other process does). A lock
+    file that cannot be created is a NotWritableError naming it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("a+")
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise NotWritableError(
+            f"cannot create {what} {path}: {exc.strerror or exc}",
+            "make the cache directory writable, or set WORKER_BUILD_CACHE to one that is",
+        ) from exc
+    with fh:
         deadline = time.monotonic() + timeout
         announced = False
         while True:

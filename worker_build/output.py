@@ -22,12 +22,12 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from worker_build import locking
 from worker_build.cachedir import cache_root
-from worker_build.errors import LockedError, NotWritableError
+from worker_build.errors import NotWritableError
 
 STAGING_PREFIX = ".worker-build-staging-"
 # The JSON report of the last build, written into the output directory.
@@ -129,39 +129,19 @@ def lock_path(out_dir: Path) -> Path:
     return cache_root() / "locks" / f"{digest}.lock"
 
 
-@contextlib.contextmanager
 def build_lock(
     out_dir: Path, timeout: float, on_wait: Callable[[], None] | None = None
-) -> Iterator[None]:
-    """Serialise builds writing the same output. flock is released by the kernel
-    when the holder dies, so a crashed build never leaves a stale lock."""
-    path = lock_path(out_dir)
-    with writing(path, "create the build lock"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = path.open("a+")
-    with fh:
-        deadline = time.monotonic() + timeout
-        announced = False
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise LockedError(
-                        f"another worker-build is still writing {out_dir} after {timeout:.0f}s",
-                        "wait for it to finish, or raise --lock-timeout",
-                    ) from None
-                if not announced and on_wait is not None:
-                    on_wait()
-                    announced = True
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+) -> contextlib.AbstractContextManager[None]:
+    """Serialise builds writing the same output (locking.exclusive: flock, released by
+    the kernel when the holder dies, so a crashed build never leaves a stale lock)."""
+    return locking.exclusive(
+        lock_path(out_dir),
+        timeout,
+        held_by=f"another worker-build is still writing {out_dir}",
+        fix="wait for it to finish, or raise --lock-timeout",
+        on_wait=on_wait,
+        what="the build lock",
+    )
 
 
 def make_staging(out_dir: Path) -> Path:

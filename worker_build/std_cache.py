@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from worker_build import __version__, locking, proc, tools
-from worker_build.errors import WorkerBuildError
+from worker_build.errors import NotWritableError, WorkerBuildError
 from worker_build.std_settings import StdSpec, lto_on
 from worker_build.toolchain import WASM_TARGET, Toolchain
 
@@ -71,8 +71,8 @@ exec {rustc_q} --sysroot "${{0%/bin/rustc}}/sysroot" "$@"
 """
 
 
-class StdCacheError(WorkerBuildError):
-    """The std cache could not be written (a full disk, no permission)."""
+class StdCacheError(NotWritableError):
+    """The std cache could not be written (a full disk, no permission): exit 9."""
 
 
 def root() -> Path:
@@ -182,6 +182,7 @@ def ensure(
         held_by=f"another worker-build is still building the std cache entry {spec.key}",
         fix="wait for it to finish, or raise --lock-timeout",
         on_wait=on_wait,
+        what="the lock of the std cache entry",
     ):
         why = problem(found, toolchain)
         if why is None:  # built by the build we waited for
