@@ -409,7 +409,9 @@ def test_unwritable_output_is_exit_9_with_or_without_traceback(
     assert len(errors) == 1 and errors[0].startswith(f"error: cannot write {root / 'build'}: ")
     assert why in errors[0] and "choose another --out-dir" in errors[0]
     assert ("Traceback (most recent call last)" in err) == bool(extra)
-    assert "cargo build" not in err and "toolchain" not in err  # nothing ran
+    # nothing ran: no step after pre-flight (step lines, not a traceback's file paths)
+    steps = [line for line in err.splitlines() if line.startswith(("▸", "✓", "✗"))]
+    assert not any("cargo build" in line or "toolchain" in line for line in steps), steps
     assert (root / "build" / "index.js").read_text() == "previous"
     code, _, err = run(capsys, str(root), "--out-dir", str(root / "Cargo.lock" / "build"))
     assert code == EXIT_NOT_WRITABLE

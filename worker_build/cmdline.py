@@ -376,7 +376,7 @@ def help_text() -> str:
         USAGE,
         "       worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]",
         "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH]",
-        "       worker-build cache [list [--json] | prune [--older-than DAYS | --all]]",
+        "       worker-build cache [list|prune] [options]",
         "",
         *_wrap(
             "Build the Rust crate at PATH (default: the nearest directory upwards with a "
