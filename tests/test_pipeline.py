@@ -29,10 +29,11 @@ TRANSLATION = pipeline.TRANSLATION_JOB
 
 def test_plan_release_unwind_starts_the_loader_translation_before_wasm_opt() -> None:
     assert names(panic_unwind=True) == [
-        "toolchain", "cargo build", "wasm-bindgen", TRANSLATION, "wasm-opt", "producers",
-        "bundle", "verify", "python loader",
+        "toolchain", "std", "cargo build", "wasm-bindgen", TRANSLATION, "wasm-opt",
+        "producers", "bundle", "verify", "python loader",
     ]  # fmt: skip
     assert names(panic_unwind=True, eh_encoding="legacy") == names(panic_unwind=True)
+    assert "std" not in names(panic_unwind=True, no_std_cache=True)
 
 
 @pytest.mark.parametrize(
