@@ -476,7 +476,14 @@ def compare_outputs(tools: list[Tool]) -> dict[str, Any]:
         {"path": p, "real": list(r), "ours": list(o), "same": r == o}
         for p, r, o in zip(REQUESTS, real, ours, strict=True)
     ]
-    return {"wasm_bytes": sizes, "responses": rows, "all_same": all(row["same"] for row in rows)}
+    modules = [(t.out / "index_bg.wasm").read_bytes() for t in tools]
+    return {
+        "wasm_bytes": sizes,
+        # the module after wasm-bindgen, wasm-opt and the producers section (sdk entry)
+        "wasm_identical": all(m == modules[0] for m in modules),
+        "responses": rows,
+        "all_same": all(row["same"] for row in rows),
+    }
 
 
 # ------------------------------------------------------------------------------ main
@@ -573,7 +580,7 @@ def main() -> int:
         out = results["outputs"]
         print(
             f"\nindex_bg.wasm: real {out['wasm_bytes']['real']} B, "
-            f"ours {out['wasm_bytes']['ours']} B"
+            f"ours {out['wasm_bytes']['ours']} B, byte-identical: {out['wasm_identical']}"
         )
         print(f"workerd responses identical for all {len(REQUESTS)} requests: {out['all_same']}")
         for row in out["responses"]:
