@@ -304,7 +304,8 @@ def node_env() -> dict[str, str]:
     return env
 
 
-def ensure_npm() -> None:
+def ensure_npm(timings: dict[str, float]) -> None:
+    """NPM_PACKAGES in .cache/workers-rs-suite/npm (installed once per package list)."""
     npm_dir = CACHE / "npm"
     stamp = npm_dir / ".packages"
     want = "\n".join(NPM_PACKAGES)
@@ -320,13 +321,14 @@ def ensure_npm() -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise SetupError("npm is not on PATH (install Node.js and npm)")
-    code = run_logged(
-        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=npm_dir,
-        env=node_env(),
-        log_path=npm_dir / "install.log",
-        timeout=NPM_TIMEOUT,
-    )
+    with timed(timings, "npm install"):
+        code = run_logged(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=npm_dir,
+            env=node_env(),
+            log_path=npm_dir / "install.log",
+            timeout=NPM_TIMEOUT,
+        )
     if code != 0:
         raise SetupError(f"npm install failed ({code}):\n{tail(npm_dir / 'install.log')}")
     stamp.write_text(want)
@@ -350,6 +352,7 @@ class RunResult:
     flags: tuple[str, ...]
     build_exit: int
     build_seconds: float
+    build_warm: bool
     vitest_exit: int | None
     vitest_seconds: float
     specs: dict[str, SpecOutcome]
@@ -361,7 +364,11 @@ class RunResult:
             "tool": self.tool,
             "mode": self.mode,
             "flags": list(self.flags),
-            "build": {"exit": self.build_exit, "seconds": self.build_seconds},
+            "build": {
+                "exit": self.build_exit,
+                "seconds": self.build_seconds,
+                "target_dir": "reused" if self.build_warm else "cold",
+            },
             "vitest": {
                 "exit": self.vitest_exit,
                 "seconds": self.vitest_seconds,
@@ -395,10 +402,13 @@ def run_one(
     out.mkdir(parents=True)
     shutil.rmtree(crate / "build", ignore_errors=True)
     env = dict(toolchain, **tool.extra_env)
-    env["CARGO_TARGET_DIR"] = str(CACHE / "target" / f"{tool.name}-{mode}")
+    target = CACHE / "target" / f"{tool.name}-{mode}"
+    warm = (target / "wasm32-unknown-unknown").is_dir()
+    env["CARGO_TARGET_DIR"] = str(target)
     env["NO_MINIFY"] = "1"
     specs = spec_files(tree)
-    log(f"{mode}: {tool.name}: building ({' '.join(flags)}; load {loadavg()})...")
+    kind = "reusing its target dir" if warm else "cold target dir"
+    log(f"{mode}: {tool.name}: building ({' '.join(flags)}; {kind}; load {loadavg()})...")
     start = time.perf_counter()
     code = run_logged(
         ["nice", "-n", "10", *tool.argv, *flags],
@@ -412,7 +422,7 @@ def run_one(
         log(f"{mode}: {tool.name}: build failed ({code}), see {out / 'build.log'}")
         log(tail(out / "build.log", 15))
         return RunResult(
-            tool.name, mode, flags, code, build_seconds, None, 0.0,
+            tool.name, mode, flags, code, build_seconds, warm, None, 0.0,
             suite_report.not_run(specs, f"build failed ({code}); see {out / 'build.log'}"),
         )  # fmt: skip
     log(f"{mode}: {tool.name}: built in {build_seconds:.0f} s; vitest (load {loadavg()})...")
@@ -438,7 +448,7 @@ def run_one(
         f"{failed} spec(s) not passing"
     )
     return RunResult(
-        tool.name, mode, flags, code, build_seconds, vitest_code, vitest_seconds, outcomes,
+        tool.name, mode, flags, code, build_seconds, warm, vitest_code, vitest_seconds, outcomes,
         rerun, rerun_seconds,
     )  # fmt: skip
 
@@ -568,13 +578,14 @@ def main(argv: list[str] | None = None) -> int:
     load_before = loadavg()
     CACHE.mkdir(parents=True, exist_ok=True)
     try:
-        with timed(timings, "npm install"):
-            ensure_npm()
+        ensure_npm(timings)
         tree = ensure_tree(args.repo.resolve(), args.commit, timings)
         lock = (tree / "Cargo.lock").read_text()
         bindgen_version = locked_version(lock, "wasm-bindgen")
         with timed(timings, "wasm-bindgen"):
             bindgen = tools.wasm_bindgen(bindgen_version, tools.InstallPolicy.ALLOW)
+        if bindgen.source is not tools.Source.INSTALLED:
+            del timings["wasm-bindgen"]  # only an install is worth reporting
         with timed(timings, "toolchain"):
             sysroot = compare_real.assemble_sysroot()
             rustup_home, shim_dir = compare_real.setup_rustup(sysroot)
@@ -619,10 +630,12 @@ def main(argv: list[str] | None = None) -> int:
     failures = suite_report.render_failures(by_run)
     if failures:
         print("\nFailures:\n" + failures)
-    print("\nTimings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
+    done = ", ".join(f"{k} {v}" for k, v in timings.items())
+    print(f"\nTimings (s): {done or 'set-up all cached'}")
     for r in results:
         print(
-            f"  {r.mode}: {r.tool}: build {r.build_seconds} (exit {r.build_exit}), "
+            f"  {r.mode}: {r.tool}: build {r.build_seconds} "
+            f"({'reused' if r.build_warm else 'cold'} target dir, exit {r.build_exit}), "
             f"vitest {r.vitest_seconds} (exit {r.vitest_exit})"
             + (f", again {r.rerun_seconds} ({' '.join(r.rerun)})" if r.rerun else "")
         )

@@ -205,8 +205,10 @@ def test_baseline_reads_the_real_tools_runs(tmp_path: Path) -> None:
         ["a.spec.ts"],
     )
     runs = [
-        suite.RunResult("real", "test", ("--dev",), 0, 1.0, 0, 2.0, specs),
-        suite.RunResult("ours", "test", ("--dev",), 0, 1.0, 1, 2.0, sr.not_run(["a.spec.ts"], "x")),
+        suite.RunResult("real", "test", ("--dev",), 0, 1.0, True, 0, 2.0, specs),
+        suite.RunResult(
+            "ours", "test", ("--dev",), 0, 1.0, False, 1, 2.0, sr.not_run(["a.spec.ts"], "x")
+        ),
     ]
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"runs": [r.to_json() for r in runs]}))
