@@ -197,6 +197,9 @@ def test_parse_args(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     assert args.repo == Path("/some/repo")
     assert args.modes == ["test-panic-unwind"]
     assert args.commit == suite.PINNED_COMMIT
+    assert args.vitest_arg == ["--testTimeout=30000"]
+    args = suite.parse_args(["--test-timeout", "5000", "--vitest-arg=--bail=1"])
+    assert args.vitest_arg == ["--testTimeout=5000", "--bail=1"]
 
 
 def test_baseline_reads_the_real_tools_runs(tmp_path: Path) -> None:
