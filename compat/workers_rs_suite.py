@@ -670,4 +670,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # the running build or vitest was killed with its group
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
