@@ -261,6 +261,7 @@ def scan_ranges(
     second_pass: list[tuple[int, bytes]] = []  # (range, its opcodes) still to read
     slow: list[int] = []  # ranges left to walk_body
     named: Counter[tuple[int, bytes]] = Counter()  # (opcode, immediate) -> times
+    nests: dict[bytes, bool] = {}  # control opcodes -> they nest properly
     found: tuple[bytes, ...] = ()
     toks: tuple[bytes, ...] | list[bytes]
     for index, (start, end) in enumerate(ranges):
@@ -272,7 +273,15 @@ def scan_ranges(
         # the final end (0x0b), then one empty capture for the end of the range.
         # Any other empty capture is a byte the expression could not decode.
         s = b"".join(toks)
-        if len(s) + 1 != len(toks) or toks[-1] or s[-1:] != b"\x0b" or not _nesting_ok(s):
+        if len(s) + 1 != len(toks) or toks[-1] or s[-1:] != b"\x0b":
+            slow.append(index)
+            continue
+        # Many bodies share their control structure (small helpers, generics):
+        # each distinct one is checked once.
+        ok = nests.get(s)
+        if ok is None:
+            ok = nests[s] = _nesting_ok(s)
+        if not ok:
             slow.append(index)
             continue
         streams.append(s)
