@@ -39,7 +39,6 @@ from worker_build.wasm.code import (
     walk_body,
 )
 from worker_build.wasm.reader import read_leb_u
-from worker_build.wasm.recache import compile_cached
 
 
 def _cls(codes: object) -> bytes:
@@ -172,7 +171,7 @@ def _pattern(mem64: bool, which: int = MAIN) -> re.Pattern[bytes]:
     pat = _PATTERNS.get((mem64, which))
     if pat is None:
         text = _build_pattern(mem64, which == IMMS)
-        pat = _PATTERNS[mem64, which] = compile_cached(text, re.DOTALL)
+        pat = _PATTERNS[mem64, which] = re.compile(text, re.DOTALL)
     return pat
 
 
