@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 a tool failed, 2 usage, 3 crate problem, 4 toolchain (or "
     "--emscripten), 5 missing tool, 6 no exception handling, 7 invalid wasm, 8 output locked, "
-    "9 output not writable, 70 internal error, 130 interrupted."
+    "9 output not writable, 70 internal error, 130 interrupted, 141 stdout closed."
 )
 USAGE = "usage: worker-build [PATH] [options] [cargo options] [-- cargo options]"
 HELP_HINT = "see `worker-build --help`"

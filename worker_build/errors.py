@@ -23,6 +23,7 @@ EXIT_LOCKED = 8  # another build holds the output lock
 EXIT_NOT_WRITABLE = 9  # the output directory (its parent, the cache) cannot be written
 EXIT_INTERNAL = 70  # a bug in worker-build (EX_SOFTWARE)
 EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_STDOUT_CLOSED = 141  # whoever read our stdout went away (`| head`): 128 + SIGPIPE
 
 
 def one_line(text: str) -> str:
@@ -149,7 +150,17 @@ def run_guarded(
     Shared by the build CLI, the typer subcommands and the typer-free `verify` entry."""
     show_traceback = show_traceback or bool(os.environ.get("WORKER_BUILD_TRACEBACK"))
     try:
-        return body()
+        try:
+            code = body()
+            sys.stdout.flush()  # a closed pipe must show here, not at interpreter exit
+            return code
+        except BrokenPipeError:
+            if not _stdout_closed():
+                raise  # another pipe broke: a bug, reported below
+            # As a C tool killed by SIGPIPE: no message, and no "Exception ignored"
+            # from the interpreter's final flush of the output nobody reads.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_STDOUT_CLOSED
     except WorkerBuildError as exc:
         if show_traceback:
             _print_traceback()
@@ -169,6 +180,20 @@ def run_guarded(
             f"(a bug in worker-build; {hint}report it)\n"
         )
         return EXIT_INTERNAL
+
+
+def _stdout_closed() -> bool:
+    """True when stdout is a pipe (or socket) whose reader has gone: poll reports
+    POLLERR for its write end."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _print_traceback() -> None:
