@@ -445,6 +445,10 @@ def scenario_touch(tools: list[Tool], runs: int) -> dict[str, list[Sample]]:
 
 
 def scenario_edit(tools: list[Tool], runs: int) -> dict[str, list[Sample]]:
+    # Warm first: when edit runs alone, each tool's first build would be a cold one
+    # and count among the edit samples.
+    set_text(None)
+    warm(tools)
     counter = iter(range(1, 10_000))
     return alternate(tools, runs, lambda t, i: set_text(next(counter)), Tool.build)
 
