@@ -16,7 +16,8 @@ What it sets up (everything under .cache/bench/, git-ignored, reused between run
   sysroot of our own (.cache/bench/sysroot/) that holds a *precompiled* wasm32 std
   (panic=abort, optimized as rustup ships it: the std cache entry worker-build builds
   for a --dev build, see README "std cache"; host libraries and std sources are
-  symlinks to Debian's), a `rustc` wrapper that adds `--sysroot`, and Debian's cargo.
+  symlinks to Debian's), a `rustc` wrapper that adds `--sysroot` (unless the caller
+  passes its own, as our std cache does), and Debian's cargo.
   It is linked into a private RUSTUP_HOME (.cache/bench/rustup-home) as `wb-bench` and
   selected with RUSTUP_TOOLCHAIN, so both tools find it through the ordinary rustup
   proxies exactly as they would on a user's machine; the machine's own rustup
@@ -170,11 +171,37 @@ def build_wasm_std() -> list[Path]:
     return sorted(std.entry.libdir.glob("lib*.rlib"))
 
 
+RUSTC_WRAPPER = """#!/bin/sh
+# Benchmark toolchain (benchmarks/compare_real.py): Debian's rustc with this sysroot,
+# unless the caller names a sysroot itself (rustc rejects a second --sysroot; our
+# std cache runs its compiler with its own).
+for arg in "$@"; do
+  case "$arg" in --sysroot|--sysroot=*) exec {rustc} "$@" ;; esac
+done
+exec {rustc} --sysroot "{sysroot}" "$@"
+"""
+
+
+def write_rustc_wrapper(sysroot: Path) -> None:
+    wrapper = sysroot / "bin" / "rustc"
+    # the real path: worktrees reach the shared sysroot through a symlink of their own
+    real = sysroot.resolve()
+    text = RUSTC_WRAPPER.replace("{rustc}", str(DEBIAN_RUSTC)).replace("{sysroot}", str(real))
+    if wrapper.is_file() and wrapper.read_text() == text:
+        return
+    # renamed into place: a build running on the shared sysroot never sees half a script
+    staged = wrapper.with_name(f".rustc.{os.getpid()}")
+    staged.write_text(text)
+    staged.chmod(0o755)
+    staged.replace(wrapper)
+
+
 def assemble_sysroot() -> Path:
     sysroot = BENCH / "sysroot"
     stamp = sysroot / ".stamp"
     want = f"rustc {rustc_release()}"
     if stamp.is_file() and stamp.read_text() == want:
+        write_rustc_wrapper(sysroot)
         return sysroot
     rlibs = build_wasm_std()
     shutil.rmtree(sysroot, ignore_errors=True)
@@ -185,9 +212,7 @@ def assemble_sysroot() -> Path:
     (sysroot / "lib" / "rustlib" / HOST).symlink_to(DEBIAN_RUSTLIB / HOST)
     (sysroot / "lib" / "rustlib" / "src").symlink_to(DEBIAN_RUSTLIB / "src")
     (sysroot / "bin").mkdir()
-    wrapper = sysroot / "bin" / "rustc"
-    wrapper.write_text(f'#!/bin/sh\nexec {DEBIAN_RUSTC} --sysroot "{sysroot}" "$@"\n')
-    wrapper.chmod(0o755)
+    write_rustc_wrapper(sysroot)
     (sysroot / "bin" / "cargo").symlink_to(DEBIAN_CARGO)
     stamp.write_text(want)
     return sysroot
