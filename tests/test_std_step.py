@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -167,3 +168,34 @@ def test_offline_reaches_the_std_build(tmp_path: Path) -> None:
     std.run(ctx)
     assert ctx.facts["std"]["built"] is True
     assert "--offline" in (tmp_path / "seed.argv").read_text().split()
+
+
+def test_a_failed_std_build_stops_the_proc_macro_build(tmp_path: Path) -> None:
+    import json
+
+    from worker_build.errors import CommandFailedError
+
+    graph = tmp_path / "graph.json"
+    pm = unit("serde_derive", {**RELEASE, "name": "release"}, std=False, platform=None)
+    pm["pkg_id"] = "registry+https://x/index#serde_derive@1.0.229"
+    pm["target"]["kind"] = ["proc-macro"]
+    graph.write_text(json.dumps({"units": [unit("std", {**RELEASE, "name": "release"}), pm],
+                                 "roots": [0]}))  # fmt: skip
+    script = f"""
+case " $* " in
+  *" --unit-graph "*) cat "{graph}" ;;
+  *" -p "*) echo $$ > "{tmp_path}/pm.pid"; touch "{tmp_path}/pm.started"; exec sleep 300 ;;
+  *" --manifest-path "*)
+    i=0; while [ ! -f "{tmp_path}/pm.started" ]; do i=$((i+1)); [ $i -gt 600 ] && exit 3; sleep 0.05; done
+    echo "error: could not compile core" >&2; exit 101 ;;
+esac
+"""
+    ctx = context(tmp_path, script)
+    with pytest.raises(CommandFailedError):
+        std.run(ctx)
+    pid = int((tmp_path / "pm.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped, not left running for 300 s
+    assert not list(std_cache.root().glob(".tmp-*")) and not list(
+        std_cache.root().glob("[0-9a-f]*")
+    )

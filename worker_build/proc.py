@@ -140,6 +140,7 @@ def spawn(
     pass_fds: Sequence[int] = (),
     env: Mapping[str, str] | None = None,
     fix: str | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a long-lived child (a server) in its own process group, output to `stdout`.
 
@@ -154,6 +155,7 @@ def spawn(
     try:
         return subprocess.Popen(
             args,
+            cwd=cwd,
             env={**os.environ, **env} if env else None,
             stdin=subprocess.DEVNULL,
             stdout=stdout,
@@ -240,13 +242,14 @@ class Background:
         *,
         env: Mapping[str, str] | None = None,
         fix: str | None = None,
+        cwd: Path | None = None,
     ) -> None:
         import tempfile
 
         self.fix = fix
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by join or stop)
         try:
-            self.child = spawn(argv, stdout=self._output, env=env, fix=fix)
+            self.child = spawn(argv, stdout=self._output, env=env, fix=fix, cwd=cwd)
         except BaseException:
             self._output.close()
             raise

@@ -12,7 +12,6 @@ This step is in the plan unless `--no-std-cache` / `std-cache = false`.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,8 @@ def proc_macro_command(
 
 
 class HostPrebuild:
-    """The crate's proc-macros compiled in a thread while a std cache entry is built."""
+    """The crate's proc-macros compiled in the background while a std cache entry is
+    built (proc.Background: its own process group, stopped if the build fails)."""
 
     def __init__(self, ctx: BuildContext, staged: Entry, packages: tuple[str, ...]) -> None:
         options, tc = ctx.options, ctx.need_toolchain()
@@ -81,29 +81,30 @@ class HostPrebuild:
         )
         self.env = cargo.environment(options, tc, use)
         self.cwd = ctx.need_crate().root
-        self.result: proc.Result | None = None
-        self.error: str | None = None
-        self.seconds = 0.0
-        self.thread = threading.Thread(target=self._run, name="proc-macros", daemon=True)
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        try:
-            self.result = proc.run(self.argv, cwd=self.cwd, env=self.env, check=False)
-        except WorkerBuildError as exc:
-            self.error = exc.message
-        self.seconds = time.monotonic() - start
+        self.job: proc.Background | None = None
+        self.start_time = 0.0
 
     def start(self) -> None:
         if self.packages:
-            self.thread.start()
+            self.start_time = time.monotonic()
+            self.job = proc.Background(self.argv, env=self.env, cwd=self.cwd)
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
 
     def finish(self) -> dict[str, Any]:
-        if not self.packages:
+        """Wait for it. Its failure costs only the overlap: the crate's build compiles
+        what it did not."""
+        if self.job is None:
             return {}
-        self.thread.join()
-        ok = self.result is not None and self.result.returncode == 0
-        return {"packages": len(self.packages), "seconds": round(self.seconds, 1), "ok": ok}
+        try:
+            self.job.join()
+            ok = True
+        except WorkerBuildError:
+            ok = False
+        seconds = round(time.monotonic() - self.start_time, 1)
+        return {"packages": len(self.packages), "seconds": seconds, "ok": ok}
 
 
 def unsupported(settings: StdSettings) -> str | None:
@@ -163,11 +164,14 @@ def run(ctx: BuildContext) -> None:
         host = HostPrebuild(ctx, Entry(spec.key, staging), settings.proc_macros)
         host.start()
         try:
-            return std_cache.build_entry(
+            facts = std_cache.build_entry(
                 staging, spec, tc, cwd=crate.root, env=env, cargo_argv=argv
             )
-        finally:
-            overlap.update(host.finish())
+        except BaseException:
+            host.stop()
+            raise
+        overlap.update(host.finish())
+        return facts
 
     entry, built = std_cache.ensure(spec, build, timeout=options.lock_timeout, toolchain=tc)
     ctx.std = StdUse(StdMode.CACHE, entry)
