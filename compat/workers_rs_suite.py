@@ -594,8 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = loadavg()
     CACHE.mkdir(parents=True, exist_ok=True)
     try:
+        tree = ensure_tree(args.repo.resolve(), args.commit, timings)  # first: checks the commit
         ensure_npm(timings)
-        tree = ensure_tree(args.repo.resolve(), args.commit, timings)
         lock = (tree / "Cargo.lock").read_text()
         bindgen_version = locked_version(lock, "wasm-bindgen")
         with timed(timings, "wasm-bindgen"):
