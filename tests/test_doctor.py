@@ -16,7 +16,7 @@ from conftest import SAMPLES, Built, tool_env, worker_build
 from cratefix import GOOD_MANIFEST, write_crate
 from fakes import fake_exe, path_with
 
-from worker_build import cli, doctor, prebuilt, toolchain
+from worker_build import cli, doctor, prebuilt, toolchain, tools
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_OK,
@@ -131,6 +131,7 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
         "WASM_BINDGEN_BIN",
         "WASM_OPT_BIN",
         "ESBUILD_BIN",
+        "WORKERD_BIN",
         "GITHUB_ACTIONS",
         "NO_COLOR",
         "FORCE_COLOR",
@@ -344,8 +345,29 @@ def test_optional_tools_absent(machine: Machine, capsys: pytest.CaptureFixture[s
     assert [rows[n].status for n in ("node", "workerd", "wrangler")] == ["absent"] * 3
     assert (
         rows["workerd"].fix
-        == "`npm install --save-dev workerd` in the project (for local runs only)"
+        == f"run `npm install workerd@{tools.WORKERD_VERSION}` or set WORKERD_BIN"
     )
+    assert rows["workerd"].detail.endswith("its first use installs it with npm")
+    assert (
+        rows["wrangler"].fix
+        == "`npm install --save-dev wrangler` in the project (for local runs only)"
+    )
+
+
+def test_workerd_is_found_as_serve_finds_it(
+    machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (machine.bin / "workerd").unlink()
+    pinned = machine.root / "pinned-workerd"
+    fake_exe(pinned, "echo workerd 2026-11-17")
+    monkeypatch.setenv("WORKERD_BIN", str(pinned))
+    _, rows, _ = run_doctor(capsys, machine)
+    assert rows["workerd"].status == "ok"
+    assert rows["workerd"].detail.endswith(f": {pinned}")
+    monkeypatch.delenv("WORKERD_BIN")
+    machine.tool("workerd", "echo workerd 2020-01-01")  # on PATH, older than serve() accepts
+    _, rows, _ = run_doctor(capsys, machine)
+    assert rows["workerd"].status != "ok"
 
 
 @pytest.mark.parametrize(

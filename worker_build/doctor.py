@@ -371,7 +371,17 @@ def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check
         )
     )
     checks.append(check_node(opts.eh_encoding if opts is not None and opts.panic_unwind else None))
-    checks.append(check_local_tool("workerd", root, "workerd"))
+    # found as loader.serve() finds it, so the row says what serve() will run
+    checks.append(
+        check_npm_tool(
+            "workerd",
+            "WORKERD_BIN",
+            tools.workerd,
+            root,
+            False,
+            "only loader.serve() needs it (local runs); its first use installs it with npm",
+        )
+    )
     checks.append(check_local_tool("wrangler", root, "wrangler"))
     return checks
 
