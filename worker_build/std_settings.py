@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from worker_build import proc, tools
+from worker_build import probe_cache, proc, tools
 from worker_build.errors import WorkerBuildError
 from worker_build.toolchain import WASM_TARGET, Toolchain, std_sources
 
@@ -380,29 +380,12 @@ def _memo_file() -> Path:
 
 
 def _load_memo() -> dict[str, Any]:
-    try:
-        data = json.loads(_memo_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        return {}
-    entries = data.get("entries")
-    return entries if isinstance(entries, dict) else {}
+    return probe_cache.load_entries(_memo_file(), SCHEMA)
 
 
 def _save_memo(entries: dict[str, Any]) -> None:
-    if len(entries) > MAX_MEMO:
-        keep = sorted(entries, key=lambda k: entries[k].get("at", 0))[-MAX_MEMO:]
-        entries = {k: entries[k] for k in keep}
-    file = _memo_file()
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings.", dir=file.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"schema": SCHEMA, "entries": entries}, fh, indent=1, sort_keys=True)
-        os.replace(tmp, file)
-    except OSError:
-        pass  # an optimisation only: the next build asks cargo again
+    # an optimisation only: a failed write means the next build asks cargo again
+    probe_cache.save_entries(_memo_file(), entries, schema=SCHEMA, limit=MAX_MEMO)
 
 
 def std_settings(
