@@ -133,15 +133,21 @@ esac
 """
 
 
-def test_proc_macros_compile_while_std_is_built(tmp_path: Path) -> None:
+def graph_with_a_proc_macro(graph: Path) -> Path:
+    """A unit graph (`cargo build --unit-graph`) with std and one proc-macro."""
     import json
 
-    graph = tmp_path / "graph.json"
     pm = unit("serde_derive", {**RELEASE, "name": "release"}, std=False, platform=None)
     pm["pkg_id"] = "registry+https://x/index#serde_derive@1.0.229"
     pm["target"]["kind"] = ["proc-macro"]
     graph.write_text(json.dumps({"units": [unit("std", {**RELEASE, "name": "release"}), pm],
                                  "roots": [0]}))  # fmt: skip
+    return graph
+
+
+def test_proc_macros_compile_while_std_is_built(tmp_path: Path) -> None:
+
+    graph = graph_with_a_proc_macro(tmp_path / "graph.json")
     ctx = context(tmp_path, cargo_script(graph, tmp_path, wait_for_proc_macros=True))
     std.run(ctx)
     assert ctx.std is not None and ctx.std.mode is StdMode.CACHE and ctx.std.entry is not None
@@ -175,16 +181,10 @@ def test_offline_reaches_the_std_build(tmp_path: Path) -> None:
 
 
 def test_a_failed_std_build_stops_the_proc_macro_build(tmp_path: Path) -> None:
-    import json
 
     from worker_build.errors import CommandFailedError
 
-    graph = tmp_path / "graph.json"
-    pm = unit("serde_derive", {**RELEASE, "name": "release"}, std=False, platform=None)
-    pm["pkg_id"] = "registry+https://x/index#serde_derive@1.0.229"
-    pm["target"]["kind"] = ["proc-macro"]
-    graph.write_text(json.dumps({"units": [unit("std", {**RELEASE, "name": "release"}), pm],
-                                 "roots": [0]}))  # fmt: skip
+    graph = graph_with_a_proc_macro(tmp_path / "graph.json")
     script = f"""
 case " $* " in
   *" --unit-graph "*) cat "{graph}" ;;
