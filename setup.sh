@@ -69,8 +69,8 @@ for lock in sample-crates/*/Cargo.lock; do
   version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' "$lock")
   .venv/bin/python - "$version" <<'PY'
 import sys
-from worker_build import tools
-tool = tools.wasm_bindgen(sys.argv[1], tools.InstallPolicy.ALLOW)
+from worker_build.tools import resolve
+tool = resolve.wasm_bindgen(sys.argv[1], resolve.InstallPolicy.ALLOW)
 print(f"setup: {tool.label}")
 PY
 done

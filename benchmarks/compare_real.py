@@ -161,8 +161,8 @@ def build_wasm_std() -> list[Path]:
     """A wasm32 std as rustup ships it precompiled (panic=abort, opt-level 3, one codegen
     unit, no debug assertions): the std cache entry worker-build itself builds for a
     panic=abort --dev build (its documented dev policy), built once if missing."""
-    from worker_build import pipeline
-    from worker_build.options import RawArgs
+    from worker_build.build import pipeline
+    from worker_build.build.options import RawArgs
 
     log("building a wasm32 std with worker-build's std cache (once)...")
     raw = RawArgs(path=SAMPLE, dev=True, panic_unwind=False, rustc=DEBIAN_RUSTC)

@@ -86,7 +86,7 @@ def prepare(crate: str) -> Path:
     sys.path.insert(0, str(REPO / "tests"))
     from test_loader_real import build_bindgen_output
 
-    from worker_build.steps.loader import emit_loader
+    from worker_build.build.steps.python_loader import emit_loader
 
     out = build_bindgen_output(REPO / "sample-crates" / crate, "legacy")
     emit_loader(out, wasm_opt=WASM_OPT)

@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from mirror import Mirror, serving, sha256sum_line  # noqa: E402
 
-from worker_build import prebuilt, tools  # noqa: E402
-from worker_build.cachedir import cache_root  # noqa: E402
+from worker_build.tools import prebuilt, resolve  # noqa: E402
+from worker_build.util.cachedir import cache_root  # noqa: E402
 
 BINDGEN = "0.2.130"
 # Measured once on this kind of machine (2 cores), not in this run.
@@ -63,27 +63,27 @@ CARGO_INSTALL_CITED = (
 RESOLVE = """
 import json, sys, time
 from pathlib import Path
-from worker_build import tools
+from worker_build.tools import resolve
 t = {}
 start = time.perf_counter()
 for name, get in (
-    ("wasm-bindgen", lambda: tools.wasm_bindgen(sys.argv[1], tools.InstallPolicy.ALLOW)),
-    ("wasm-opt", lambda: tools.wasm_opt(Path(sys.argv[2]), tools.InstallPolicy.ALLOW)),
-    ("esbuild", lambda: tools.esbuild(Path(sys.argv[2]), tools.InstallPolicy.ALLOW)),
+    ("wasm-bindgen", lambda: resolve.wasm_bindgen(sys.argv[1], resolve.InstallPolicy.ALLOW)),
+    ("wasm-opt", lambda: resolve.wasm_opt(Path(sys.argv[2]), resolve.InstallPolicy.ALLOW)),
+    ("esbuild", lambda: resolve.esbuild(Path(sys.argv[2]), resolve.InstallPolicy.ALLOW)),
 ):
     s = time.perf_counter()
     tool = get()
     t[name] = time.perf_counter() - s
-    assert tool.source is tools.Source.DOWNLOADED, tool
+    assert tool.source is resolve.Source.DOWNLOADED, tool
 print(json.dumps(t))
 """
 
 RESOLVE_ESBUILD = """
 import sys
 from pathlib import Path
-from worker_build import tools
-tool = tools.esbuild(Path(sys.argv[1]), tools.InstallPolicy.ALLOW)
-assert tool.source is tools.Source.DOWNLOADED, tool
+from worker_build.tools import resolve
+tool = resolve.esbuild(Path(sys.argv[1]), resolve.InstallPolicy.ALLOW)
+assert tool.source is resolve.Source.DOWNLOADED, tool
 """
 
 
@@ -112,14 +112,14 @@ def publish(mirror: Mirror) -> dict[str, int]:
     mirror.file(f"/wb/{BINDGEN}/{wb_name}", wb)
     mirror.file(f"/wb/{BINDGEN}/{wb_name}.sha256sum", sha256sum_line(wb, wb_name))
 
-    major = tools.BINARYEN_MAJOR
+    major = resolve.BINARYEN_MAJOR
     bn_name = f"binaryen-version_{major}-{prebuilt.BINARYEN_TARGETS[prebuilt.host()]}.tar.gz"
     bn = tgz(f"binaryen-version_{major}", ROOT / "node_modules" / "binaryen")
     mirror.file(f"/binaryen/version_{major}/{bn_name}", bn)
     mirror.file(f"/binaryen/version_{major}/{bn_name}.sha256", sha256sum_line(bn, bn_name))
 
     plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
-    version = tools.ESBUILD_VERSION
+    version = resolve.ESBUILD_VERSION
     eb = tgz("package", ROOT / "node_modules" / "@esbuild" / plat)
     sri = "sha512-" + base64.b64encode(hashlib.sha512(eb).digest()).decode()
     mirror.file(
@@ -177,10 +177,10 @@ def main() -> int:
                     crate,
                 ),
                 "npm install binaryen (fallback)": lambda d: npm_install(
-                    f"binaryen@{tools.BINARYEN_VERSION}", d
+                    f"binaryen@{resolve.BINARYEN_VERSION}", d
                 ),
                 "npm install esbuild (fallback)": lambda d: npm_install(
-                    f"esbuild@{tools.ESBUILD_VERSION}", d
+                    f"esbuild@{resolve.ESBUILD_VERSION}", d
                 ),
                 # the same registry npm uses, so this pair compares like with like
                 "esbuild from registry.npmjs.org (ours)": lambda d: run(

@@ -22,7 +22,7 @@ of upstream is in our repository: everything below is made at run time under
    resulting Cargo.lock must lock exactly the same (name, version) set as upstream's,
    or the run stops. The wasm-bindgen CLI is then the locked version (0.2.127 at the
    pinned commit), resolved and installed by our own tool resolution
-   (worker_build.tools), and given to the real tool as WASM_BINDGEN_BIN (it would
+   (worker_build.tools.resolve), and given to the real tool as WASM_BINDGEN_BIN (it would
    otherwise download it from GitHub).
 3. npm: NPM_PACKAGES (miniflare, vite, vitest, uuid; exact versions) into a private
    npm/ directory, linked as src-<commit>/node_modules; run with Node 22
@@ -87,7 +87,7 @@ import compare_real  # noqa: E402  (benchmarks/compare_real.py: the shared toolc
 import suite_report  # noqa: E402
 from suite_report import SpecOutcome  # noqa: E402
 
-from worker_build import tools  # noqa: E402
+from worker_build.tools import resolve  # noqa: E402
 
 PINNED_COMMIT = "bb141710ebcf38b5a61c6e8f1d1c20c3dd2f3f6d"  # 2026-08-20, HEAD of the snapshot
 REAL_VERSION = "0.8.7"
@@ -599,8 +599,8 @@ def main(argv: list[str] | None = None) -> int:
         lock = (tree / "Cargo.lock").read_text()
         bindgen_version = locked_version(lock, "wasm-bindgen")
         with timed(timings, "wasm-bindgen"):
-            bindgen = tools.wasm_bindgen(bindgen_version, tools.InstallPolicy.ALLOW)
-        if bindgen.source is not tools.Source.INSTALLED:
+            bindgen = resolve.wasm_bindgen(bindgen_version, resolve.InstallPolicy.ALLOW)
+        if bindgen.source is not resolve.Source.INSTALLED:
             del timings["wasm-bindgen"]  # only an install is worth reporting
         with timed(timings, "toolchain"):
             sysroot = compare_real.assemble_sysroot()

@@ -53,9 +53,9 @@ def cargo_build(crate: str | Path, eh_variant: str, target_dir: Path | None = No
     (legacy | exnref | abort, release profile): the toolchain it finds, its std cache
     entry, its flags. In the fixtures' target dir for that variant unless `target_dir`
     is given, so it compiles nothing the fixtures compiled. Returns cargo's .wasm."""
-    from worker_build import pipeline
-    from worker_build.options import RawArgs
-    from worker_build.steps.cargo import find_artifact
+    from worker_build.build import pipeline
+    from worker_build.build.options import RawArgs
+    from worker_build.build.steps.cargo import find_artifact
 
     path = crate if isinstance(crate, Path) else SAMPLES / crate
     raw = RawArgs(

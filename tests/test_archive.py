@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from mirror import member, release_tgz, script, tar_gz
 
-from worker_build import archive
 from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError, VerificationError
+from worker_build.tools import archive
 
 
 def unpack(tmp_path: Path, data: bytes) -> Path:

@@ -25,7 +25,7 @@ from conftest import (
     worker_build,
 )
 
-from worker_build import output
+from worker_build.build import staging
 
 pytestmark = pytest.mark.slow
 
@@ -219,7 +219,7 @@ def test_concurrent_builds_are_serialised(tmp_path: Path) -> None:
     env = _env_for("abort")
     assert worker_build(crate, "--no-loader", env=env).returncode == 0
     before = _snapshot(crate / "build")
-    with output.build_lock(crate / "build", timeout=0):
+    with staging.build_lock(crate / "build", timeout=0):
         proc = subprocess.Popen(
             [str(VENV_BIN / "worker-build"), str(crate), "--no-loader"],
             env=env,

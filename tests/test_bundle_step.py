@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker_build.resources import template_dir
-from worker_build.steps import bundle
+from worker_build.build.steps import bundle
+from worker_build.util.resources import template_dir
 
 
 # A trimmed wasm-bindgen glue (the shape 0.2.130 emits for hello-worker).

@@ -1,4 +1,4 @@
-"""`worker-build cache [list|prune]` (cache_cli.py) on fake std cache entries."""
+"""`worker-build cache [list|prune]` (cache.py) on fake std cache entries."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from test_std_cache import fake_build, settings, spec, toolchain
 
-from worker_build import cache_cli, entry, locking, std_cache
+from worker_build.cli import cache, main
 from worker_build.errors import EXIT_OK, EXIT_USAGE
+from worker_build.rust import std_cache
+from worker_build.util import locking
 
 
 @pytest.fixture(autouse=True)
@@ -29,14 +31,14 @@ def make_entry(tmp_path: Path, opt_level: str, used_days_ago: float) -> std_cach
     return found
 
 
-def cache(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = entry.main(["cache", *args])
+def run_cache(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main.main(["cache", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def test_list_empty(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cache(capsys)
+    code, out, _ = run_cache(capsys)
     assert code == EXIT_OK
     assert "(no entries)" in out and "0 entries, 0 B" in out
 
@@ -50,14 +52,14 @@ def test_list_shows_entries_sizes_and_state(
     tools = tmp_path / "cache" / "wasm-bindgen" / "0.2.130"
     tools.mkdir(parents=True)
     (tools / "wasm-bindgen").write_bytes(b"x" * 2048)
-    code, out, _ = cache(capsys, "list")
+    code, out, _ = run_cache(capsys, "list")
     assert code == EXIT_OK
     size = sum(p.stat().st_size for p in good.path.rglob("*") if p.is_file())
-    assert f"{good.key}  {cache_cli.human(size):>9}  used 2 days ago  ok" in out
+    assert f"{good.key}  {cache.human(size):>9}  used 2 days ago  ok" in out
     assert "rustc 1.96.0 (ac68faa20), panic=unwind, opt-level=s" in out
     assert f"{broken.key}" in out and "broken: sysroot/lib/rustlib/" in out
     assert "2 entries" in out and "  wasm-bindgen      2.0 KB" in out
-    code, out, _ = cache(capsys, "--json")
+    code, out, _ = run_cache(capsys, "--json")
     doc = json.loads(out)
     by_key = {e["key"]: e for e in doc["entries"]}
     assert by_key[good.key]["ok"] and by_key[good.key]["bytes"] == size
@@ -74,16 +76,16 @@ def test_prune_removes_broken_stale_and_leftovers(
     (broken.path / "entry.json").unlink()
     leftover = std_cache.root() / f".tmp-{'a' * 20}-killed"
     leftover.mkdir()
-    code, out, _ = cache(capsys, "prune", "--dry-run")
+    code, out, _ = run_cache(capsys, "prune", "--dry-run")
     assert code == EXIT_OK and out.startswith("would remove 3 item(s)")
     assert old.path.exists() and leftover.exists()
-    code, out, _ = cache(capsys, "prune")
+    code, out, _ = run_cache(capsys, "prune")
     assert code == EXIT_OK and out.startswith("removed 3 item(s)")
     assert "(incomplete (no entry.json))" in out and "(unused for 45 days)" in out
     assert "(left by a killed build)" in out
     assert fresh.path.exists() and not old.path.exists() and not broken.path.exists()
     assert not leftover.exists()
-    code, out, _ = cache(capsys, "prune", "--older-than", "0.5")
+    code, out, _ = run_cache(capsys, "prune", "--older-than", "0.5")
     assert not fresh.path.exists() and "removed 1 item(s)" in out
 
 
@@ -92,10 +94,10 @@ def test_prune_keeps_an_entry_a_build_holds(
 ) -> None:
     busy = make_entry(tmp_path, "s", 1)
     with locking.exclusive(std_cache.root() / "locks" / f"{busy.key}.lock", 0, held_by="t", fix=""):
-        code, out, _ = cache(capsys, "prune", "--all")
+        code, out, _ = run_cache(capsys, "prune", "--all")
     assert code == EXIT_OK and busy.path.exists()
     assert f"kept (a build is using them): {busy.key}" in out
-    code, out, _ = cache(capsys, "prune", "--all")
+    code, out, _ = run_cache(capsys, "prune", "--all")
     assert not busy.path.exists()
 
 
@@ -111,11 +113,11 @@ def test_prune_keeps_an_entry_a_build_holds(
     ],
 )
 def test_usage_errors(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
-    code, out, err = cache(capsys, *args)
+    code, out, err = run_cache(capsys, *args)
     assert code == EXIT_USAGE and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cache(capsys, "--help")
+    code, out, _ = run_cache(capsys, "--help")
     assert code == EXIT_OK and out.startswith("usage: worker-build cache")

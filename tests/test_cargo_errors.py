@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from worker_build import cargo_errors
-from worker_build.cargo_errors import COMPILE_FIX, MANIFEST_FIX, OFFLINE_FIX, RESOLVE_FIX
+from worker_build.build.steps import cargo_errors
+from worker_build.build.steps.cargo_errors import (
+    COMPILE_FIX,
+    MANIFEST_FIX,
+    OFFLINE_FIX,
+    RESOLVE_FIX,
+)
 from worker_build.errors import EXIT_TOOL_FAILED
-from worker_build.proc import Result
+from worker_build.util.proc import Result
 
 ARGV = ["/usr/bin/cargo", "build", "--lib", "--target", "wasm32-unknown-unknown"]
 

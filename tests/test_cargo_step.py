@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from worker_build.options import RawArgs, resolve
-from worker_build.std_cache import Entry, StdMode, StdUse
-from worker_build.steps import cargo
-from worker_build.toolchain import StdSource, Toolchain
+from worker_build.build.options import RawArgs, resolve
+from worker_build.build.steps import cargo
+from worker_build.rust.std_cache import Entry, StdMode, StdUse
+from worker_build.rust.toolchain import StdSource, Toolchain
 
 
 def toolchain(std: StdSource = StdSource.BUILD_STD, bootstrap: bool = True) -> Toolchain:

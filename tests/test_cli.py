@@ -13,7 +13,10 @@ import pytest
 from cratefix import GOOD_MANIFEST, write_crate
 from fakes import fake_exe, fake_rustc
 
-from worker_build import __version__, cmdline, entry, ui
+from worker_build import __version__
+from worker_build.build.options import RawArgs, resolve
+from worker_build.build.steps import cargo
+from worker_build.cli import build_args, main, ui
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_INTERNAL,
@@ -23,9 +26,7 @@ from worker_build.errors import (
     EXIT_USAGE,
     WorkerBuildError,
 )
-from worker_build.options import RawArgs, resolve
-from worker_build.steps import cargo
-from worker_build.toolchain import StdSource, Toolchain
+from worker_build.rust.toolchain import StdSource, Toolchain
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +38,7 @@ def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = entry.main(list(args))
+    code = main.main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -55,7 +56,7 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "--panic-unwind" in out and "Exit codes:" in out
     block = out.split("Options:\n", 1)[1].split("\n\n", 1)[0]
     shown = set(re.findall(r"(?<![\w-])(-[\w-]+)", block))
-    for opt in cmdline.OPTIONS:  # every visible flag is in the help, hidden ones are not
+    for opt in build_args.OPTIONS:  # every visible flag is in the help, hidden ones are not
         assert all((name in shown) != opt.hidden for name in opt.names), opt.names
     for args in (["--version"], ["-v"], ["--release", "-v"]):
         code, out, _ = run(capsys, *args)
@@ -82,10 +83,10 @@ def test_help_fits_the_terminal(
 
 
 def test_help_and_version_do_not_import_the_build(tmp_path: Path) -> None:
-    """--help and --version answer from cmdline.py alone (no typer, rich or pipeline)."""
+    """--help and --version answer from build_args.py alone (no typer, rich or pipeline)."""
     probe = (
-        "import sys; from worker_build import entry; entry.main(sys.argv[1:]); "
-        "heavy = {'typer', 'rich', 'pydantic', 'worker_build.pipeline', 'worker_build.options'}; "
+        "import sys; from worker_build.cli import main; main.main(sys.argv[1:]); "
+        "heavy = {'typer', 'rich', 'pydantic', 'worker_build.build.pipeline', 'worker_build.build.options'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     for flag in ("--help", "--version"):
@@ -132,7 +133,7 @@ def test_usage_error_in_json_mode(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def parsed(*args: str) -> RawArgs:
-    cmd = cmdline.parse(list(args))
+    cmd = build_args.parse(list(args))
     assert cmd.error is None, cmd.error.one_line()
     return cmd.raw_args()
 
@@ -319,7 +320,7 @@ def test_internal_errors_get_their_own_code(
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("unexpected\nsecond line")
 
-    monkeypatch.setattr("worker_build.crate.load_crate", boom)
+    monkeypatch.setattr("worker_build.build.crate.load_crate", boom)
     code, _, err = run(capsys, str(tmp_path))
     assert code == EXIT_INTERNAL
     assert "internal error: RuntimeError: unexpected second line" in err and "--traceback" in err

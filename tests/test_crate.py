@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from cratefix import GOOD_MANIFEST, lock, write_crate
 
-from worker_build.crate import load_crate, parse_version
+from worker_build.build.crate import load_crate, parse_version
 from worker_build.errors import EXIT_CRATE, CrateError
 
 

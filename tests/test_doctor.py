@@ -16,14 +16,10 @@ from conftest import SAMPLES, Built, tool_env, worker_build
 from cratefix import GOOD_MANIFEST, write_crate
 from fakes import fake_exe, path_with
 
-from worker_build import cli, doctor, prebuilt, toolchain, tools
-from worker_build.errors import (
-    EXIT_CRATE,
-    EXIT_OK,
-    EXIT_TOOL_MISSING,
-    EXIT_TOOLCHAIN,
-    EXIT_USAGE,
-)
+from worker_build.cli import build, doctor
+from worker_build.errors import EXIT_CRATE, EXIT_OK, EXIT_TOOL_MISSING, EXIT_TOOLCHAIN, EXIT_USAGE
+from worker_build.rust import toolchain
+from worker_build.tools import prebuilt, resolve
 
 ROW = re.compile(r"^  (ok|warn|missing|absent|skipped)\s+(.+?)\s{2,}(.*)$")
 FIX = re.compile(r"^\s+fix: (.*)$")
@@ -345,7 +341,7 @@ def test_optional_tools_absent(machine: Machine, capsys: pytest.CaptureFixture[s
     assert [rows[n].status for n in ("node", "workerd", "wrangler")] == ["absent"] * 3
     assert (
         rows["workerd"].fix
-        == f"run `npm install workerd@{tools.WORKERD_VERSION}` or set WORKERD_BIN"
+        == f"run `npm install workerd@{resolve.WORKERD_VERSION}` or set WORKERD_BIN"
     )
     assert rows["workerd"].detail.endswith("its first use installs it with npm")
     assert (
@@ -404,7 +400,7 @@ def test_github_annotations(
 
 def test_cli_returns_doctors_code(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     (machine.bin / "esbuild").unlink()
-    assert cli.main(["doctor", str(machine.crate)]) == EXIT_TOOL_MISSING
+    assert build.main(["doctor", str(machine.crate)]) == EXIT_TOOL_MISSING
     assert "missing  esbuild" in capsys.readouterr().out
 
 

@@ -27,9 +27,9 @@ from mirror import (
     serving,
 )
 
-from worker_build import download
-from worker_build.download import Fetcher
 from worker_build.errors import DownloadError, ToolMissingError
+from worker_build.tools import download
+from worker_build.tools.download import Fetcher
 
 BODY = bytes(range(256)) * 1000  # 256 kB: several chunks
 

@@ -75,7 +75,7 @@ def test_reader_gone_from_stdout_ends_quietly_as_sigpipe_would() -> None:
             [
                 sys.executable,
                 "-m",
-                "worker_build.verify_cli",
+                "worker_build.cli.verify",
                 str(DATA / "pure-exports-legacy.wasm"),
             ],
             stdout=write_end,

@@ -1,5 +1,5 @@
 """Issue 7: incremental output (worker_build/incremental.py) and cached tool probes
-(worker_build/probe_cache.py).
+(worker_build/tools/probes.py).
 
 Unit tests build a BuildContext by hand (fake tools are tiny shell scripts, never the
 real ones). The slow tests run the real worker-build on a copy of hello-worker and read
@@ -20,13 +20,14 @@ from conftest import CACHE, SAMPLES, tool_env, worker_build
 from cratefix import write_crate
 from fakes import fake_exe, path_with
 
-from worker_build import incremental, probe_cache
-from worker_build import options as options_mod
-from worker_build.context import BuildContext
-from worker_build.crate import load_crate
+from worker_build.build import incremental
+from worker_build.build import options as options_mod
+from worker_build.build.context import BuildContext
+from worker_build.build.crate import load_crate
+from worker_build.build.options import RawArgs
 from worker_build.errors import CommandFailedError
-from worker_build.options import RawArgs
-from worker_build.tools import Source, Tool
+from worker_build.tools import probes
+from worker_build.tools.resolve import Source, Tool
 
 # ------------------------------------------------------------------ unit tests
 
@@ -99,7 +100,7 @@ class Fixture:
 
 @pytest.fixture
 def fx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fixture:
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)  # fresh fake tools are cacheable
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)  # fresh fake tools are cacheable
     return Fixture(tmp_path, monkeypatch)
 
 
@@ -300,7 +301,7 @@ def test_a_tool_the_last_build_downloaded_is_not_a_change(
 ) -> None:
     """The first build downloads esbuild into the cache (source "downloaded"); the next
     finds the same file there (source "cache"): still up to date."""
-    from worker_build import prebuilt
+    from worker_build.tools import prebuilt
 
     monkeypatch.setattr(prebuilt, "host", lambda: ("linux", "x86_64"))
     monkeypatch.setenv("PATH", path_with(fx.tmp / "empty"))
@@ -354,32 +355,32 @@ def calls(log: Path) -> int:
 def test_probe_is_cached_until_the_executable_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
     exe, log = counting_tool(tmp_path, "tool 1.0.0")
     # An old mtime for the first version: a rewrite then changes the identity for
     # certain, not only when it falls in another timestamp tick (same size, same inode;
     # RACY_SECONDS, which covers that case in the product, is off in this test).
     os.utime(exe, ns=(10**18, 10**18))
-    assert probe_cache.version_output(exe) == "tool 1.0.0\n"
-    assert probe_cache.version_output(exe) == "tool 1.0.0\n"
+    assert probes.version_output(exe) == "tool 1.0.0\n"
+    assert probes.version_output(exe) == "tool 1.0.0\n"
     assert calls(log) == 1
     fake_exe(exe, f'echo run >> "{log}"\necho "tool 1.0.1"')  # rewritten in place
-    assert probe_cache.version_output(exe) == "tool 1.0.1\n"
+    assert probes.version_output(exe) == "tool 1.0.1\n"
     assert calls(log) == 2
     os.utime(exe, ns=(2 * 10**18, 2 * 10**18))  # touched only: probed again, to be safe
-    probe_cache.version_output(exe)
+    probes.version_output(exe)
     assert calls(log) == 3
 
 
 def test_probe_cache_follows_symlinks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
     exe, log = counting_tool(tmp_path, "tool 2")
     link = tmp_path / "link"
     link.symlink_to(exe)
-    probe_cache.version_output(link)
-    probe_cache.version_output(exe)
+    probes.version_output(link)
+    probes.version_output(exe)
     assert calls(log) == 1
-    entries = json.loads(probe_cache.cache_file().read_text())["entries"]
+    entries = json.loads(probes.cache_file().read_text())["entries"]
     assert list(entries) == [os.path.realpath(exe)]
 
 
@@ -387,55 +388,55 @@ def test_freshly_written_executables_are_not_cached(tmp_path: Path) -> None:
     # default RACY_SECONDS: a file modified just now could change again within
     # the same timestamp tick, so its answer is not kept
     exe, log = counting_tool(tmp_path, "tool 3")
-    probe_cache.version_output(exe)
-    probe_cache.version_output(exe)
+    probes.version_output(exe)
+    probes.version_output(exe)
     assert calls(log) == 2
-    assert not probe_cache.cache_file().exists()
+    assert not probes.cache_file().exists()
 
 
 def test_failed_probe_raises_and_is_not_cached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
     exe = fake_exe(tmp_path / "bad", "echo broken >&2; exit 3")
     for _ in range(2):
         with pytest.raises(CommandFailedError):
-            probe_cache.version_output(exe)
-    assert not probe_cache.cache_file().exists()
+            probes.version_output(exe)
+    assert not probes.cache_file().exists()
 
 
 def test_corrupt_probe_cache_is_ignored_and_rewritten(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
-    probe_cache.cache_file().parent.mkdir(parents=True)
-    probe_cache.cache_file().write_text("{oops")
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
+    probes.cache_file().parent.mkdir(parents=True)
+    probes.cache_file().write_text("{oops")
     exe, _ = counting_tool(tmp_path, "tool 4")
-    assert probe_cache.version_output(exe) == "tool 4\n"
-    assert json.loads(probe_cache.cache_file().read_text())["schema"] == probe_cache.SCHEMA
+    assert probes.version_output(exe) == "tool 4\n"
+    assert json.loads(probes.cache_file().read_text())["schema"] == probes.SCHEMA
 
 
 def test_probe_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
-    monkeypatch.setattr(probe_cache, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
+    monkeypatch.setattr(probes, "MAX_ENTRIES", 3)
     for i in range(5):
-        probe_cache.version_output(fake_exe(tmp_path / f"t{i}", f"echo {i}"))
-    entries = json.loads(probe_cache.cache_file().read_text())["entries"]
+        probes.version_output(fake_exe(tmp_path / f"t{i}", f"echo {i}"))
+    entries = json.loads(probes.cache_file().read_text())["entries"]
     assert len(entries) == 3
 
 
 def test_tools_module_probes_through_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worker_build import tools
-    from worker_build.tools import InstallPolicy
+    from worker_build.tools import resolve
+    from worker_build.tools.resolve import InstallPolicy
 
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
     exe, log = counting_tool(tmp_path, "wasm-opt version 132 (version_132)")
     monkeypatch.setenv("PATH", path_with(tmp_path / "empty"))
     monkeypatch.setenv("WASM_OPT_BIN", str(exe))
     for _ in range(3):
-        assert tools.wasm_opt(tmp_path, InstallPolicy.OFFLINE).version == "132"
+        assert resolve.wasm_opt(tmp_path, InstallPolicy.OFFLINE).version == "132"
     assert calls(log) == 1
 
 

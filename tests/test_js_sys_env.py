@@ -19,9 +19,9 @@ import pytest
 from conftest import REPO, VENV_BIN, cargo_target_dir, tool_env, worker_build
 from workerd import Workerd
 
-from worker_build import pipeline
-from worker_build.options import RawArgs
-from worker_build.steps.cargo import JS_SYS_ENV
+from worker_build.build import pipeline
+from worker_build.build.options import RawArgs
+from worker_build.build.steps.cargo import JS_SYS_ENV
 
 pytestmark = pytest.mark.slow
 

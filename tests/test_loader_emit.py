@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from worker_build import resources
 from worker_build.loader import emit, runtime
 from worker_build.loader.glue import Class, Function, Glue, Param
+from worker_build.util import resources
 
 ADD = Function("add", "add", "Adds two integers.", (Param("a", "number", "int32"),
                Param("b", "number", "int32")), "number", "int32", False)  # fmt: skip

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 from conftest import cargo_build, cargo_target_dir
 
+from worker_build.build.steps.python_loader import LoaderInfo, emit_loader
 from worker_build.loader.runtime import LoaderWarning
-from worker_build.steps.loader import LoaderInfo, emit_loader
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fakes import fake_exe
 
+from worker_build.build.steps import python_loader as step
 from worker_build.errors import CommandFailedError, ToolMissingError, WorkerBuildError
-from worker_build.steps import loader as step
 
 HEADER = b"\x00asm\x01\x00\x00\x00"
 

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
+from worker_build.build.options import WASM_OPT_FEATURES, PanicBody, RawArgs, resolve
 from worker_build.errors import EXIT_USAGE, UsageError
-from worker_build.options import WASM_OPT_FEATURES, PanicBody, RawArgs, resolve
-from worker_build.toolchain import EhEncoding
-from worker_build.tools import InstallPolicy
+from worker_build.rust.toolchain import EhEncoding
+from worker_build.tools.resolve import InstallPolicy
 
 ROOT = Path("/crate")
 
@@ -183,7 +183,7 @@ def test_no_panic_recovery() -> None:
 
 
 def test_std_cache_flag_and_metadata_key() -> None:
-    from worker_build.pipeline import plan
+    from worker_build.build.pipeline import plan
 
     assert resolve(RawArgs(), Path("/c"), {}).std_cache
     off = resolve(RawArgs(no_std_cache=True), Path("/c"), {})

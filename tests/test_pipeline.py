@@ -13,10 +13,11 @@ import pytest
 from cratefix import write_crate
 from fakes import fake_exe
 
-from worker_build import pipeline, proc
-from worker_build.context import BuildContext
+from worker_build.build import pipeline
+from worker_build.build.context import BuildContext
+from worker_build.build.options import RawArgs, resolve
 from worker_build.errors import CommandFailedError
-from worker_build.options import RawArgs, resolve
+from worker_build.util import proc
 
 
 def names(**raw: object) -> list[str]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from mirror import Mirror, Redirect, member, release_tgz, script, serving, sha256sum_line, tar_gz
 
-from worker_build import prebuilt
-from worker_build.download import Fetcher
 from worker_build.errors import EXIT_USAGE, DownloadError, UsageError, VerificationError
+from worker_build.tools import prebuilt
+from worker_build.tools.download import Fetcher
 
 V = "0.2.130"
 TARGET = "x86_64-unknown-linux-musl"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fakes import fake_exe
 
-from worker_build import proc
 from worker_build.errors import EXIT_TOOL_FAILED, CommandFailedError, ToolMissingError
+from worker_build.util import proc
 
 
 def test_missing_program_is_tool_missing(tmp_path: Path) -> None:

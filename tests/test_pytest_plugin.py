@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, Built, cargo_target_dir, tool_env
 
-from worker_build.tools import cache_root
+from worker_build.tools.resolve import cache_root
 
 pytest_plugins = ["pytester"]
 # Every session runs in a subprocess: an in-process one re-enables and then disables

@@ -1,4 +1,4 @@
-"""worker_build.serve.emit, and steps/loader choosing the Worker loader for a Worker crate
+"""worker_build.serve.worker_loader, and steps/loader choosing the Worker loader for a Worker crate
 (hand-made glue and module; the real builds are in tests/test_serve_real.py)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from worker_build.serve.emit import WorkerExports, render_worker_loader, worker_exports
-from worker_build.steps import loader as step
+from worker_build.build.steps import python_loader as step
+from worker_build.serve.worker_loader import WorkerExports, render_worker_loader, worker_exports
 
 HEADER = b"\x00asm\x01\x00\x00\x00"
 # (i32, i32) -> i32 functions exported as `fetch` and `add` (the body: i32.add).

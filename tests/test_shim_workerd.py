@@ -20,10 +20,10 @@ import pytest
 from conftest import SAMPLES, Built, cargo_target_dir, require_tool, tool_env, worker_build
 from workerd import Response, Workerd
 
-from worker_build.context import BuildContext
-from worker_build.crate import load_crate
-from worker_build.options import RawArgs, resolve
-from worker_build.steps import bundle
+from worker_build.build.context import BuildContext
+from worker_build.build.crate import load_crate
+from worker_build.build.options import RawArgs, resolve
+from worker_build.build.steps import bundle
 
 pytestmark = pytest.mark.slow
 

@@ -18,16 +18,17 @@ import pytest
 from conftest import CACHE, SAMPLES, Built, tool_env, worker_build
 from fakes import fake_exe, fake_rustc
 
-from worker_build import locking, std_cache, std_settings
 from worker_build.errors import (
     EXIT_NOT_WRITABLE,
     CommandFailedError,
     LockedError,
     NotWritableError,
 )
-from worker_build.std_cache import Entry
-from worker_build.std_settings import StdSettings, StdSpec
-from worker_build.toolchain import StdSource, Toolchain
+from worker_build.rust import std_cache, std_settings
+from worker_build.rust.std_cache import Entry
+from worker_build.rust.std_settings import StdSettings, StdSpec
+from worker_build.rust.toolchain import StdSource, Toolchain
+from worker_build.util import locking
 
 HOST = "x86_64-unknown-linux-gnu"
 VV = f"rustc 1.96.0\nbinary: rustc\ncommit-hash: ac68faa20c5\nhost: {HOST}\nrelease: 1.96.0\n"

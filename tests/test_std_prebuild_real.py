@@ -12,7 +12,7 @@ import pytest
 from conftest import SAMPLES, tool_env, worker_build
 from fakes import fake_exe
 
-from worker_build import tools
+from worker_build.tools import resolve
 
 # A RUSTC_WRAPPER that records, for every compilation, the rustc cargo ran (the std
 # cache entry's, staged or final), the crate and whether it is a host unit.
@@ -37,7 +37,7 @@ def test_a_cold_entry_build_leaves_no_host_unit_to_the_crates_build(tmp_path: Pa
         SAMPLES / "pure-exports", crate, ignore=shutil.ignore_patterns("target", "build")
     )
     locked = "0.2.130"  # the sample pins wasm-bindgen =0.2.130
-    bindgen = tools.wasm_bindgen(locked, tools.InstallPolicy.OFFLINE).path
+    bindgen = resolve.wasm_bindgen(locked, resolve.InstallPolicy.OFFLINE).path
     log = tmp_path / "rustc.log"
     env = {
         **tool_env(),

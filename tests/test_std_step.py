@@ -11,13 +11,13 @@ from cratefix import write_crate
 from fakes import fake_exe
 from test_std_cache import RELEASE, toolchain, unit
 
-from worker_build import crate as crate_mod
-from worker_build import std_cache
-from worker_build.context import BuildContext
-from worker_build.options import RawArgs, resolve
-from worker_build.std_cache import StdMode
-from worker_build.steps import std
-from worker_build.toolchain import StdSource
+from worker_build.build import crate as crate_mod
+from worker_build.build.context import BuildContext
+from worker_build.build.options import RawArgs, resolve
+from worker_build.build.steps import std
+from worker_build.rust import std_cache
+from worker_build.rust.std_cache import StdMode
+from worker_build.rust.toolchain import StdSource
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +81,7 @@ def test_manifests_up_to_the_workspace_root(tmp_path: Path) -> None:
 
 
 def test_pkgid_specs() -> None:
-    from worker_build.std_settings import pkgid_spec
+    from worker_build.rust.std_settings import pkgid_spec
 
     assert pkgid_spec("registry+https://x/index#serde_derive@1.0.229") == "serde_derive@1.0.229"
     assert pkgid_spec("path+file:///w/crates/macros#0.1.0") == "macros@0.1.0"

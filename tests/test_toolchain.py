@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from fakes import fake_rustc, fake_rustup, path_with, rustup_toolchain
 
-from worker_build import probe_cache, toolchain
 from worker_build.errors import EXIT_TOOLCHAIN, ToolchainError
-from worker_build.toolchain import EhEncoding, StdSource
+from worker_build.rust import toolchain
+from worker_build.rust.toolchain import EhEncoding, StdSource
+from worker_build.tools import probes
 
 
 @pytest.fixture(autouse=True)
@@ -232,7 +233,7 @@ def test_explicit_unusable_fails_even_when_discovery_would_succeed(
 def test_rustc_answers_are_cached_per_binary(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`rustc -vV` / `--print sysroot` load the whole compiler (~0.1 s each): a known
     binary is not asked again until it changes."""
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
     log = home / "calls"
     distro = fake_rustc(home / "usr" / "bin", home / "usr", std_src=True)
     body = distro.read_text().replace("#!/bin/sh\n", f'#!/bin/sh\necho "$@" >> "{log}"\n', 1)
@@ -256,9 +257,9 @@ def test_the_build_reports_what_was_passed_over(
 ) -> None:
     """The summary (a note) and the JSON report say which toolchain was chosen and why
     the others were not."""
-    from worker_build import pipeline
-    from worker_build.context import BuildContext
-    from worker_build.options import RawArgs, resolve
+    from worker_build.build import pipeline
+    from worker_build.build.context import BuildContext
+    from worker_build.build.options import RawArgs, resolve
 
     nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")
     rustup(home, (NIGHTLY, nightly, "active, default"))

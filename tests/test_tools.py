@@ -14,10 +14,10 @@ import pytest
 from fakes import fake_exe, path_with
 from mirror import Mirror, Serve, Truncate, release_tgz, script, serving, sha256sum_line
 
-from worker_build import prebuilt, probe_cache, tools
-from worker_build.download import Fetcher
 from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError, VerificationError
-from worker_build.tools import InstallPolicy, Source
+from worker_build.tools import prebuilt, probes, resolve
+from worker_build.tools.download import Fetcher
+from worker_build.tools.resolve import InstallPolicy, Source
 
 V = "0.2.130"
 WB_TARGET = "x86_64-unknown-linux-musl"
@@ -92,37 +92,37 @@ def bindgen(path: Path, version: str) -> Path:
 def test_env_override_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     exe = bindgen(tmp_path / "x" / "wb", "0.2.125")
     monkeypatch.setenv("WASM_BINDGEN_BIN", str(exe))
-    tool = tools.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
+    tool = resolve.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
     assert tool.source is Source.ENV and tool.version == "0.2.125"
 
 
 def test_env_override_that_is_broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASM_BINDGEN_BIN", str(tmp_path / "missing"))
     with pytest.raises(ToolMissingError, match="does not exist") as info:
-        tools.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
+        resolve.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
     assert "WASM_BINDGEN_BIN" in (info.value.fix or "")
     exe = fake_exe(tmp_path / "silent", "exit 0")
     monkeypatch.setenv("WASM_BINDGEN_BIN", str(exe))
     with pytest.raises(ToolMissingError, match="does not report a wasm-bindgen version"):
-        tools.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
+        resolve.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
 
 
 def test_path_needs_the_exact_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bindgen(tmp_path / "bin" / "wasm-bindgen", "0.2.129")
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     with pytest.raises(ToolMissingError) as info:
-        tools.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
+        resolve.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE)
     assert "cargo install wasm-bindgen-cli --version 0.2.130" in (info.value.fix or "")
     assert info.value.exit_code == EXIT_TOOL_MISSING
     bindgen(tmp_path / "bin" / "wasm-bindgen", "0.2.130")
-    assert tools.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE).source is Source.PATH
+    assert resolve.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE).source is Source.PATH
 
 
 def test_cache_keeps_one_dir_per_version(tmp_path: Path) -> None:
     for version in ("0.2.125", "0.2.130"):
         bindgen(tmp_path / "cache" / "wasm-bindgen" / version / "bin" / "wasm-bindgen", version)
-    assert tools.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE).path.parts[-3] == "0.2.130"
-    assert tools.wasm_bindgen("0.2.125", InstallPolicy.OFFLINE).path.parts[-3] == "0.2.125"
+    assert resolve.wasm_bindgen("0.2.130", InstallPolicy.OFFLINE).path.parts[-3] == "0.2.130"
+    assert resolve.wasm_bindgen("0.2.125", InstallPolicy.OFFLINE).path.parts[-3] == "0.2.125"
 
 
 def test_not_published_falls_back_to_cargo_install(
@@ -131,7 +131,7 @@ def test_not_published_falls_back_to_cargo_install(
     log = recording_cargo(tmp_path)
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     shown = Notes()
-    tool = tools.wasm_bindgen("0.2.130", InstallPolicy.ALLOW, fetcher=quick(shown))
+    tool = resolve.wasm_bindgen("0.2.130", InstallPolicy.ALLOW, fetcher=quick(shown))
     assert tool.source is Source.INSTALLED
     assert mirror.hits(f"/wb/{V}/{WB_NAME}.sha256sum") == 1  # asked once: 404 is final
     assert len(shown.notes) == 1 and "HTTP 404" in shown.notes[0]
@@ -151,7 +151,7 @@ def test_install_retries_without_locked(tmp_path: Path, monkeypatch: pytest.Monk
         'chmod +x "$root/bin/wasm-bindgen"',
     )
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
-    assert tools.wasm_bindgen("0.2.130", InstallPolicy.ALLOW).source is Source.INSTALLED
+    assert resolve.wasm_bindgen("0.2.130", InstallPolicy.ALLOW).source is Source.INSTALLED
 
 
 def test_failed_install_is_a_tool_missing_error(
@@ -160,7 +160,7 @@ def test_failed_install_is_a_tool_missing_error(
     fake_exe(tmp_path / "bin" / "cargo", 'echo "network unreachable" >&2; exit 101')
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     with pytest.raises(ToolMissingError, match="network unreachable"):
-        tools.wasm_bindgen("0.2.130", InstallPolicy.ALLOW)
+        resolve.wasm_bindgen("0.2.130", InstallPolicy.ALLOW)
     assert not (tmp_path / "cache" / "wasm-bindgen" / "0.2.130").exists()
 
 
@@ -172,8 +172,8 @@ def test_npm_tools_from_node_modules(tmp_path: Path) -> None:
         'echo "wasm-opt version 132 (version_132)"',
     )
     fake_exe(tmp_path / "proj" / "node_modules" / ".bin" / "esbuild", "echo 0.28.2")
-    assert tools.wasm_opt(crate, InstallPolicy.OFFLINE).source is Source.NODE_MODULES
-    assert tools.esbuild(crate, InstallPolicy.OFFLINE).version == "0.28.2"
+    assert resolve.wasm_opt(crate, InstallPolicy.OFFLINE).source is Source.NODE_MODULES
+    assert resolve.esbuild(crate, InstallPolicy.OFFLINE).version == "0.28.2"
 
 
 def test_old_wasm_opt_on_path_is_passed_over(
@@ -182,14 +182,14 @@ def test_old_wasm_opt_on_path_is_passed_over(
     fake_exe(tmp_path / "bin" / "wasm-opt", 'echo "wasm-opt version 108"')
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     with pytest.raises(ToolMissingError) as info:
-        tools.wasm_opt(tmp_path, InstallPolicy.OFFLINE)
+        resolve.wasm_opt(tmp_path, InstallPolicy.OFFLINE)
     assert "npm install binaryen@" in (info.value.fix or "")
 
 
 def test_npm_tool_needs_npm_to_install(tmp_path: Path) -> None:
     # PATH (from the autouse fixture) holds no npm
     with pytest.raises(ToolMissingError, match="npm is not available"):
-        tools.esbuild(tmp_path, InstallPolicy.ALLOW)
+        resolve.esbuild(tmp_path, InstallPolicy.ALLOW)
 
 
 def workerd_exe(path: Path, date: str) -> Path:
@@ -201,17 +201,17 @@ def test_workerd_order_env_path_node_modules_cache(
 ) -> None:
     crate = tmp_path / "proj" / "crate"
     crate.mkdir(parents=True)
-    cached = tmp_path / "cache" / "workerd" / tools.WORKERD_VERSION / "node_modules" / ".bin"
+    cached = tmp_path / "cache" / "workerd" / resolve.WORKERD_VERSION / "node_modules" / ".bin"
     workerd_exe(cached / "workerd", "2026-11-17")
-    assert tools.workerd(crate, InstallPolicy.OFFLINE).source is Source.CACHE
+    assert resolve.workerd(crate, InstallPolicy.OFFLINE).source is Source.CACHE
     workerd_exe(tmp_path / "proj" / "node_modules" / ".bin" / "workerd", "2026-11-17")
-    found = tools.workerd(crate, InstallPolicy.OFFLINE)
+    found = resolve.workerd(crate, InstallPolicy.OFFLINE)
     assert (found.source, found.version) == (Source.NODE_MODULES, "2026-11-17")
     workerd_exe(tmp_path / "bin" / "workerd", "2026-10-01")
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
-    assert tools.workerd(crate, InstallPolicy.OFFLINE).source is Source.PATH
+    assert resolve.workerd(crate, InstallPolicy.OFFLINE).source is Source.PATH
     monkeypatch.setenv("WORKERD_BIN", str(workerd_exe(tmp_path / "x" / "wd", "2024-01-01")))
-    assert tools.workerd(crate, InstallPolicy.OFFLINE).source is Source.ENV  # used as given
+    assert resolve.workerd(crate, InstallPolicy.OFFLINE).source is Source.ENV  # used as given
 
 
 def test_old_workerd_is_passed_over_and_missing_one_names_the_fix(
@@ -220,8 +220,8 @@ def test_old_workerd_is_passed_over_and_missing_one_names_the_fix(
     workerd_exe(tmp_path / "bin" / "workerd", "2023-05-01")
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     with pytest.raises(ToolMissingError) as info:
-        tools.workerd(tmp_path, InstallPolicy.OFFLINE)
-    assert f"npm install workerd@{tools.WORKERD_VERSION}" in (info.value.fix or "")
+        resolve.workerd(tmp_path, InstallPolicy.OFFLINE)
+    assert f"npm install workerd@{resolve.WORKERD_VERSION}" in (info.value.fix or "")
     assert "WORKERD_BIN" in (info.value.fix or "")
 
 
@@ -233,12 +233,12 @@ def test_download_then_cache(tmp_path: Path, mirror: Mirror) -> None:
     bindgen(other, "0.2.125")
     publish_bindgen(mirror)
     shown = Notes()
-    tool = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown))
+    tool = resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown))
     assert (tool.source, tool.version) == (Source.DOWNLOADED, V)
     assert tool.path == tmp_path / "cache" / "wasm-bindgen" / f"{V}-{WB_TARGET}" / "wasm-bindgen"
     assert shown.started == [f"{mirror.base}/wb/{V}/{WB_NAME}"]
     requests = len(mirror.log)
-    again = tools.wasm_bindgen(V, InstallPolicy.OFFLINE)
+    again = resolve.wasm_bindgen(V, InstallPolicy.OFFLINE)
     assert (again.source, again.path) == (Source.CACHE, tool.path)
     assert len(mirror.log) == requests  # served from the cache, nothing fetched
     assert other.is_file()  # other versions are never deleted
@@ -251,7 +251,7 @@ def test_bad_checksum_is_an_error_not_a_fallback(
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     archive = publish_bindgen(mirror, checksum_of=b"the published bytes")
     with pytest.raises(VerificationError) as info:
-        tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+        resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
     assert info.value.exit_code == EXIT_TOOL_MISSING
     assert f"expected sha256:{hashlib.sha256(b'the published bytes').hexdigest()}" in (
         info.value.message
@@ -264,7 +264,7 @@ def test_bad_checksum_is_an_error_not_a_fallback(
 def test_a_download_reporting_another_version_is_refused(tmp_path: Path, mirror: Mirror) -> None:
     publish_bindgen(mirror, reports="0.2.100")
     with pytest.raises(VerificationError, match=r"reports version 0\.2\.100; nothing was cached"):
-        tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+        resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
     assert list((tmp_path / "cache" / "wasm-bindgen").iterdir()) == []
 
 
@@ -272,7 +272,7 @@ def test_truncated_download_is_retried(mirror: Mirror) -> None:
     archive = publish_bindgen(mirror)
     mirror.route(f"/wb/{V}/{WB_NAME}", Truncate(archive, 40), Serve(archive))
     shown = Notes()
-    assert tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
+    assert resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
         Source.DOWNLOADED
     )
     assert mirror.hits(f"/wb/{V}/{WB_NAME}") == 2
@@ -286,7 +286,7 @@ def test_truncated_every_time_falls_back_to_cargo(
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     archive = publish_bindgen(mirror)
     mirror.route(f"/wb/{V}/{WB_NAME}", Truncate(archive, 40))
-    tool = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+    tool = resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
     assert tool.source is Source.INSTALLED
     assert mirror.hits(f"/wb/{V}/{WB_NAME}") == 5
     assert sorted(p.name for p in (tmp_path / "cache" / "wasm-bindgen").iterdir()) == [V]
@@ -294,14 +294,14 @@ def test_truncated_every_time_falls_back_to_cargo(
 
 def test_no_cargo_after_a_failed_download_says_both(mirror: Mirror) -> None:
     with pytest.raises(ToolMissingError, match=r"HTTP 404.*and cargo is not on PATH"):
-        tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+        resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
 
 
 def test_offline_never_downloads(tmp_path: Path, mirror: Mirror) -> None:
     publish_bindgen(mirror)
     with pytest.raises(ToolMissingError, match="is not installed"):
-        tools.wasm_bindgen(V, InstallPolicy.OFFLINE, fetcher=quick())
-    for lookup in (tools.wasm_opt, tools.esbuild):
+        resolve.wasm_bindgen(V, InstallPolicy.OFFLINE, fetcher=quick())
+    for lookup in (resolve.wasm_opt, resolve.esbuild):
         with pytest.raises(ToolMissingError, match="is not installed"):
             lookup(tmp_path, InstallPolicy.OFFLINE, fetcher=quick())
     assert mirror.log == []
@@ -312,14 +312,14 @@ def test_env_override_is_used_without_asking_the_mirror(
 ) -> None:
     publish_bindgen(mirror)
     monkeypatch.setenv("WASM_BINDGEN_BIN", str(bindgen(tmp_path / "x" / "wb", V)))
-    assert tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick()).source is Source.ENV
+    assert resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick()).source is Source.ENV
     assert mirror.log == []
 
 
 def test_native_wasm_opt_is_downloaded_and_preferred_in_the_cache(
     tmp_path: Path, mirror: Mirror
 ) -> None:
-    npm_cached = tmp_path / "cache" / "binaryen" / tools.BINARYEN_VERSION / "node_modules"
+    npm_cached = tmp_path / "cache" / "binaryen" / resolve.BINARYEN_VERSION / "node_modules"
     wasm_opt = 'echo "wasm-opt version 132 (version_132)"'
     name = "binaryen-version_132-x86_64-linux.tar.gz"
     archive = release_tgz(
@@ -329,30 +329,30 @@ def test_native_wasm_opt_is_downloaded_and_preferred_in_the_cache(
     )
     mirror.file(f"/binaryen/version_132/{name}", archive)
     mirror.file(f"/binaryen/version_132/{name}.sha256", sha256sum_line(archive, name))
-    tool = tools.wasm_opt(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
+    tool = resolve.wasm_opt(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
     assert (tool.source, tool.version) == (Source.DOWNLOADED, "132")
     assert tool.path.parts[-4:] == ("binaryen", "132-x86_64-linux", "bin", "wasm-opt")
     fake_exe(npm_cached / ".bin" / "wasm-opt", wasm_opt)  # an older npm install
-    again = tools.wasm_opt(tmp_path, InstallPolicy.OFFLINE)
+    again = resolve.wasm_opt(tmp_path, InstallPolicy.OFFLINE)
     assert (again.source, again.path) == (Source.CACHE, tool.path)
 
 
 def test_esbuild_from_the_registry_tarball(tmp_path: Path, mirror: Mirror) -> None:
-    version = tools.ESBUILD_VERSION
+    version = resolve.ESBUILD_VERSION
     tgz = release_tgz("package", {"bin/esbuild": script(version)}, ("bin/esbuild",))
     sri = "sha512-" + base64.b64encode(hashlib.sha512(tgz).digest()).decode()
     mirror.file(
         f"/npm/@esbuild/linux-x64/{version}", json.dumps({"dist": {"integrity": sri}}).encode()
     )
     mirror.file(f"/npm/@esbuild/linux-x64/-/linux-x64-{version}.tgz", tgz)
-    tool = tools.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
+    tool = resolve.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
     assert (tool.source, tool.version) == (Source.DOWNLOADED, version)
     assert tool.path == tmp_path / "cache" / "esbuild" / f"{version}-linux-x64" / "bin" / "esbuild"
 
 
 def test_npm_fallback_after_a_missing_prebuilt_names_both(tmp_path: Path) -> None:
     with pytest.raises(ToolMissingError, match=r"HTTP 404.*npm is not available") as info:
-        tools.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
+        resolve.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
     assert "npm install esbuild@" in (info.value.fix or "")
 
 
@@ -363,7 +363,7 @@ def test_no_prebuilt_for_this_platform(
     recording_cargo(tmp_path)
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     shown = Notes()
-    assert tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
+    assert resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
         Source.INSTALLED
     )
     assert "no prebuilt wasm-bindgen is published for plan9/mips" in shown.notes[0]
@@ -383,15 +383,15 @@ def test_esbuild_from_the_real_npm_registry(
     for var in (prebuilt.NPM_REGISTRY_VAR, "npm_config_registry"):
         monkeypatch.delenv(var, raising=False)
     shown = Notes()
-    tool = tools.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick(shown))
-    assert (tool.source, tool.version) == (Source.DOWNLOADED, tools.ESBUILD_VERSION)
+    tool = resolve.esbuild(tmp_path, InstallPolicy.ALLOW, fetcher=quick(shown))
+    assert (tool.source, tool.version) == (Source.DOWNLOADED, resolve.ESBUILD_VERSION)
     plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
     assert shown.started == [
-        f"https://registry.npmjs.org/@esbuild/{plat}/-/{plat}-{tools.ESBUILD_VERSION}.tgz"
+        f"https://registry.npmjs.org/@esbuild/{plat}/-/{plat}-{resolve.ESBUILD_VERSION}.tgz"
     ]
     meta = json.loads(
         quick().fetch_bytes(
-            f"https://registry.npmjs.org/@esbuild/{plat}/{tools.ESBUILD_VERSION}", "metadata"
+            f"https://registry.npmjs.org/@esbuild/{plat}/{resolve.ESBUILD_VERSION}", "metadata"
         )
     )
     integrity = base64.b64decode(meta["dist"]["integrity"].removeprefix("sha512-"))
@@ -407,7 +407,7 @@ def test_esbuild_from_the_real_npm_registry(
         timeout=60,
     ).stdout
     assert "42" in out or "6*7" in out
-    assert tools.esbuild(tmp_path, InstallPolicy.OFFLINE).source is Source.CACHE
+    assert resolve.esbuild(tmp_path, InstallPolicy.OFFLINE).source is Source.CACHE
 
 
 @pytest.mark.slow
@@ -420,7 +420,7 @@ def test_a_build_downloads_a_missing_tool_and_says_from_where(
     from conftest import CACHE, NODE_BIN, REPO, SAMPLES, tool_env, worker_build
 
     monkeypatch.undo()  # the machine's environment: the wasm-bindgen setup.sh installed
-    bindgen = tools.wasm_bindgen(V, InstallPolicy.OFFLINE).path
+    bindgen = resolve.wasm_bindgen(V, InstallPolicy.OFFLINE).path
     plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
     package = REPO / "node_modules" / "@esbuild" / plat
     buffer = io.BytesIO()
@@ -428,7 +428,7 @@ def test_a_build_downloads_a_missing_tool_and_says_from_where(
         tar.add(package, arcname="package")
     tgz = buffer.getvalue()
     sri = "sha512-" + base64.b64encode(hashlib.sha512(tgz).digest()).decode()
-    version = tools.ESBUILD_VERSION
+    version = resolve.ESBUILD_VERSION
     url = f"{mirror.base}/npm/@esbuild/{plat}/-/{plat}-{version}.tgz"
     mirror.file(
         f"/npm/@esbuild/{plat}/{version}", json.dumps({"dist": {"integrity": sri}}).encode()
@@ -463,9 +463,9 @@ def test_a_build_downloads_a_missing_tool_and_says_from_where(
 def test_a_broken_cached_download_is_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror, damage: str
 ) -> None:
-    monkeypatch.setattr(probe_cache, "RACY_SECONDS", -1.0)
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)
     publish_bindgen(mirror)
-    first = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+    first = resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
     if damage == "binary gone":
         first.path.unlink()
     elif damage == "binary truncated":
@@ -473,8 +473,8 @@ def test_a_broken_cached_download_is_replaced(
     else:
         bindgen(first.path, "0.2.100")
     shown = Notes()
-    again = tools.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown))
+    again = resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown))
     assert (again.source, again.path) == (Source.DOWNLOADED, first.path)
-    assert tools.wasm_bindgen(V, InstallPolicy.OFFLINE).source is Source.CACHE
+    assert resolve.wasm_bindgen(V, InstallPolicy.OFFLINE).source is Source.CACHE
     assert any("is broken" in n and "fetched again" in n for n in shown.notes), shown.notes
     assert [p.name for p in first.path.parents[1].iterdir()] == [first.path.parent.name]

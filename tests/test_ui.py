@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from cratefix import write_crate
 
-from worker_build import cli, ui
+from worker_build.cli import build, ui
 from worker_build.errors import EXIT_CRATE, CommandFailedError, CrateError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ def child_env(**extra: str) -> dict[str, str]:
 # last frame, so the spinner is in the output however fast or slow the machine.
 DRIVER = """
 import json, os, sys
-from worker_build.ui import Mode, Reporter
+from worker_build.cli.ui import Mode, Reporter
 r = Reporter(Mode.NORMAL)
 r.step_started("wasm-opt"); r.step_finished("wasm-opt", 0.3)
 r.step_started("cargo build")
@@ -313,7 +313,7 @@ def test_durations() -> None:
 
 DOWNLOAD_URL = "https://mirror.example/wb/0.2.130/wasm-bindgen-0.2.130-x86_64.tar.gz"
 DOWNLOAD_DRIVER = f"""
-from worker_build.ui import Mode, Reporter
+from worker_build.cli.ui import Mode, Reporter
 r = Reporter(Mode.NORMAL)
 r.step_started("wasm-bindgen")
 r.download_started("wasm-bindgen 0.2.130", "{DOWNLOAD_URL}", 3 << 20)
@@ -365,7 +365,7 @@ def test_json_document_on_stdout_progress_on_stderr(capsys: pytest.CaptureFixtur
 
 
 def test_json_error_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main([str(tmp_path), "--json"])
+    code = build.main([str(tmp_path), "--json"])
     out, err = capsys.readouterr()
     assert code == EXIT_CRATE
     doc = json.loads(out)
@@ -418,7 +418,7 @@ def test_github_annotation_keeps_json_stdout_clean(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    code = cli.main([str(tmp_path), "--json"])
+    code = build.main([str(tmp_path), "--json"])
     out, err = capsys.readouterr()
     assert code == EXIT_CRATE
     assert json.loads(out)["exit_code"] == EXIT_CRATE  # nothing but JSON on stdout
@@ -458,9 +458,9 @@ def test_write_report(tmp_path: Path) -> None:
 def test_successful_cli_build_writes_report_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """cli.py wiring, with the pipeline replaced by one that writes a fake output."""
-    from worker_build import options, output, pipeline
-    from worker_build.context import BuildContext
+    """build.py wiring, with the pipeline replaced by one that writes a fake output."""
+    from worker_build.build import options, pipeline, staging
+    from worker_build.build.context import BuildContext
 
     root = write_crate(tmp_path / "crate")
 
@@ -474,17 +474,17 @@ def test_successful_cli_build_writes_report_and_json(
         ctx = BuildContext(options=opts, staging=tmp_path / "staging")
         ctx.staging.mkdir()
         ctx.facts.update(toolchain="rustc 1.96.0 (stable, --rustc)", eh_encoding="none")
-        ctx.facts.update(output.measure(opts.out_dir))  # as pipeline.build records them
+        ctx.facts.update(staging.measure(opts.out_dir))  # as pipeline.build records them
         result = pipeline.BuildResult(ctx, [("cargo build", 2.0)])
         if finish is not None:
             finish(result)
         return result
 
     monkeypatch.setattr(pipeline, "build", fake_build)
-    assert cli.main([str(root), "--json"]) == 0
+    assert build.main([str(root), "--json"]) == 0
     stdout_doc = json.loads(capsys.readouterr().out)
     report = root / "build" / "worker-build.json"
-    assert report.is_file(), "cli.py does not call ui.write_report(facts) after a build"
+    assert report.is_file(), "build.py does not call ui.write_report(facts) after a build"
     file_doc = json.loads(report.read_text())
     assert file_doc["wasm_bytes"] == 1004 == stdout_doc["wasm_bytes"]
     assert file_doc["steps"] == [{"name": "cargo build", "seconds": 2.0}]
@@ -526,7 +526,7 @@ def wrangler_lines(chunks: list[bytes]) -> list[str]:
 def test_wrangler_sees_whole_lines_and_no_empty_ones(kind: str) -> None:
     import socket
 
-    from worker_build.wrangler_log import LineChunks
+    from worker_build.cli.wrangler_log import LineChunks
 
     if kind == "pipe":
         read_fd, write_fd = os.pipe()
@@ -571,7 +571,7 @@ def test_wrangler_sees_whole_lines_and_no_empty_ones(kind: str) -> None:
 def test_wrangler_mode_only_under_wrangler_and_on_a_pipe(tmp_path: Path) -> None:
     import socket
 
-    from worker_build.wrangler_log import wanted
+    from worker_build.cli.wrangler_log import wanted
 
     read_fd, write_fd = os.pipe()
     ours, theirs = socket.socketpair()  # what Node gives a child's stdio

@@ -1,4 +1,4 @@
-"""EH verification report and the `verify` command (verify.py, verify_cli.py)."""
+"""EH verification report and the `verify` command (verify.py, verify.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from wasmgen import (
     vec,
 )
 
-from worker_build import verify_cli
+from worker_build.cli import verify
 from worker_build.errors import (
     EXIT_INTERNAL,
     EXIT_INVALID_WASM,
@@ -33,7 +33,7 @@ from worker_build.errors import (
     NoExceptionHandlingError,
     UsageError,
 )
-from worker_build.verify import EHReport, Expect, inspect_bytes, verify_bytes, verify_file
+from worker_build.wasm.eh import EHReport, Expect, inspect_bytes, verify_bytes, verify_file
 
 TYPES = [functype(), functype([EXTERNREF]), functype([I32])]
 IMPORTS = [
@@ -187,10 +187,10 @@ def test_verify_file(tmp_path: Path) -> None:
 def test_cli_run_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "m.wasm"
     path.write_bytes(wb_module(LEGACY))
-    assert verify_cli.run(path, "any", False) == 0
+    assert verify.run(path, "any", False) == 0
     out = capsys.readouterr().out
     assert "exception handling: legacy" in out and "ok: matches --expect any" in out
-    assert verify_cli.run(path, "legacy", True) == 0
+    assert verify.run(path, "legacy", True) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["ok"] is True and doc["error"] is None and doc["expect"] == "legacy"
     assert doc["instructions"]["try"] == 1
@@ -202,7 +202,7 @@ def test_cli_run_prints_report_then_raises(
     path = tmp_path / "m.wasm"
     path.write_bytes(wb_module(PLAIN))
     with pytest.raises(NoExceptionHandlingError):
-        verify_cli.run(path, "any", True)
+        verify.run(path, "any", True)
     doc = json.loads(capsys.readouterr().out)
     assert doc["ok"] is False and "no exception-handling" in doc["error"]
     assert doc["encodings"] == []
@@ -210,15 +210,15 @@ def test_cli_run_prints_report_then_raises(
 
 def test_cli_run_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(UsageError, match="cannot read"):
-        verify_cli.run(tmp_path / "missing.wasm", "any", False)
+        verify.run(tmp_path / "missing.wasm", "any", False)
     with pytest.raises(UsageError, match="cannot read"):
-        verify_cli.run(tmp_path, "any", False)
+        verify.run(tmp_path, "any", False)
     with pytest.raises(UsageError, match="--expect must be one of"):
-        verify_cli.run(tmp_path, "maybe", False)
+        verify.run(tmp_path, "maybe", False)
     bad = tmp_path / "bad.wasm"
     bad.write_bytes(b"\x00asm\x01\x00\x00\x00\x01\x05")
     with pytest.raises(InvalidWasmError, match="type section size 5 goes past"):
-        verify_cli.run(bad, "any", True)
+        verify.run(bad, "any", True)
     assert capsys.readouterr().out == ""
 
 
@@ -227,10 +227,10 @@ def test_cli_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     good.write_bytes(wb_module(EXNREF, RUST_THROW))
     none.write_bytes(wb_module(PLAIN, bindgen=False))
     bad.write_bytes(b"\x00asm\x02\x00\x00\x00")
-    assert verify_cli.main([str(good), "--expect", "exnref"]) == 0
-    assert verify_cli.main([str(good), "--expect", "legacy"]) == EXIT_NO_EH
-    assert verify_cli.main([str(none)]) == EXIT_NO_EH
-    assert verify_cli.main([str(bad), "--json"]) == EXIT_INVALID_WASM
+    assert verify.main([str(good), "--expect", "exnref"]) == 0
+    assert verify.main([str(good), "--expect", "legacy"]) == EXIT_NO_EH
+    assert verify.main([str(none)]) == EXIT_NO_EH
+    assert verify.main([str(bad), "--json"]) == EXIT_INVALID_WASM
     err = capsys.readouterr().err
     assert "error: invalid wasm at byte 0x4: unsupported version" in err
     assert "Traceback" not in err
@@ -242,14 +242,14 @@ def test_cli_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_cli_main_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.wasm"
     good.write_bytes(wb_module(LEGACY))
-    assert verify_cli.main(["--expect=legacy", str(good), "--json"]) == 0
+    assert verify.main(["--expect=legacy", str(good), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["expect"] == "legacy"
-    assert verify_cli.main(["--help"]) == 0
+    assert verify.main(["--help"]) == 0
     assert "usage: worker-build verify FILE.wasm" in capsys.readouterr().out
-    assert verify_cli.main([]) == EXIT_USAGE
-    assert verify_cli.main([str(good), str(good)]) == EXIT_USAGE
-    assert verify_cli.main([str(good), "--fast"]) == EXIT_USAGE
-    assert verify_cli.main([str(good), "--expect"]) == EXIT_USAGE
+    assert verify.main([]) == EXIT_USAGE
+    assert verify.main([str(good), str(good)]) == EXIT_USAGE
+    assert verify.main([str(good), "--fast"]) == EXIT_USAGE
+    assert verify.main([str(good), "--expect"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "error: expected exactly one FILE.wasm (usage:" in err
     assert "error: unknown option --fast" in err
@@ -265,12 +265,12 @@ def test_cli_main_internal_errors(
     def boom(path: object) -> None:
         raise RuntimeError("decoder bug")
 
-    monkeypatch.setattr(verify_cli, "inspect_file", boom)
+    monkeypatch.setattr(verify, "inspect_file", boom)
     monkeypatch.delenv("WORKER_BUILD_TRACEBACK", raising=False)
-    assert verify_cli.main([str(good)]) == EXIT_INTERNAL
+    assert verify.main([str(good)]) == EXIT_INTERNAL
     assert "internal error: RuntimeError: decoder bug" in capsys.readouterr().err
     monkeypatch.setenv("WORKER_BUILD_TRACEBACK", "1")  # the traceback too; the same code
-    assert verify_cli.main([str(good)]) == EXIT_INTERNAL
+    assert verify.main([str(good)]) == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "decoder bug" in err
 
@@ -278,7 +278,7 @@ def test_cli_main_internal_errors(
 def test_verify_imports_stay_light() -> None:
     """verify must start fast: no typer/rich (or json) at import time."""
     code = (
-        "import sys, worker_build.verify_cli, worker_build.verify; "
+        "import sys, worker_build.cli.verify, worker_build.wasm.eh; "
         "print(sorted(m for m in ('typer', 'rich', 'json', 'click', 'argparse', 'pathlib', 'typing')"
         " if m in sys.modules))"
     )

@@ -38,8 +38,8 @@ from test_verify import EXNREF, LEGACY, PLAIN, wb_module
 from wasmgen import END, catalogue, func_module, s, u, u_padded
 
 from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
-from worker_build.verify import verify_bytes
 from worker_build.wasm import code
+from worker_build.wasm.eh import verify_bytes
 from worker_build.wasm.fast import scan_body, scan_ranges
 from worker_build.wasm.module import parse_module
 

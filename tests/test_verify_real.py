@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from conftest import cargo_build
 
-from worker_build import verify_cli
+from worker_build.cli import verify
 from worker_build.errors import NoExceptionHandlingError
-from worker_build.verify import inspect_file, verify_file
 from worker_build.wasm import code
+from worker_build.wasm.eh import inspect_file, verify_file
 from worker_build.wasm.fast import scan_body
 from worker_build.wasm.module import parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
@@ -237,7 +237,7 @@ def test_abort_builds_cannot_unwind(spec: str) -> None:
 
 
 def test_verify_cli_on_real_modules(capsys: pytest.CaptureFixture[str]) -> None:
-    assert verify_cli.main([str(module_for("hello-worker/legacy")), "--expect", "legacy"]) == 0
+    assert verify.main([str(module_for("hello-worker/legacy")), "--expect", "legacy"]) == 0
     assert "exception handling: legacy" in capsys.readouterr().out
-    assert verify_cli.main([str(module_for("hello-worker/abort")), "--json"]) == 6
+    assert verify.main([str(module_for("hello-worker/abort")), "--json"]) == 6
     assert '"ok": false' in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The producers-section writer (worker_build/wasm/producers.py) and its step.
+"""The producers-section writer (worker_build/wasm/producers_section.py) and its step.
 
 Round trips go through our own decoder; the module-level checks also ask
 wasm-tools (an independent reader) for the producers it sees and whether the
@@ -16,9 +16,9 @@ import pytest
 from conftest import Built
 from wasmgen import I32, body, export, functype, module, name, section, u, vec
 
+from worker_build.build.steps import producers as step
 from worker_build.errors import InvalidWasmError
-from worker_build.steps import producers as step
-from worker_build.wasm import producers
+from worker_build.wasm import producers_section
 from worker_build.wasm.module import parse_module
 
 WASM_TOOLS = Path(sys.executable).parent / "wasm-tools"
@@ -72,49 +72,49 @@ def validate(path: Path) -> None:
 def test_encode_round_trips_through_the_decoder(
     fields: list[tuple[str, list[tuple[str, str]]]],
 ) -> None:
-    encoded = producers.encode(fields)
+    encoded = producers_section.encode(fields)
     assert encoded == section(0, name("producers") + payload(fields))
     data = small_module() + encoded
-    assert producers.read(data) == fields
+    assert producers_section.read(data) == fields
 
 
 def test_added_to_a_module_without_the_section() -> None:
     data = small_module()
-    out = producers.add_entries(data, [SDK])
+    out = producers_section.add_entries(data, [SDK])
     assert out[: len(data)] == data  # appended, nothing else moved
-    assert producers.read(out) == [("sdk", [("workers-rs", "0.8.7")])]
+    assert producers_section.read(out) == [("sdk", [("workers-rs", "0.8.7")])]
     assert [c.name for c in parse_module(out).customs] == ["producers"]
 
 
 def test_merged_into_the_existing_section_in_place() -> None:
     data = small_module(("producers", payload(BINDGEN_FIELDS)), ("name", b"\x00\x03\x02ab"))
-    out = producers.add_entries(data, [SDK])
-    assert producers.read(out) == [*BINDGEN_FIELDS, ("sdk", [("workers-rs", "0.8.7")])]
+    out = producers_section.add_entries(data, [SDK])
+    assert producers_section.read(out) == [*BINDGEN_FIELDS, ("sdk", [("workers-rs", "0.8.7")])]
     # the section keeps its place: the `name` section still follows it, unchanged
     assert [c.name for c in parse_module(out).customs] == ["producers", "name"]
     assert out.endswith(section(0, name("name") + b"\x00\x03\x02ab"))
-    start = producers.find(data)
+    start = producers_section.find(data)
     assert start is not None and out[: start[0]] == data[: start[0]]
 
 
 def test_an_existing_field_gets_the_value_and_an_existing_pair_is_kept() -> None:
     fields = [("sdk", [("other-sdk", "1.0")])]
-    out = producers.add_entries(small_module(("producers", payload(fields))), [SDK])
-    assert producers.read(out) == [("sdk", [("other-sdk", "1.0"), ("workers-rs", "0.8.7")])]
+    out = producers_section.add_entries(small_module(("producers", payload(fields))), [SDK])
+    assert producers_section.read(out) == [("sdk", [("other-sdk", "1.0"), ("workers-rs", "0.8.7")])]
     # already there (another version): left alone, the module returned as it was
-    newer = producers.add_entries(out, [("sdk", "workers-rs", "9.9.9")])
+    newer = producers_section.add_entries(out, [("sdk", "workers-rs", "9.9.9")])
     assert newer is out
 
 
 def test_adding_twice_changes_nothing() -> None:
-    once = producers.add_entries(small_module(), [SDK])
-    assert producers.add_entries(once, [SDK]) is once
+    once = producers_section.add_entries(small_module(), [SDK])
+    assert producers_section.add_entries(once, [SDK]) is once
 
 
 def test_repeated_fields_are_merged_into_one() -> None:
     fields = [("processed-by", [("a", "1")]), ("processed-by", [("b", "2")])]
-    out = producers.add_entries(small_module(("producers", payload(fields))), [SDK])
-    assert producers.read(out) == [
+    out = producers_section.add_entries(small_module(("producers", payload(fields))), [SDK])
+    assert producers_section.read(out) == [
         ("processed-by", [("a", "1"), ("b", "2")]),
         ("sdk", [("workers-rs", "0.8.7")]),
     ]
@@ -131,15 +131,15 @@ def test_repeated_fields_are_merged_into_one() -> None:
 )
 def test_a_malformed_section_is_an_error(raw: bytes, what: str) -> None:
     with pytest.raises(InvalidWasmError, match=what):
-        producers.add_entries(small_module(("producers", raw)), [SDK])
+        producers_section.add_entries(small_module(("producers", raw)), [SDK])
 
 
 def test_not_a_module_is_an_error() -> None:
     with pytest.raises(InvalidWasmError, match="bad header"):
-        producers.add_entries(b"\x00asm\x02\x00\x00\x00", [SDK])
+        producers_section.add_entries(b"\x00asm\x02\x00\x00\x00", [SDK])
     truncated = small_module() + b"\x00\x10\x09producers"
     with pytest.raises(InvalidWasmError, match="goes past the end"):
-        producers.find(truncated)
+        producers_section.find(truncated)
 
 
 # ------------------------------------------------------------------ independent reader
@@ -148,7 +148,7 @@ def test_not_a_module_is_an_error() -> None:
 def test_wasm_tools_reads_what_we_wrote(tmp_path: Path) -> None:
     path = tmp_path / "m.wasm"
     path.write_bytes(
-        producers.add_entries(small_module(("producers", payload(BINDGEN_FIELDS))), [SDK])
+        producers_section.add_entries(small_module(("producers", payload(BINDGEN_FIELDS))), [SDK])
     )
     validate(path)
     assert wasm_tools_producers(path) == {

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from worker_build import tools
 from worker_build.serve import workerd as product
 from worker_build.serve.workerd import COMPATIBILITY_DATE, WorkerdError
+from worker_build.tools import resolve
 
 __all__ = ["COMPATIBILITY_DATE", "Response", "Workerd", "WorkerdError", "build_hello_worker"]
 
@@ -39,7 +39,7 @@ class Response:
 
 def workerd_binary() -> Path:
     """The workerd the product would use for this repository (never installs one)."""
-    return tools.workerd(REPO, tools.InstallPolicy.OFFLINE).path
+    return resolve.workerd(REPO, resolve.InstallPolicy.OFFLINE).path
 
 
 class Workerd:

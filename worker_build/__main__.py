@@ -1,3 +1,3 @@
-from worker_build.entry import main
+from worker_build.cli.main import main
 
 raise SystemExit(main())

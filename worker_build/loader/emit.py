@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from string import Template
 from typing import Any
 
-from worker_build import __version__, resources
+from worker_build import __version__
 from worker_build.loader import host_imports
 from worker_build.loader.codegen import FunctionSpec
 from worker_build.loader.emit_classes import render_class, render_enum
 from worker_build.loader.emit_names import RESERVED, Hints, docstring, python_name, render_call
 from worker_build.loader.glue import Function, Glue, casts, class_wraps, externref_init
+from worker_build.util import resources
 
 TEMPLATE = "loader.py.tmpl"
 SPEC_FORMAT = 2  # runtime.SPEC_FORMAT (not imported: the build does not load wasmtime)

@@ -5,7 +5,7 @@
         assert worker.fetch("/").status == 200
 
 A Worker crate's generated `build/loader.py` calls this with its own paths
-(`loader.serve()`). workerd is resolved like the build tools (`tools.workerd`). Bindings
+(`loader.serve()`). workerd is resolved like the build tools (`resolve.workerd`). Bindings
 come from the crate's wrangler configuration (`wrangler.py`), replaced or removed by
 `bindings=`; Durable Objects and KV live in memory, or under `storage=` (a directory).
 The server listens on 127.0.0.1 only and is stopped when the `with` block ends, however
@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from worker_build import resources, tools
 from worker_build.errors import UsageError
 from worker_build.serve import workerd as wd
 from worker_build.serve import wrangler
@@ -37,6 +36,8 @@ from worker_build.serve.client import (
 )
 from worker_build.serve.workerd import START_TIMEOUT, WorkerdError
 from worker_build.serve.wrangler import LocalDurableObject, LocalKv, SelfService
+from worker_build.tools import resolve
+from worker_build.util import resources
 
 __all__ = [
     "AUTO",
@@ -159,7 +160,7 @@ def serve(
     if workerd is not None:
         binary = Path(workerd)
     else:
-        binary = tools.workerd(crate or build, tools.InstallPolicy.ALLOW).path
+        binary = resolve.workerd(crate or build, resolve.InstallPolicy.ALLOW).path
     process = wd.WorkerdProcess(
         binary,
         worker_config(build, settings, None if storage is None else Path(storage)),

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from worker_build import proc
 from worker_build.errors import WorkerBuildError
+from worker_build.util import proc
 
 COMPATIBILITY_DATE = "2025-09-01"  # used when the crate's wrangler config names none
 LOOPBACK = "127.0.0.1"

@@ -1,0 +1,65 @@
+"""The state one build carries from step to step.
+
+Steps read the frozen options and the facts earlier steps found, and record
+their own; nothing else is shared. Lives apart from pipeline.py so steps can
+import it without importing the pipeline that imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worker_build.build.crate import Crate
+from worker_build.build.options import BuildOptions
+from worker_build.rust.std_cache import StdUse
+from worker_build.rust.toolchain import Toolchain
+from worker_build.tools.resolve import Tool
+from worker_build.util.proc import Background
+
+
+@dataclass
+class BuildContext:
+    options: BuildOptions
+    staging: Path  # scratch space for this build, removed afterwards
+    crate: Crate | None = None
+    toolchain: Toolchain | None = None
+    std: StdUse | None = None  # None: no std step ran (--no-std-cache)
+    tools: dict[str, Tool] = field(default_factory=dict)
+    artifact: Path | None = None  # the .wasm cargo produced
+    notes: list[str] = field(default_factory=list)  # shown in the summary
+    facts: dict[str, Any] = field(default_factory=dict)  # for the summary / JSON report
+    # Commands one step starts in the background and a later step joins, by name; the
+    # pipeline stops whatever is left when the build ends (failed or interrupted).
+    jobs: dict[str, Background] = field(default_factory=dict)
+    eh_encodings: tuple[str, ...] | None = None  # of the output module, once verified
+
+    @property
+    def bindgen_dir(self) -> Path:
+        """wasm-bindgen's output and the shim entry point."""
+        return self.staging / "bindgen"
+
+    @property
+    def out_dir(self) -> Path:
+        """What becomes the user's build/ directory when every step succeeded."""
+        return self.staging / "out"
+
+    @property
+    def output_module(self) -> Path:
+        """The .wasm the Worker loads, in the staged output."""
+        if self.options.legacy_layout:
+            return self.out_dir / "worker" / "index.wasm"
+        return self.out_dir / "index_bg.wasm"
+
+    def need_crate(self) -> Crate:
+        assert self.crate is not None, "preflight must run before this step"
+        return self.crate
+
+    def need_toolchain(self) -> Toolchain:
+        assert self.toolchain is not None, "toolchain step must run before this step"
+        return self.toolchain
+
+    def need_artifact(self) -> Path:
+        assert self.artifact is not None, "cargo step must run before this step"
+        return self.artifact

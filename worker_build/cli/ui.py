@@ -1,0 +1,507 @@
+"""What the user sees: step progress, the final summary, errors, the JSON report.
+
+Streams: everything for people goes to stderr, so stdout carries only what a
+program reads: with `--json` the progress and summary still go to stderr (as
+cargo does with its JSON messages) and the JSON document to stdout. How it is
+drawn is decided once, from stderr and the environment (`Terminal.detect`):
+
+* a live spinner with the running step's elapsed time only when stderr is a
+  TTY, `NO_COLOR` is unset, `TERM` is not `dumb` and we are not under GitHub
+  Actions; otherwise plain lines, one when a step starts and one with its
+  duration when it ends;
+* colour only on a TTY (or with `FORCE_COLOR`), never with `NO_COLOR`;
+* a step whose tool draws its own progress on the terminal (cargo) gets a
+  plain header instead of the spinner, so the two never fight over a line.
+
+Under GitHub Actions (`GITHUB_ACTIONS=true`) each step's output is folded into
+a `::group::`, errors become `::error` annotations, and the summary is added
+to `$GITHUB_STEP_SUMMARY`. Workflow commands go to stderr: the runner reads
+commands from both streams, and stdout stays pure JSON under `--json`.
+
+`write_report` puts the same facts as `--json` into `<out>/worker-build.json`
+(staged and renamed into place, as everything a build writes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
+from rich.markup import escape
+from rich.spinner import Spinner
+from rich.text import Text
+
+from worker_build import __version__
+from worker_build.build.staging import REPORT_NAME, install_file
+from worker_build.errors import CommandFailedError, WorkerBuildError, run_guarded
+
+REPORT_SCHEMA = 1
+# Steps whose tool writes its own progress straight to the terminal.
+SELF_DRAWING_STEPS = frozenset({"cargo build"})
+# Lines of a failed tool's output shown with the error (and in an annotation).
+ERROR_TAIL_LINES = 30
+ANNOTATION_TAIL_LINES = 12
+
+
+class Mode(Enum):
+    NORMAL = "normal"
+    VERBOSE = "verbose"  # also echoes every command run
+    QUIET = "quiet"  # errors only
+    JSON = "json"  # as NORMAL on stderr, plus a JSON document on stdout (like cargo)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """How to draw on one stream, decided once."""
+
+    color: bool
+    live: bool  # a spinner that redraws its line
+    github: bool  # GitHub Actions workflow commands
+    unicode: bool
+
+    @classmethod
+    def detect(cls, stream: TextIO, env: Mapping[str, str]) -> Terminal:
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):  # closed or not a real file
+            tty = False
+        no_color = env.get("NO_COLOR", "") != ""
+        dumb = env.get("TERM", "") == "dumb"
+        github = env.get("GITHUB_ACTIONS") == "true"
+        forced = env.get("FORCE_COLOR", "") != ""
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        return cls(
+            color=not no_color and not dumb and (tty or forced),
+            live=tty and not no_color and not dumb and not github,
+            github=github,
+            unicode=encoding.startswith("utf"),
+        )
+
+
+def make_console(
+    stream: TextIO | None = None, *, stdout: bool = False, env: Mapping[str, str] | None = None
+) -> tuple[Console, Terminal]:
+    """A rich Console following the rules above. With no `stream` it writes to
+    whatever sys.stderr (or sys.stdout) is at the time of each write."""
+    environ = dict(os.environ if env is None else env)
+    target = stream or (sys.stdout if stdout else sys.stderr)
+    term = Terminal.detect(target, environ)
+    console = Console(
+        file=stream,
+        stderr=not stdout,
+        highlight=False,
+        no_color=not term.color,
+        color_system="auto" if term.color else None,
+        force_terminal=True if term.live else None,
+        emoji=False,
+        _environ=environ,
+    )
+    return console, term
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:04.1f}s"
+
+
+def format_size(raw: int, gz: int) -> str:
+    return f"{raw / 1024:,.1f} KiB ({gz / 1024:,.1f} KiB gzip)"
+
+
+def human_tail(output: str, lines: int) -> list[str]:
+    """The last `lines` lines of a tool's output meant for people: cargo's JSON
+    messages (captured on stdout for the artifact path) are dropped."""
+    kept = [
+        line for line in output.rstrip().splitlines() if not line.lstrip().startswith('{"reason":')
+    ]
+    return kept[-lines:]
+
+
+def error_details(exc: WorkerBuildError, lines: int) -> list[str]:
+    """What is shown above an error's one line: a failed tool's last lines of output,
+    or the lines an error's message carried after its first (`exc.details`)."""
+    if isinstance(exc, CommandFailedError):
+        return human_tail(exc.output, lines)
+    return human_tail(exc.details, lines) if exc.details else []
+
+
+# --- GitHub Actions workflow commands -------------------------------------------------
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(command: str, message: str, **properties: str) -> str:
+    props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::{command}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def emit_workflow_command(line: str, stream: IO[str] | None = None) -> None:
+    """Write one workflow command line to stderr (or `stream`), unstyled."""
+    target = stream or sys.stderr
+    target.write(line + "\n")
+    target.flush()
+
+
+def annotation_for(exc: WorkerBuildError, title: str = "worker-build") -> str:
+    """`::error title=worker-build::message (fix)`, plus a failed tool's last lines."""
+    body = exc.one_line()
+    tail = error_details(exc, ANNOTATION_TAIL_LINES)
+    if tail:
+        body += "\n" + "\n".join(tail)
+    return workflow_command("error", body, title=title)
+
+
+# --- the report document ---------------------------------------------------------------
+
+
+def report_document(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """What `--json` prints and `worker-build.json` holds for a successful build."""
+    return {"schema": REPORT_SCHEMA, "ok": True, "worker_build_version": __version__, **facts}
+
+
+def _dumps(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def write_report(facts: Mapping[str, Any], staging: Path) -> Path:
+    """Put `worker-build.json` into the output directory (`facts["out_dir"]`), staged in
+    the build's `staging` directory and renamed into place; return its path. Call it
+    after a successful build, with the build lock still held."""
+    doc = _dumps(report_document(facts))
+    return install_file(staging, Path(str(facts["out_dir"])), REPORT_NAME, doc)
+
+
+def _tool_version(label: str, name: str) -> str:
+    """'wasm-opt 132 (PATH)' -> '132 (PATH)'."""
+    prefix = f"{name} "
+    return label[len(prefix) :] if label.startswith(prefix) else label
+
+
+def std_row(std: Any) -> str:
+    """Where the wasm32 std came from (facts["std"], set by steps/std.py)."""
+    if not isinstance(std, Mapping):
+        return "unknown"
+    source = std.get("source")
+    if source == "cache":
+        return f"std cache {std.get('key')}" + (" (built now)" if std.get("built") else "")
+    if source == "build-std":
+        reason = std.get("reason")
+        return "built from source (-Zbuild-std)" + (f": {reason}" if reason else "")
+    return str(source)
+
+
+def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
+    tools: Mapping[str, str] = facts.get("tools", {})
+    rows = [
+        ("output", str(facts["out_dir"])),
+        ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
+        ("toolchain", str(facts.get("toolchain", "unknown"))),
+        ("std", std_row(facts.get("std"))),
+        ("wasm-bindgen", _tool_version(tools.get("wasm-bindgen", "unknown"), "wasm-bindgen")),
+        (
+            "wasm-opt",
+            _tool_version(tools["wasm-opt"], "wasm-opt") if "wasm-opt" in tools else "not run",
+        ),
+    ]
+    rows += [
+        (name, _tool_version(label, name))
+        for name, label in tools.items()
+        if name not in ("wasm-bindgen", "wasm-opt")
+    ]
+    rows += [
+        ("EH encoding", str(facts.get("eh_encoding", "unknown"))),
+        ("index_bg.wasm", format_size(facts["wasm_bytes"], facts["wasm_gzip_bytes"])),
+        ("index.js", format_size(facts["js_bytes"], facts["js_gzip_bytes"])),
+    ]
+    loader = facts.get("loader")
+    if isinstance(loader, Mapping):
+        rows += loader_rows(loader)
+    if "report" in facts:
+        rows.append(("report", str(facts["report"])))
+    return rows
+
+
+def loader_rows(loader: Mapping[str, Any], shown: int = 4) -> list[tuple[str, str]]:
+    """The Python loader's summary: what can be called from Python and what cannot
+    (each by name, with the reason), and the JS imports to provide."""
+    files = ", ".join(loader.get("files", []))
+    if loader.get("kind") == "worker":
+        return [("python loader", f"{files} (serve() runs it in workerd)")]
+    functions, unsupported = loader.get("functions", []), loader.get("unsupported", [])
+    imports, bad = loader.get("imports", []), loader.get("unsupported_imports", [])
+    counts = f"{len(functions)} callable, {len(unsupported)} not"
+    if imports:
+        counts += f", {len(imports)} JS imports to provide()"
+    rows = [("python loader", f"{', '.join(loader.get('files', []))} ({counts})")]
+
+    def listing(items: list[str]) -> str:
+        more = f"; {len(items) - shown} more in the report" if len(items) > shown else ""
+        return "; ".join(items[:shown]) + more
+
+    if unsupported:
+        rows.append(("  not callable", listing(unsupported)))
+    if bad:
+        rows.append(("  JS imports", "cannot be provided: " + listing(bad)))
+    return rows
+
+
+def step_summary_markdown(facts: Mapping[str, Any]) -> str:
+    """The summary as Markdown for $GITHUB_STEP_SUMMARY."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        f"### worker-build: built in {format_duration(float(facts['seconds']))}",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
+    lines += [f"| {cell(name)} | {cell(value)} |" for name, value in summary_rows(facts)]
+    steps = facts.get("steps", [])
+    if steps:
+        lines += ["", "| step | time |", "|---|---:|"]
+        lines += [
+            f"| {cell(str(s['name']))} | {format_duration(float(s['seconds']))} |" for s in steps
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# --- the reporter the pipeline talks to ------------------------------------------------
+
+
+class _RunningStep:
+    """The live line: spinner, step name, elapsed time (recomputed on every refresh)."""
+
+    def __init__(self, name: str, unicode: bool) -> None:
+        self.name = name
+        self.start = time.monotonic()
+        self.spinner = Spinner("dots" if unicode else "line", style="cyan")
+        self.detail = ""  # e.g. a download's progress, after the elapsed time
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        elapsed = time.monotonic() - self.start
+        self.spinner.text = Text.assemble(
+            self.name, " ", (format_duration(elapsed), "dim"), (f"  {self.detail}", "cyan")
+        )
+        yield self.spinner
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+@dataclass
+class StepRecord:
+    name: str
+    seconds: float
+    ok: bool
+
+
+@dataclass
+class Reporter:
+    mode: Mode
+    stream: TextIO | None = None  # None: sys.stderr at the time of writing
+    env: Mapping[str, str] | None = None  # None: os.environ
+    steps: list[StepRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.environ: Mapping[str, str] = dict(os.environ if self.env is None else self.env)
+        self.console, self.term = make_console(self.stream, env=self.environ)
+        self._live: Live | None = None
+        self._running: _RunningStep | None = None
+        self._download = ""  # what is being downloaded, for the live line
+        self._drawn_at = 0.0
+        self._ok = "✓" if self.term.unicode else "ok"
+        self._fail = "✗" if self.term.unicode else "FAILED"
+        self._start = "▸" if self.term.unicode else ">"
+
+    @property
+    def chatty(self) -> bool:
+        return self.mode is not Mode.QUIET
+
+    # -- low level
+    def _print(self, markup: str) -> None:
+        self.console.print(markup, soft_wrap=True)
+
+    def _plain(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+    def _command(self, line: str) -> None:
+        """A workflow command on its own line, never styled or wrapped."""
+        self._stop_live()
+        emit_workflow_command(line, self.console.file)
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+            self._running = None
+
+    # -- pipeline events
+    def echo_command(self, text: str) -> None:
+        if self.mode is Mode.VERBOSE:
+            self._print(f"[dim]$ {escape(text)}[/dim]")
+
+    def step_started(self, name: str) -> None:
+        if not self.chatty:
+            return
+        if self.term.github:
+            self._command(workflow_command("group", f"worker-build: {name}"))
+        elif self.term.live and name not in SELF_DRAWING_STEPS:
+            self._running = _RunningStep(name, self.term.unicode)
+            self._live = Live(
+                self._running,
+                console=self.console,
+                refresh_per_second=10,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        else:
+            self._print(f"[bold cyan]{self._start}[/bold cyan] {escape(name)}")
+
+    def _ended(self, name: str, seconds: float, ok: bool) -> None:
+        self.steps.append(StepRecord(name, seconds, ok))
+        self._stop_live()
+        if self.term.github and self.chatty:
+            self._command("::endgroup::")
+
+    def step_finished(self, name: str, seconds: float) -> None:
+        self._ended(name, seconds, True)
+        if self.chatty:
+            self._print(
+                f"[green]{self._ok}[/green] {escape(name)} [dim]{format_duration(seconds)}[/dim]"
+            )
+
+    def step_failed(self, name: str, seconds: float) -> None:
+        self._ended(name, seconds, False)
+        # shown in every mode: it is part of the error
+        grouped = self.term.github and self.chatty
+        where = " (its output is in the group above)" if grouped else ""
+        self._print(
+            f"[red]{self._fail}[/red] {escape(name)} [dim]{format_duration(seconds)}{where}[/dim]"
+        )
+
+    def waiting_for_lock(self, out_dir: Path) -> None:
+        if self.mode is not Mode.QUIET:
+            self._print(f"waiting for another worker-build writing {escape(str(out_dir))}...")
+
+    # -- downloads (worker_build.tools.download.Progress)
+    def download_started(self, what: str, url: str, total: int | None) -> None:
+        """One line in every mode but --quiet: what is fetched from where. On a live
+        terminal the spinner line also shows the bytes received."""
+        if not self.chatty:
+            return
+        size = f" ({_mib(total)})" if total else ""
+        self._print(f"[cyan]downloading[/cyan] {escape(what)}{size} from {escape(url)}")
+        self._download = what
+        self._drawn_at = 0.0
+
+    def download_advanced(self, done: int, total: int | None) -> None:
+        if self._running is None or self._live is None or not self._download:
+            return
+        of = f" of {_mib(total)} ({done * 100 // total}%)" if total else ""
+        self._running.detail = f"{self._download}: {_mib(done)}{of}"
+        now = time.monotonic()
+        # The live display redraws itself 10 times a second; the first and the last
+        # update are drawn at once so short downloads show too.
+        if self._drawn_at == 0.0 or done == total or now - self._drawn_at > 0.1:
+            self._drawn_at = now
+            self._live.refresh()
+
+    def download_ended(self) -> None:
+        self._download = ""
+        if self._running is not None:
+            self._running.detail = ""
+
+    def note(self, text: str) -> None:
+        if self.chatty:
+            self._print(f"[yellow]note:[/yellow] {escape(text)}")
+
+    def guard(self, body: Callable[[], int], *, show_traceback: bool = False) -> int:
+        """Run a command body; every outcome becomes an exit code (errors.run_guarded),
+        expected errors are reported here."""
+        return run_guarded(
+            body,
+            self.error,
+            show_traceback=show_traceback,
+            interrupted="interrupted; the previous output was left unchanged",
+            traceback_hint="--traceback",
+        )
+
+    # -- outcomes
+    def summary(self, facts: Mapping[str, Any]) -> None:
+        self._stop_live()
+        if self.mode is Mode.JSON:
+            sys.stdout.write(_dumps(report_document(facts)))
+            sys.stdout.flush()
+        if self.chatty:
+            rows = summary_rows(facts)
+            width = max(len(name) for name, _ in rows)
+            self._print(
+                f"[bold green]{self._ok} worker-build:[/bold green] built in "
+                f"{format_duration(float(facts['seconds']))}"
+            )
+            for name, value in rows:
+                self._print(f"  [dim]{name.ljust(width)}[/dim]  {escape(value)}")
+        self._github_summary(step_summary_markdown(facts))
+
+    def error(self, exc: WorkerBuildError) -> None:
+        self._stop_live()
+        tail = error_details(exc, ERROR_TAIL_LINES)
+        if tail:
+            self._plain("\n".join(tail))
+        self._print(f"[bold red]error:[/bold red] {escape(exc.one_line())}")
+        if self.term.github:
+            self._command(annotation_for(exc))
+            self._github_summary(
+                f"### worker-build failed (exit {exc.exit_code})\n\n```\n{exc.one_line()}\n```\n"
+            )
+        if self.mode is Mode.JSON:
+            doc = {
+                "schema": REPORT_SCHEMA,
+                "ok": False,
+                "worker_build_version": __version__,
+                "exit_code": exc.exit_code,
+                "error": {
+                    "type": type(exc).__name__,
+                    "message": exc.headline,
+                    "fix": exc.fix,
+                    "details": exc.details,
+                },
+                "failed_step": next((s.name for s in self.steps if not s.ok), None),
+                "steps": [
+                    {"name": s.name, "seconds": round(s.seconds, 3)} for s in self.steps if s.ok
+                ],
+            }
+            sys.stdout.write(_dumps(doc))
+            sys.stdout.flush()
+
+    def _github_summary(self, markdown: str) -> None:
+        target = self.environ.get("GITHUB_STEP_SUMMARY")
+        if not (self.term.github and target):
+            return
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(markdown)
+        except OSError as exc:  # a summary is a nicety: never fail the build for it
+            self._plain(f"warning: cannot write GITHUB_STEP_SUMMARY ({exc.strerror})")
