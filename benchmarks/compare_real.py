@@ -490,7 +490,7 @@ def compare_outputs(tools: list[Tool]) -> dict[str, Any]:
     for tool in tools:
         tool.build()
     sys.path.insert(0, str(REPO / "tests"))
-    from workerd import Workerd  # type: ignore[import-not-found]  # tests/workerd.py
+    from harness.workerd import Workerd  # type: ignore[import-not-found]  # tests/workerd.py
 
     sizes = {t.name: (t.out / "index_bg.wasm").stat().st_size for t in tools}
     answers: dict[str, list[tuple[int, str]]] = {}

@@ -48,7 +48,8 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import compare_real  # noqa: E402
-from workerd import Workerd  # noqa: E402
+
+from harness.workerd import Workerd  # noqa: E402
 
 NORMAL_PATHS = ("/", "/count", "/do/increment")
 PANIC_PATH = "/panic"

@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from workerd import build_hello_worker  # noqa: E402
+from harness.workerd import build_hello_worker  # noqa: E402
 
 NODE22 = REPO / ".cache" / "node22" / "node_modules" / ".bin" / "node"
 DEFAULT_BUILD = REPO / ".cache" / "bench" / "serve-startup"

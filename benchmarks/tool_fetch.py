@@ -47,8 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from mirror import Mirror, serving, sha256sum_line  # noqa: E402
-
+from harness.mirror import Mirror, serving, sha256sum_line  # noqa: E402
 from worker_build.tools import prebuilt, resolve  # noqa: E402
 from worker_build.util.cachedir import cache_root  # noqa: E402
 

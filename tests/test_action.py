@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import CACHE, REPO, SAMPLES, VENV_BIN, tool_env
-from fakes import fake_exe
 
+from harness.paths import CACHE, REPO, SAMPLES
+from tests.support.builds import VENV_BIN, tool_env
+from tests.support.fakes import fake_exe
 from worker_build.errors import EXIT_CRATE, EXIT_USAGE
 
 ACTION = yaml.safe_load((REPO / "action.yml").read_text())

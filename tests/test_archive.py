@@ -7,8 +7,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from mirror import member, release_tgz, script, tar_gz
 
+from harness.mirror import member, release_tgz, script, tar_gz
 from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError, VerificationError
 from worker_build.tools import archive
 

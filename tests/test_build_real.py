@@ -14,17 +14,9 @@ import venv
 from pathlib import Path
 
 import pytest
-from conftest import (
-    CACHE,
-    REPO,
-    SAMPLES,
-    VENV_BIN,
-    Built,
-    require_tool,
-    tool_env,
-    worker_build,
-)
 
+from harness.paths import CACHE, REPO, SAMPLES
+from tests.support.builds import VENV_BIN, Built, require_tool, tool_env, worker_build
 from worker_build.build import staging
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_std_cache import fake_build, settings, spec, toolchain
 
+from tests.support.stdcache import fake_build, settings, spec, toolchain
 from worker_build.cli import cache, main
 from worker_build.errors import EXIT_OK, EXIT_USAGE
 from worker_build.rust import std_cache

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cratefix import GOOD_MANIFEST, write_crate
-from fakes import fake_exe, fake_rustc
 
+from tests.support.cratefix import GOOD_MANIFEST, write_crate
+from tests.support.fakes import fake_exe, fake_rustc
 from worker_build import __version__
 from worker_build.build.options import RawArgs, resolve
 from worker_build.build.steps import cargo
@@ -398,7 +398,7 @@ def test_unwritable_output_is_exit_9_with_or_without_traceback(
 ) -> None:
     """A new user's `chattr +i build`: one line naming the path, exit 9, found in
     pre-flight (before any tool runs), whether or not --traceback is given."""
-    from test_output import unwritable
+    from tests.support.fsfaults import unwritable
 
     root = write_crate(tmp_path / "c")
     (root / "build").mkdir()

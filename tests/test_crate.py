@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cratefix import GOOD_MANIFEST, lock, write_crate
 
+from tests.support.cratefix import GOOD_MANIFEST, lock, write_crate
 from worker_build.build.crate import load_crate, parse_version
 from worker_build.errors import EXIT_CRATE, CrateError
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, Built, tool_env, worker_build
-from cratefix import GOOD_MANIFEST, write_crate
-from fakes import fake_exe, path_with
 
+from harness.paths import SAMPLES
+from tests.support.builds import Built, tool_env, worker_build
+from tests.support.cratefix import GOOD_MANIFEST, write_crate
+from tests.support.fakes import fake_exe, path_with
 from worker_build.cli import build, doctor
 from worker_build.errors import EXIT_CRATE, EXIT_OK, EXIT_TOOL_MISSING, EXIT_TOOLCHAIN, EXIT_USAGE
 from worker_build.rust import toolchain

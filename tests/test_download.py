@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mirror import (
+
+from harness.mirror import (
     ConnectProxy,
     Mirror,
     Reset,
@@ -26,7 +27,6 @@ from mirror import (
     self_signed_cert,
     serving,
 )
-
 from worker_build.errors import DownloadError, ToolMissingError
 from worker_build.tools import download
 from worker_build.tools.download import Fetcher

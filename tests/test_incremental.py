@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CACHE, SAMPLES, tool_env, worker_build
-from cratefix import write_crate
-from fakes import fake_exe, path_with
 
+from harness.paths import CACHE, SAMPLES
+from tests.support.builds import tool_env, worker_build
+from tests.support.cratefix import write_crate
+from tests.support.fakes import fake_exe, path_with
 from worker_build.build import incremental
 from worker_build.build import options as options_mod
 from worker_build.build.context import BuildContext

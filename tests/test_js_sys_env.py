@@ -16,9 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VENV_BIN, cargo_target_dir, tool_env, worker_build
-from workerd import Workerd
 
+from harness.paths import REPO
+from harness.workerd import Workerd
+from tests.support.builds import VENV_BIN, cargo_target_dir, tool_env, worker_build
 from worker_build.build import pipeline
 from worker_build.build.options import RawArgs
 from worker_build.build.steps.cargo import JS_SYS_ENV

@@ -7,8 +7,8 @@ from array import array
 from typing import Any
 
 import pytest
-from test_loader_abi import make
 
+from tests.support.loaderabi import make
 from worker_build.loader import abi_arrays
 
 ELEMENTS = sorted(e for e in abi_arrays.ELEMENTS if e != "u8")

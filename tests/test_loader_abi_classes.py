@@ -8,8 +8,8 @@ import enum
 from typing import Any
 
 import pytest
-from test_loader_abi import make
 
+from tests.support.loaderabi import make
 from worker_build.loader.errors import FreedObjectError, StaleInstanceError
 from worker_build.loader.objects import Home, generic_class, wrap
 

@@ -8,8 +8,8 @@ import types
 from typing import Any
 
 import pytest
-from test_loader_glue_classes import CONSUME, ENUMS, POINT, SIGS
 
+from tests.support.glue_samples import CONSUME, ENUMS, POINT, SIGS
 from worker_build.loader import emit, runtime
 from worker_build.loader.emit_classes import render_enum
 from worker_build.loader.glue import parse_glue

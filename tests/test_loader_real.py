@@ -24,8 +24,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import cargo_build, cargo_target_dir
 
+from tests.support.builds import cargo_build, cargo_target_dir
 from worker_build.build.steps.python_loader import LoaderInfo, emit_loader
 from worker_build.loader.runtime import LoaderWarning
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import fake_exe
 
+from tests.support.fakes import fake_exe
 from worker_build.build.steps import python_loader as step
 from worker_build.errors import CommandFailedError, ToolMissingError, WorkerBuildError
 

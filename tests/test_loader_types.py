@@ -20,8 +20,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import Built
 
+from tests.support.builds import Built
 from worker_build.loader import runtime
 
 pytestmark = pytest.mark.slow

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.fsfaults import unwritable
 from worker_build.build import staging
 from worker_build.errors import EXIT_LOCKED, EXIT_NOT_WRITABLE, LockedError, NotWritableError
 
@@ -84,25 +82,6 @@ def test_lock_file_is_outside_the_output(tmp_path: Path) -> None:
     out = tmp_path / "build"
     assert out not in staging.lock_path(out).parents
     assert staging.lock_path(out) == staging.lock_path(tmp_path / "x" / ".." / "build")
-
-
-@contextlib.contextmanager
-def unwritable(path: Path) -> Iterator[str]:
-    """Make `path` unwritable for this process, then writable again (so tmp_path can be
-    cleaned). As root mode bits are ignored, so there it is `chattr +i` (ext4 here)."""
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(path)], check=True)
-        try:
-            yield "immutable"
-        finally:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-    else:
-        mode = path.stat().st_mode
-        path.chmod(0o555)
-        try:
-            yield "Permission denied"
-        finally:
-            path.chmod(mode)
 
 
 def test_check_writable_finds_an_unwritable_output_before_any_build(tmp_path: Path) -> None:

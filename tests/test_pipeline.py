@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cratefix import write_crate
-from fakes import fake_exe
 
+from tests.support.cratefix import write_crate
+from tests.support.fakes import fake_exe
 from worker_build.build import pipeline
 from worker_build.build.context import BuildContext
 from worker_build.build.options import RawArgs, resolve

@@ -11,8 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mirror import Mirror, Redirect, member, release_tgz, script, serving, sha256sum_line, tar_gz
 
+from harness.mirror import (
+    Mirror,
+    Redirect,
+    member,
+    release_tgz,
+    script,
+    serving,
+    sha256sum_line,
+    tar_gz,
+)
 from worker_build.errors import EXIT_USAGE, DownloadError, UsageError, VerificationError
 from worker_build.tools import prebuilt
 from worker_build.tools.download import Fetcher

@@ -17,7 +17,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CACHE, REPO, SAMPLES, VENV_BIN, require_tool, tool_env
+
+from harness.paths import CACHE, REPO, SAMPLES
+from tests.support.builds import VENV_BIN, require_tool, tool_env
 
 pytestmark = pytest.mark.slow
 

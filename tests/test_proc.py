@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import fake_exe
 
+from tests.support.fakes import fake_exe
 from worker_build.errors import EXIT_TOOL_FAILED, CommandFailedError, ToolMissingError
 from worker_build.util import proc
 

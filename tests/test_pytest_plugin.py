@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, Built, cargo_target_dir, tool_env
 
+from harness.paths import SAMPLES
+from tests.support.builds import Built, cargo_target_dir, tool_env
 from worker_build.tools.resolve import cache_root
 
 pytest_plugins = ["pytester"]

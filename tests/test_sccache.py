@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, require_tool, tool_env, worker_build
+
+from harness.paths import SAMPLES
+from tests.support.builds import require_tool, tool_env, worker_build
 
 pytestmark = pytest.mark.slow
 

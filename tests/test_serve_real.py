@@ -18,17 +18,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import (
-    CACHE,
-    NODE_BIN,
-    SAMPLES,
-    Built,
-    cargo_target_dir,
-    require_tool,
-    tool_env,
-    worker_build,
-)
 
+from harness.paths import CACHE, NODE_BIN, SAMPLES
+from tests.support.builds import Built, cargo_target_dir, require_tool, tool_env, worker_build
 from worker_build.errors import UsageError
 from worker_build.serve import LocalKv, QueueMessage, RpcError, Worker
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import fake_exe
 
+from tests.support.fakes import fake_exe
 from worker_build.serve import workerd as wd
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import SAMPLES, Built, cargo_target_dir, require_tool, tool_env, worker_build
-from workerd import Response, Workerd
 
+from harness.paths import SAMPLES
+from harness.workerd import Response, Workerd
+from tests.support.builds import Built, cargo_target_dir, require_tool, tool_env, worker_build
 from worker_build.build.context import BuildContext
 from worker_build.build.crate import load_crate
 from worker_build.build.options import RawArgs, resolve

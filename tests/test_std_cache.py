@@ -15,9 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import CACHE, SAMPLES, Built, tool_env, worker_build
-from fakes import fake_exe, fake_rustc
 
+from harness.paths import CACHE, SAMPLES
+from tests.support.builds import Built, tool_env, worker_build
+from tests.support.fakes import fake_exe
+from tests.support.stdcache import HOST, RELEASE, VV, fake_build, settings, spec, toolchain, unit
 from worker_build.errors import (
     EXIT_NOT_WRITABLE,
     CommandFailedError,
@@ -26,66 +28,15 @@ from worker_build.errors import (
 )
 from worker_build.rust import std_cache, std_settings
 from worker_build.rust.std_cache import Entry
-from worker_build.rust.std_settings import StdSettings, StdSpec
-from worker_build.rust.toolchain import StdSource, Toolchain
+from worker_build.rust.std_settings import StdSettings
+from worker_build.rust.toolchain import Toolchain
 from worker_build.util import locking
-
-HOST = "x86_64-unknown-linux-gnu"
-VV = f"rustc 1.96.0\nbinary: rustc\ncommit-hash: ac68faa20c5\nhost: {HOST}\nrelease: 1.96.0\n"
-RELEASE = {
-    "opt_level": "s",
-    "codegen_units": 16,
-    "debuginfo": 0,
-    "debug_assertions": False,
-    "overflow_checks": False,
-    "lto": "false",
-    "panic": "unwind",
-    "codegen_backend": None,
-    "split_debuginfo": None,
-}
 
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
-
-
-def toolchain(tmp_path: Path) -> Toolchain:
-    sysroot = tmp_path / "sysroot"
-    rustc = fake_rustc(sysroot / "bin", sysroot, std_src=True)
-    (sysroot / "lib" / "rustlib" / HOST / "lib").mkdir(parents=True, exist_ok=True)
-    return Toolchain(
-        rustc,
-        sysroot / "bin" / "cargo",
-        "1.96.0",
-        "stable",
-        sysroot,
-        "test",
-        StdSource.BUILD_STD,
-        True,
-        verbose_version=VV,
-    )
-
-
-def settings(**changes: object) -> StdSettings:
-    base = StdSettings(
-        profile=dict(RELEASE),
-        profile_name="release",
-        features=("addr2line", "backtrace", "panic-unwind"),
-        crate_types=("cdylib",),
-        rustflags=("-Cpanic=unwind",),
-        config_digest="cfg0",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def spec(tc: Toolchain, s: StdSettings | None = None, **kw: object) -> StdSpec:
-    args: dict[str, object] = dict(
-        crates="std,panic_unwind", panic="unwind", eh_encoding="default", dev=False, stamp="stamp0"
-    )
-    args.update(kw)
-    return std_settings.spec_for(s or settings(), tc, **args)  # type: ignore[arg-type]
 
 
 # --- the key --------------------------------------------------------------------------------
@@ -184,18 +135,6 @@ def test_dev_builds_get_an_optimized_std(tmp_path: Path) -> None:
 
 
 # --- cargo's answers -------------------------------------------------------------------------
-
-
-def unit(name: str, profile: dict[str, object], *, std: bool = True, **extra: object) -> dict:
-    return {
-        "pkg_id": f"path+file:///lib/{name}#0.0.0",
-        "is_std": std,
-        "mode": "build",
-        "target": {"name": name, "crate_types": ["lib"]},
-        "profile": profile,
-        "features": [],
-        **extra,
-    }
 
 
 def test_settings_come_from_the_std_unit_of_the_unit_graph() -> None:
@@ -311,22 +250,6 @@ def test_cargo_is_asked_once_until_an_input_changes(
 # --- entries ---------------------------------------------------------------------------------
 
 
-def fake_build(calls: list[Path]) -> object:
-    """A build callback writing a plausible entry (as build_entry would)."""
-
-    def build(staging: Path) -> dict[str, object]:
-        calls.append(staging)
-        lib = Entry("x", staging).libdir
-        lib.mkdir(parents=True)
-        for name in ("libstd-1.rlib", "libcore-2.rlib"):
-            (lib / name).write_bytes(std_cache.RLIB_MAGIC + b"x" * 100)
-        (staging / "bin").mkdir()
-        (staging / "bin" / "rustc").write_text("#!/bin/sh\n")
-        return {"rustc_path": "/r"}
-
-    return build
-
-
 def test_an_entry_is_built_once_and_reused(tmp_path: Path) -> None:
     s = spec(toolchain(tmp_path))
     calls: list[Path] = []
@@ -439,7 +362,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None
 
 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
-    from test_output import unwritable
+    from tests.support.fsfaults import unwritable
 
     s = spec(toolchain(tmp_path))
     cache = std_cache.root().parent

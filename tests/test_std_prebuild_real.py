@@ -9,9 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, tool_env, worker_build
-from fakes import fake_exe
 
+from harness.paths import SAMPLES
+from tests.support.builds import tool_env, worker_build
+from tests.support.fakes import fake_exe
 from worker_build.tools import resolve
 
 # A RUSTC_WRAPPER that records, for every compilation, the rustc cargo ran (the std

@@ -7,10 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cratefix import write_crate
-from fakes import fake_exe
-from test_std_cache import RELEASE, toolchain, unit
 
+from tests.support.cratefix import write_crate
+from tests.support.fakes import fake_exe
+from tests.support.stdcache import RELEASE, toolchain, unit
 from worker_build.build import crate as crate_mod
 from worker_build.build.context import BuildContext
 from worker_build.build.options import RawArgs, resolve

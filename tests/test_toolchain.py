@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import fake_rustc, fake_rustup, path_with, rustup_toolchain
 
+from tests.support.fakes import fake_rustc, fake_rustup, path_with, rustup_toolchain
 from worker_build.errors import EXIT_TOOLCHAIN, ToolchainError
 from worker_build.rust import toolchain
 from worker_build.rust.toolchain import EhEncoding, StdSource

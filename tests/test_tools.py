@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import fake_exe, path_with
-from mirror import Mirror, Serve, Truncate, release_tgz, script, serving, sha256sum_line
 
+from harness.mirror import Mirror, Serve, Truncate, release_tgz, script, serving, sha256sum_line
+from tests.support.fakes import fake_exe, path_with
 from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError, VerificationError
 from worker_build.tools import prebuilt, probes, resolve
 from worker_build.tools.download import Fetcher
@@ -417,7 +417,8 @@ def test_a_build_downloads_a_missing_tool_and_says_from_where(
     """The real CLI on a real crate with no esbuild anywhere: the loopback mirror serves
     the real @esbuild/<platform> package (repacked, with its integrity); the build
     downloads it, says so in one line on stderr, and reports it as downloaded."""
-    from conftest import CACHE, NODE_BIN, REPO, SAMPLES, tool_env, worker_build
+    from harness.paths import CACHE, NODE_BIN, REPO, SAMPLES
+    from tests.support.builds import tool_env, worker_build
 
     monkeypatch.undo()  # the machine's environment: the wasm-bindgen setup.sh installed
     bindgen = resolve.wasm_bindgen(V, InstallPolicy.OFFLINE).path

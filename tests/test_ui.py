@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cratefix import write_crate
 
+from tests.support.cratefix import write_crate
 from worker_build.cli import build, ui
 from worker_build.errors import EXIT_CRATE, CommandFailedError, CrateError
 

@@ -34,9 +34,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_verify import EXNREF, LEGACY, PLAIN, wb_module
-from wasmgen import END, catalogue, func_module, s, u, u_padded
 
+from tests.support.ehmodules import EXNREF, LEGACY, PLAIN, wb_module
+from tests.support.wasmgen import END, catalogue, func_module, s, u, u_padded
 from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
 from worker_build.wasm import code
 from worker_build.wasm.eh import verify_bytes

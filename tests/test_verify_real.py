@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import cargo_build
 
+from tests.support.builds import cargo_build
 from worker_build.cli import verify
 from worker_build.errors import NoExceptionHandlingError
 from worker_build.wasm import code

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from wasmgen import END, I32, catalogue, func_module, s, u, u_padded, vec
 
+from tests.support.wasmgen import END, I32, catalogue, func_module, s, u, u_padded, vec
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm import code, fast
 from worker_build.wasm import opcodes as ops

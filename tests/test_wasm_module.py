@@ -5,7 +5,8 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from wasmgen import (
+
+from tests.support.wasmgen import (
     END,
     EXTERNREF,
     FUNCREF,
@@ -25,7 +26,6 @@ from wasmgen import (
     u,
     vec,
 )
-
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm.module import FuncType, Import, parse_module
 

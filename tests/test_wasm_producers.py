@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Built
-from wasmgen import I32, body, export, functype, module, name, section, u, vec
 
+from tests.support.builds import Built
+from tests.support.wasmgen import I32, body, export, functype, module, name, section, u, vec
 from worker_build.build.steps import producers as step
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm import producers_section

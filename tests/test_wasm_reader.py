@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wasmgen import s, u, u_padded
 
+from tests.support.wasmgen import s, u, u_padded
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm.reader import Reader, read_leb_s, read_leb_u
 

@@ -20,7 +20,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CACHE, NODE_BIN, SAMPLES, VENV_BIN, require_tool, tool_env
+
+from harness.paths import CACHE, NODE_BIN, SAMPLES
+from tests.support.builds import VENV_BIN, require_tool, tool_env
 
 pytestmark = pytest.mark.slow
 
