@@ -161,12 +161,12 @@ def build_wasm_std() -> list[Path]:
     """A wasm32 std as rustup ships it precompiled (panic=abort, opt-level 3, one codegen
     unit, no debug assertions): the std cache entry worker-build itself builds for a
     panic=abort --dev build (its documented dev policy), built once if missing."""
-    from worker_build.build import pipeline
+    from harness.cargo import cargo_invocation
     from worker_build.build.options import RawArgs
 
     log("building a wasm32 std with worker-build's std cache (once)...")
     raw = RawArgs(path=SAMPLE, dev=True, panic_unwind=False, rustc=DEBIAN_RUSTC)
-    std = pipeline.cargo_invocation(raw).context.std
+    std = cargo_invocation(raw).context.std
     assert std is not None and std.entry is not None, "worker-build used no std cache entry"
     return sorted(std.entry.libdir.glob("lib*.rlib"))
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.cargo import cargo_invocation
 from harness.paths import REPO
 from harness.workerd import Workerd
 from tests.support.builds import VENV_BIN, cargo_target_dir, tool_env, worker_build
-from worker_build.build import pipeline
 from worker_build.build.options import RawArgs
 from worker_build.build.steps.cargo import JS_SYS_ENV
 
@@ -57,7 +57,7 @@ def test_without_the_variable_the_macro_needs_wasm_bindgen_futures(tmp_path: Pat
     # it lives, so the copy shares the fixture's fingerprint; the mtime decides).
     crate = tmp_path / "crate"
     shutil.copytree(CRATE, crate, copy_function=shutil.copy)
-    inv = pipeline.cargo_invocation(RawArgs(path=crate, panic_unwind=True))
+    inv = cargo_invocation(RawArgs(path=crate, panic_unwind=True))
     env = {**env_for_build(), **inv.env}
     del env[JS_SYS_ENV]
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env['PATH']}"

@@ -16,6 +16,7 @@ from tests.support.fakes import fake_exe
 from worker_build.build import pipeline
 from worker_build.build.context import BuildContext
 from worker_build.build.options import RawArgs, resolve
+from worker_build.build.steps import python_loader
 from worker_build.errors import CommandFailedError
 from worker_build.util import proc
 
@@ -25,13 +26,13 @@ def names(**raw: object) -> list[str]:
     return [step.name for step in pipeline.plan(options)]
 
 
-TRANSLATION = pipeline.TRANSLATION_JOB
+TRANSLATION = python_loader.TRANSLATION_JOB
 
 
 def test_plan_release_unwind_starts_the_loader_translation_before_wasm_opt() -> None:
     assert names(panic_unwind=True) == [
         "toolchain", "std", "cargo build", "wasm-bindgen", TRANSLATION, "wasm-opt",
-        "producers", "bundle", "verify", "python loader",
+        "producers", "bundle", "verify", "python loader", "install",
     ]  # fmt: skip
     assert names(panic_unwind=True, eh_encoding="legacy") == names(panic_unwind=True)
     assert "std" not in names(panic_unwind=True, no_std_cache=True)

@@ -257,9 +257,9 @@ def test_the_build_reports_what_was_passed_over(
 ) -> None:
     """The summary (a note) and the JSON report say which toolchain was chosen and why
     the others were not."""
-    from worker_build.build import pipeline
     from worker_build.build.context import BuildContext
     from worker_build.build.options import RawArgs, resolve
+    from worker_build.build.steps import toolchain as toolchain_step
 
     nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")
     rustup(home, (NIGHTLY, nightly, "active, default"))
@@ -267,7 +267,7 @@ def test_the_build_reports_what_was_passed_over(
     monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", (distro,))
     options = resolve(RawArgs(panic_unwind=True), home, {})
     ctx = BuildContext(options=options, staging=home / "staging")
-    pipeline._toolchain(ctx)
+    toolchain_step.run(ctx)
     assert ctx.facts["toolchain"] == f"rustc 1.96.0 (stable, {distro})"
     assert ctx.facts["toolchain_rejected"] == [
         {

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.support.cratefix import write_crate
+from worker_build.build import report as report_mod
 from worker_build.cli import build, ui
 from worker_build.errors import EXIT_CRATE, CommandFailedError, CrateError
 
@@ -357,7 +358,7 @@ def test_json_document_on_stdout_progress_on_stderr(capsys: pytest.CaptureFixtur
     reporter.step_finished("cargo build", 1.5)
     reporter.summary(FACTS)
     doc = json.loads(capsys.readouterr().out)
-    assert doc["ok"] is True and doc["schema"] == ui.REPORT_SCHEMA
+    assert doc["ok"] is True and doc["schema"] == report_mod.SCHEMA
     assert {k: doc[k] for k in FACTS} == FACTS
     lines = stream.getvalue().splitlines()
     assert lines[:2] == ["▸ cargo build", "✓ cargo build 1.50s"]
@@ -440,26 +441,11 @@ def test_workflow_command_escaping() -> None:
 # --- worker-build.json ----------------------------------------------------------------------------
 
 
-def test_write_report(tmp_path: Path) -> None:
-    out, staging = tmp_path / "build", tmp_path / "staging"
-    out.mkdir()
-    staging.mkdir()
-    facts = {**FACTS, "out_dir": str(out)}
-    path = ui.write_report(facts, staging)
-    assert path == out / "worker-build.json"
-    assert json.loads(path.read_text()) == json.loads(json.dumps(ui.report_document(facts)))
-    facts["seconds"] = 1.0
-    ui.write_report(facts, staging)  # replaced, and nothing else written into build/
-    assert json.loads(path.read_text())["seconds"] == 1.0
-    assert sorted(p.name for p in out.iterdir()) == ["worker-build.json"]
-    assert list(staging.iterdir()) == []
-
-
 def test_successful_cli_build_writes_report_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """build.py wiring, with the pipeline replaced by one that writes a fake output."""
-    from worker_build.build import options, pipeline, staging
+    from worker_build.build import options, pipeline
     from worker_build.build.context import BuildContext
 
     root = write_crate(tmp_path / "crate")
@@ -474,7 +460,7 @@ def test_successful_cli_build_writes_report_and_json(
         ctx = BuildContext(options=opts, staging=tmp_path / "staging")
         ctx.staging.mkdir()
         ctx.facts.update(toolchain="rustc 1.96.0 (stable, --rustc)", eh_encoding="none")
-        ctx.facts.update(staging.measure(opts.out_dir))  # as pipeline.build records them
+        ctx.facts.update(report_mod.measure(opts.out_dir))  # as pipeline.build records them
         result = pipeline.BuildResult(ctx, [("cargo build", 2.0)])
         if finish is not None:
             finish(result)
@@ -484,7 +470,7 @@ def test_successful_cli_build_writes_report_and_json(
     assert build.main([str(root), "--json"]) == 0
     stdout_doc = json.loads(capsys.readouterr().out)
     report = root / "build" / "worker-build.json"
-    assert report.is_file(), "build.py does not call ui.write_report(facts) after a build"
+    assert report.is_file(), "build.py does not call report.write(facts) after a build"
     file_doc = json.loads(report.read_text())
     assert file_doc["wasm_bytes"] == 1004 == stdout_doc["wasm_bytes"]
     assert file_doc["steps"] == [{"name": "cargo build", "seconds": 2.0}]

@@ -49,7 +49,7 @@ def cargo_build(crate: str | Path, eh_variant: str, target_dir: Path | None = No
     (legacy | exnref | abort, release profile): the toolchain it finds, its std cache
     entry, its flags. In the fixtures' target dir for that variant unless `target_dir`
     is given, so it compiles nothing the fixtures compiled. Returns cargo's .wasm."""
-    from worker_build.build import pipeline
+    from harness.cargo import cargo_invocation
     from worker_build.build.options import RawArgs
     from worker_build.build.steps.cargo import find_artifact
 
@@ -59,7 +59,7 @@ def cargo_build(crate: str | Path, eh_variant: str, target_dir: Path | None = No
         panic_unwind=eh_variant != "abort",
         eh_encoding="exnref" if eh_variant == "exnref" else None,
     )
-    inv = pipeline.cargo_invocation(raw)
+    inv = cargo_invocation(raw)
     target = target_dir or cargo_target_dir(path.name, eh_variant)
     env = {**tool_env(), **inv.env, "CARGO_TARGET_DIR": str(target)}
     proc = subprocess.run(["nice", "-n", "10", *inv.argv], cwd=inv.cwd, env=env,

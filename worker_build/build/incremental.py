@@ -54,7 +54,7 @@ from typing import Any
 
 from worker_build import __version__
 from worker_build.build.context import BuildContext
-from worker_build.build.staging import REPORT_NAME
+from worker_build.build.report import REPORT_NAME
 from worker_build.tools import probes, resolve
 from worker_build.tools.resolve import Source, Tool
 from worker_build.util.resources import template_dir

@@ -4,8 +4,8 @@ A build writes everything into a staging directory beside the output (same
 filesystem, so the final rename is cheap and cannot be half-done by a copy).
 Only when every step succeeded does the staged tree replace the output; a
 failed or interrupted build leaves the previous output exactly as it was.
-The report of the build (worker-build.json) is staged there too and renamed
-into the output last, also after a build that found the output up to date.
+Anything written into the output after it was installed (the build's report) is
+staged too and renamed into place (`install_file`).
 
 A directory that cannot be written is found in pre-flight (`check_writable`),
 before any slow step; should one still refuse later, the error names it
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import gzip
 import hashlib
 import os
 import shutil
@@ -30,8 +29,6 @@ from worker_build.util import locking
 from worker_build.util.cachedir import cache_root
 
 STAGING_PREFIX = ".worker-build-staging-"
-# The JSON report of the last build, written into the output directory.
-REPORT_NAME = "worker-build.json"
 
 
 def _not_writable(path: Path, exc: OSError, doing: str = "write") -> NotWritableError:
@@ -102,24 +99,6 @@ def _immutable(path: Path) -> bool:
         return False
     finally:
         os.close(fd)
-
-
-def gzip_size(path: Path) -> int:
-    return len(gzip.compress(path.read_bytes(), compresslevel=9))
-
-
-def measure(out_dir: Path) -> dict[str, int]:
-    """Raw and gzip sizes of the two files a Worker uploads (the module and the bundle,
-    `worker/` in the legacy layout of --no-panic-recovery / CUSTOM_SHIM)."""
-    wasm, js = out_dir / "index_bg.wasm", out_dir / "index.js"
-    if not wasm.exists() and (out_dir / "worker" / "index.wasm").is_file():
-        wasm, js = out_dir / "worker" / "index.wasm", out_dir / "worker" / "shim.mjs"
-    return {
-        "wasm_bytes": wasm.stat().st_size,
-        "wasm_gzip_bytes": gzip_size(wasm),
-        "js_bytes": js.stat().st_size,
-        "js_gzip_bytes": gzip_size(js),
-    }
 
 
 def lock_path(out_dir: Path) -> Path:

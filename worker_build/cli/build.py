@@ -75,21 +75,10 @@ def _build(raw: Any, reporter: Any) -> int:
 
 def _report(result: Any, start: float) -> dict[str, Any]:
     """The facts of a finished build; also written to <out>/worker-build.json."""
-    from worker_build.cli.ui import write_report
+    from worker_build.build import report
 
-    bctx = result.context
-    out = bctx.options.out_dir
-    facts: dict[str, Any] = {
-        **bctx.facts,
-        "out_dir": str(out),
-        "profile": bctx.options.profile.name,
-        "panic_strategy": "unwind" if bctx.options.panic_unwind else "abort",
-        "tools": {name: tool.label for name, tool in bctx.tools.items()},
-        "steps": [{"name": name, "seconds": round(sec, 3)} for name, sec in result.timings],
-        "notes": list(bctx.notes),
-        "seconds": time.monotonic() - start,
-    }
-    facts["report"] = str(write_report(facts, bctx.staging))
+    facts = report.facts_of(result, start)
+    facts["report"] = str(report.write(facts, result.context.staging))
     return facts
 
 

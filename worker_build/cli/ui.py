@@ -18,13 +18,11 @@ a `::group::`, errors become `::error` annotations, and the summary is added
 to `$GITHUB_STEP_SUMMARY`. Workflow commands go to stderr: the runner reads
 commands from both streams, and stdout stays pure JSON under `--json`.
 
-`write_report` puts the same facts as `--json` into `<out>/worker-build.json`
-(staged and renamed into place, as everything a build writes).
+The JSON documents themselves are build/report.py's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -40,11 +38,9 @@ from rich.markup import escape
 from rich.spinner import Spinner
 from rich.text import Text
 
-from worker_build import __version__
-from worker_build.build.staging import REPORT_NAME, install_file
+from worker_build.build import report
 from worker_build.errors import CommandFailedError, WorkerBuildError, run_guarded
 
-REPORT_SCHEMA = 1
 # Steps whose tool writes its own progress straight to the terminal.
 SELF_DRAWING_STEPS = frozenset({"cargo build"})
 # Lines of a failed tool's output shown with the error (and in an annotation).
@@ -166,26 +162,6 @@ def annotation_for(exc: WorkerBuildError, title: str = "worker-build") -> str:
     if tail:
         body += "\n" + "\n".join(tail)
     return workflow_command("error", body, title=title)
-
-
-# --- the report document ---------------------------------------------------------------
-
-
-def report_document(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """What `--json` prints and `worker-build.json` holds for a successful build."""
-    return {"schema": REPORT_SCHEMA, "ok": True, "worker_build_version": __version__, **facts}
-
-
-def _dumps(doc: Mapping[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
-
-
-def write_report(facts: Mapping[str, Any], staging: Path) -> Path:
-    """Put `worker-build.json` into the output directory (`facts["out_dir"]`), staged in
-    the build's `staging` directory and renamed into place; return its path. Call it
-    after a successful build, with the build lock still held."""
-    doc = _dumps(report_document(facts))
-    return install_file(staging, Path(str(facts["out_dir"])), REPORT_NAME, doc)
 
 
 def _tool_version(label: str, name: str) -> str:
@@ -452,7 +428,7 @@ class Reporter:
     def summary(self, facts: Mapping[str, Any]) -> None:
         self._stop_live()
         if self.mode is Mode.JSON:
-            sys.stdout.write(_dumps(report_document(facts)))
+            sys.stdout.write(report.dumps(report.document(facts)))
             sys.stdout.flush()
         if self.chatty:
             rows = summary_rows(facts)
@@ -477,23 +453,12 @@ class Reporter:
                 f"### worker-build failed (exit {exc.exit_code})\n\n```\n{exc.one_line()}\n```\n"
             )
         if self.mode is Mode.JSON:
-            doc = {
-                "schema": REPORT_SCHEMA,
-                "ok": False,
-                "worker_build_version": __version__,
-                "exit_code": exc.exit_code,
-                "error": {
-                    "type": type(exc).__name__,
-                    "message": exc.headline,
-                    "fix": exc.fix,
-                    "details": exc.details,
-                },
-                "failed_step": next((s.name for s in self.steps if not s.ok), None),
-                "steps": [
-                    {"name": s.name, "seconds": round(s.seconds, 3)} for s in self.steps if s.ok
-                ],
-            }
-            sys.stdout.write(_dumps(doc))
+            doc = report.failure_document(
+                exc,
+                next((s.name for s in self.steps if not s.ok), None),
+                [(s.name, s.seconds) for s in self.steps if s.ok],
+            )
+            sys.stdout.write(report.dumps(doc))
             sys.stdout.flush()
 
     def _github_summary(self, markdown: str) -> None:

@@ -24,15 +24,21 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker_build.build.options import WASM_OPT_FEATURES
+from worker_build.build.context import BuildContext
+from worker_build.build.options import WASM_OPT_FEATURES, BuildOptions
 from worker_build.errors import ToolMissingError, WorkerBuildError
 from worker_build.loader import emit
 from worker_build.loader.glue import WasmSig, parse_glue
+from worker_build.rust.toolchain import EhEncoding
 from worker_build.serve.worker_loader import HANDLERS, render_worker_loader, worker_exports
+from worker_build.tools import resolve
+from worker_build.tools.resolve import Tool
 from worker_build.util import proc
 from worker_build.wasm.eh import inspect_bytes
 from worker_build.wasm.module import Module, parse_module
 
+# The pipeline's name of the background step (`start`) that `run` joins.
+TRANSLATION_JOB = "loader translation (background)"
 LOADER_FILE = "loader.py"
 EXNREF_FILE = "loader_bg.wasm"
 # wasm-bindgen's module as the background translation reads it: wasm-opt and the
@@ -242,3 +248,52 @@ def _drop(translation: proc.Background | None, staging: Path) -> None:
     if translation is not None:
         translation.stop()
         (staging / EXNREF_FILE).unlink(missing_ok=True)
+
+
+# --- the steps -------------------------------------------------------------------------
+
+
+def translates(options: BuildOptions) -> bool:
+    """Whether the module will likely hold legacy EH, which the loader must translate:
+    unwind builds unless exnref was asked for (rustc 1.96 defaults to legacy). Abort
+    builds get wasm-bindgen's exnref wrappers. A wrong guess costs only time: `run`
+    translates what it finds, and stops a translation it does not need."""
+    return options.panic_unwind and options.eh_encoding is not EhEncoding.EXNREF
+
+
+def _wasm_opt(ctx: BuildContext) -> Tool:
+    """wasm-opt for the loader's exnref copy, even when the build does not optimise."""
+    tool = ctx.tools.get("wasm-opt")
+    if tool is None:
+        tool = resolve.wasm_opt(ctx.options.crate_path, ctx.options.install_policy)
+        ctx.tools["wasm-opt"] = tool
+    return tool
+
+
+def start(ctx: BuildContext) -> None:
+    """Step `loader translation (background)`: right after wasm-bindgen, start the exnref
+    translation of its module, so that it runs beside the main wasm-opt."""
+    if exports_a_handler(ctx.bindgen_dir / "index_bg.wasm"):
+        ctx.facts["loader_translation"] = "not needed: a Worker's loader serves it in workerd"
+        return
+    ctx.jobs[TRANSLATION_JOB] = start_translation(_wasm_opt(ctx).path, ctx.bindgen_dir)
+
+
+def run(ctx: BuildContext) -> None:
+    """Step `python loader`: write loader.py (and loader_bg.wasm) into the output."""
+    wasm_opt_tool = ctx.tools.get("wasm-opt")
+    if wasm_opt_tool is None and ctx.options.panic_unwind:
+        # legacy EH must be translated to exnref even when the build did not optimise
+        wasm_opt_tool = _wasm_opt(ctx)
+    info = emit_loader(
+        ctx.bindgen_dir,
+        wasm_opt=wasm_opt_tool.path if wasm_opt_tool else None,
+        worker=WorkerPaths(ctx.options.crate_path, ctx.options.out_dir),
+        translation=ctx.jobs.get(TRANSLATION_JOB),
+        encodings=ctx.eh_encodings,  # the verify step decoded the module already
+    )
+    for name in info.files:
+        shutil.copyfile(ctx.bindgen_dir / name, ctx.out_dir / name)
+    ctx.facts["loader"] = info.facts()
+    if info.translated_to_exnref:
+        ctx.notes.append("loader: legacy EH translated to exnref for wasmtime (wasm-opt)")
