@@ -1,19 +1,18 @@
 """Every error the tool reports on purpose.
 
-Each class carries the exit code the CLI returns for it and a fix-it hint, so
-`cli.main()` can print one actionable line without a traceback. Anything that
-is not a `WorkerBuildError` is a bug and exits with `EXIT_INTERNAL`.
+Each class carries the exit code the CLI returns for it and a fix-it hint, so the
+command line (cli/guard.py) can print one actionable line without a traceback.
+Anything that is not a `WorkerBuildError` is a bug and exits with `EXIT_INTERNAL`.
+The exit codes themselves are listed once, in `EXIT_CODES`.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 EXIT_OK = 0
 EXIT_TOOL_FAILED = 1  # a tool we ran (cargo, wasm-bindgen, ...) failed
-EXIT_USAGE = 2  # bad flags or conflicting options (typer uses 2 too)
+EXIT_USAGE = 2  # bad flags or conflicting options
 EXIT_CRATE = 3  # the crate cannot be built as a Worker (Cargo.toml/lock problems)
 EXIT_TOOLCHAIN = 4  # no suitable Rust toolchain / std sources / wasm32 support
 EXIT_TOOL_MISSING = 5  # wasm-bindgen, wasm-opt or esbuild missing or wrong version
@@ -24,6 +23,49 @@ EXIT_NOT_WRITABLE = 9  # the output directory (its parent, the cache) cannot be 
 EXIT_INTERNAL = 70  # a bug in worker-build (EX_SOFTWARE)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_STDOUT_CLOSED = 141  # whoever read our stdout went away (`| head`): 128 + SIGPIPE
+
+# The one table of exit codes: (code, a few words for --help, the meaning the README and
+# docs/ci.md show). The docs' tables are generated from it (harness/docs.py) and a test
+# keeps them equal.
+EXIT_CODES: tuple[tuple[int, str, str], ...] = (
+    (EXIT_OK, "ok", "success (`doctor`: nothing blocks a build)"),
+    (EXIT_TOOL_FAILED, "a tool failed",
+     "a tool failed (cargo, wasm-bindgen, wasm-opt, esbuild; e.g. a compile error: its "
+     "output is shown)"),
+    (EXIT_USAGE, "usage",
+     "usage error: bad or conflicting flags, bad `[package.metadata.worker-build]`"),
+    (EXIT_CRATE, "crate problem",
+     "the crate cannot be built as a Worker (Cargo.toml / Cargo.lock problems)"),
+    (EXIT_TOOLCHAIN, "toolchain (or --emscripten)",
+     "no suitable Rust toolchain (std sources, wasm32 support, linker); `--emscripten` / "
+     "`--bin` (no Emscripten SDK)"),
+    (EXIT_TOOL_MISSING, "missing tool",
+     "wasm-bindgen, wasm-opt or esbuild missing, or the wrong wasm-bindgen version; a "
+     "download that failed its checksum or its checks, or could not be saved (disk full)"),
+    (EXIT_NO_EH, "no exception handling",
+     "the module has no exception handling (or not the expected encoding)"),
+    (EXIT_INVALID_WASM, "invalid wasm", "the file is not a valid WebAssembly module (`verify`)"),
+    (EXIT_LOCKED, "output locked",
+     "another build held the output lock, or the lock of the std cache entry it was "
+     "building, past `--lock-timeout`"),
+    (EXIT_NOT_WRITABLE, "output not writable",
+     "a directory worker-build must write cannot be written: the output, the directory it "
+     "sits in, or the cache (the build lock, a std cache entry: no permission, disk full); "
+     "the error names it"),
+    (EXIT_INTERNAL, "internal error",
+     "internal error (a bug: please report it with `--traceback` output)"),
+    (EXIT_INTERRUPTED, "interrupted", "interrupted (Ctrl-C); the previous output is unchanged"),
+    (EXIT_STDOUT_CLOSED, "stdout closed",
+     "the reader of stdout went away (e.g. `worker-build verify x.wasm \\| head -1`); "
+     "nothing more is printed, as a tool killed by SIGPIPE"),
+)  # fmt: skip
+
+
+def exit_codes_help(codes: tuple[int, ...] | None = None) -> str:
+    """`Exit codes: 0 ok, 1 a tool failed, ...` for a command's --help (all of them, or
+    the `codes` that command can return)."""
+    rows = [f"{code} {brief}" for code, brief, _ in EXIT_CODES if codes is None or code in codes]
+    return "Exit codes: " + ", ".join(rows) + "."
 
 
 def one_line(text: str) -> str:
@@ -133,72 +175,3 @@ class CommandFailedError(WorkerBuildError):
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output.rstrip().splitlines()[-lines:])
-
-
-def run_guarded(
-    body: Callable[[], int],
-    report: Callable[[WorkerBuildError], None],
-    *,
-    show_traceback: bool,
-    interrupted: str,
-    traceback_hint: str,
-) -> int:
-    """Run a command body and map every outcome to an exit code: expected errors are
-    reported in one line, Ctrl-C prints `interrupted`, anything else is a bug with
-    its own code. With `show_traceback` or WORKER_BUILD_TRACEBACK=1 the traceback is
-    printed first; the line and the exit code stay the same.
-    Shared by the build CLI, the typer subcommands and the typer-free `verify` entry."""
-    show_traceback = show_traceback or bool(os.environ.get("WORKER_BUILD_TRACEBACK"))
-    try:
-        try:
-            code = body()
-            sys.stdout.flush()  # a closed pipe must show here, not at interpreter exit
-            return code
-        except BrokenPipeError:
-            if not _stdout_closed():
-                raise  # another pipe broke: a bug, reported below
-            # As a C tool killed by SIGPIPE: no message, and no "Exception ignored"
-            # from the interpreter's final flush of the output nobody reads.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_STDOUT_CLOSED
-    except WorkerBuildError as exc:
-        if show_traceback:
-            _print_traceback()
-        report(exc)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        if show_traceback:
-            _print_traceback()
-        sys.stderr.write(f"{interrupted}\n")
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        if show_traceback:
-            _print_traceback()
-        hint = "" if show_traceback else f"rerun with {traceback_hint} and "
-        sys.stderr.write(
-            f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
-            f"(a bug in worker-build; {hint}report it)\n"
-        )
-        return EXIT_INTERNAL
-
-
-def _stdout_closed() -> bool:
-    """True when stdout is a pipe (or socket) whose reader has gone: poll reports
-    POLLERR for its write end."""
-    import select
-
-    try:
-        fd = sys.stdout.fileno()
-        poller = select.poll()
-        poller.register(fd, select.POLLOUT)
-        return any(event & select.POLLERR for _, event in poller.poll(0))
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _print_traceback() -> None:
-    import traceback
-
-    sys.stdout.flush()
-    traceback.print_exc(file=sys.stderr)
-    sys.stderr.flush()

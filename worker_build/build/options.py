@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from worker_build.build import cargo_args as cargo_args_mod
 from worker_build.errors import UsageError
 from worker_build.rust.toolchain import EhEncoding
 from worker_build.tools.resolve import InstallPolicy
@@ -258,12 +259,9 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         raise UsageError(f"{where}: std-cache must be true or false")
     std_cache = std_cache and not raw.no_std_cache
     cargo_args = raw.cargo_args
-    for arg in cargo_args:
-        if arg == "--target" or arg.startswith("--target="):
-            raise UsageError(
-                "worker-build always builds for wasm32-unknown-unknown",
-                "remove --target from the cargo arguments",
-            )
+    target = cargo_args_mod.find_target(cargo_args)
+    if target is not None:
+        raise UsageError(cargo_args_mod.target_problem(target), cargo_args_mod.TARGET_FIX)
     return BuildOptions(
         crate_path=crate_root,
         profile=profile,

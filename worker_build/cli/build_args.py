@@ -9,80 +9,29 @@ tool, a flag of ours after a cargo option is still ours
 are known, so `--features http` never makes `http` the crate path.
 Everything after `--` is cargo's, verbatim.
 
-Hand-written and standard-library only (no typer/click/pydantic): `--help`
-and `--version` answer without importing the build, and the help text is made
-from the same table the parser reads, so the two cannot disagree.
+Read by the table parser (argtable.py; click cannot express the pass-through),
+standard library only: `--help` and `--version` answer without importing the
+build, and the help text is made from the same table the parser reads.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-from worker_build.errors import UsageError, WorkerBuildError
+from worker_build.build import cargo_args
+from worker_build.build.cargo_args import BINDGEN_TARGET
+from worker_build.cli import argtable
+from worker_build.cli.argtable import Option, Parser
+from worker_build.errors import UsageError, WorkerBuildError, exit_codes_help
 
 TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from worker_build.build.options import RawArgs
 
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 a tool failed, 2 usage, 3 crate problem, 4 toolchain (or "
-    "--emscripten), 5 missing tool, 6 no exception handling, 7 invalid wasm, 8 output locked, "
-    "9 output not writable, 70 internal error, 130 interrupted, 141 stdout closed."
-)
 USAGE = "usage: worker-build [PATH] [options] [cargo options] [-- cargo options]"
 HELP_HINT = "see `worker-build --help`"
 
-# cargo build's options that take a value: the next argument is that value,
-# never the crate path. `None`: the value is optional (clap takes the next
-# argument unless it starts with `-`).
-CARGO_VALUE_OPTIONS: dict[str, bool] = {
-    "--message-format": True,
-    "--color": True,
-    "--config": True,
-    "-Z": True,
-    "--exclude": True,
-    "-F": True,
-    "--features": True,
-    "-j": True,
-    "--jobs": True,
-    "--target-dir": True,
-    "--artifact-dir": True,
-    "--manifest-path": True,
-    "--lockfile-path": True,
-    "-p": False,
-    "--package": False,
-    "--example": False,
-    "--test": False,
-    "--bench": False,
-}
-# The wasm-bindgen target and output name the Rust tool always passes (`--target
-# module --out-name index`): repeating them is accepted, any other value is not.
-BINDGEN_TARGET = "module"
+# The output name the Rust tool always passes to wasm-bindgen (`--out-name index`):
+# repeating it is accepted, any other value is not (so is `--target module`).
 OUT_NAME = "index"
-
-
-class Option:
-    """One flag of ours. `kind`: "flag" (sets dest True), "off" (sets dest False),
-    "value" (stores the next argument or `=value`)."""
-
-    __slots__ = ("dest", "help", "hidden", "kind", "metavar", "names")
-
-    def __init__(
-        self,
-        names: tuple[str, ...],
-        dest: str,
-        kind: str,
-        help: str,
-        metavar: str = "",
-        hidden: bool = False,
-    ) -> None:
-        self.names = names
-        self.dest = dest
-        self.kind = kind
-        self.help = help
-        self.metavar = metavar
-        self.hidden = hidden
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -166,7 +115,6 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-t", "--target"), "bindgen_target", "value", "", "TARGET", hidden=True),
     Option(("--out-name",), "out_name", "value", "", "NAME", hidden=True),
 )
-_BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
 # Fields of options.RawArgs that options here fill in.
 _RAW_FIELDS = (
     "dev",
@@ -188,26 +136,16 @@ _RAW_FIELDS = (
 )
 
 
-class BuildCommand:
-    """A parsed build command line. `error` is the first problem found: the
-    parser still reads the rest, so the error is reported in the output mode
-    (--json, -q) the user asked for."""
-
-    __slots__ = ("cargo_args", "error", "lock_timeout", "path", "values")
+class BuildCommand(Parser):
+    """A parsed build command line. `error` is the first problem found: the parser
+    still reads the rest, so the error is reported in the output mode (--json, -q)
+    the user asked for."""
 
     def __init__(self) -> None:
-        self.values: dict[str, object] = {}
+        super().__init__(OPTIONS, HELP_HINT)
         self.path: str | None = None
         self.lock_timeout = 600.0
         self.cargo_args: list[str] = []
-        self.error: WorkerBuildError | None = None
-
-    def flag(self, dest: str) -> bool:
-        return self.values.get(dest) is True
-
-    def fail(self, error: WorkerBuildError) -> None:
-        if self.error is None:
-            self.error = error
 
     def raw_args(self) -> RawArgs:
         from pathlib import Path
@@ -225,18 +163,62 @@ class BuildCommand:
             **kwargs,  # type: ignore[arg-type]
         )
 
+    def positional(self, arg: str) -> None:
+        if self.path is None:
+            self.path = arg
+        else:
+            self.fail(
+                UsageError(
+                    f"unexpected argument {arg!r} (the crate path is {self.path!r})",
+                    "pass cargo's own arguments after `--`",
+                )
+            )
 
-def _split(arg: str) -> tuple[str, str | None]:
-    """`--name=value` -> (`--name`, `value`); `-dDIR`/`-d=DIR` -> (`-d`, `DIR`).
-    A flag's short name with more letters (`-vv`) is not ours: it goes to cargo."""
-    if arg.startswith("--"):
-        name, eq, value = arg.partition("=")
-        return name, value if eq else None
-    short = _BY_NAME.get(arg[:2])
-    if len(arg) > 2 and short is not None and short.kind == "value":
-        value = arg[2:]
-        return arg[:2], value[1:] if value.startswith("=") else value
-    return arg, None
+    def rest(self, args: list[str]) -> None:
+        self.cargo_args.extend(args)
+
+    def unknown(self, arg: str, name: str, inline: str | None, argv: list[str], i: int) -> int:
+        """cargo's option: it goes to `cargo build`, with its value when it takes one."""
+        self.cargo_args.append(arg)
+        required = cargo_args.VALUE_OPTIONS.get(name)
+        following = argv[i] if inline is None and i < len(argv) else None
+        if following is not None and (
+            required or (required is False and not following.startswith("-"))
+        ):
+            self.cargo_args.append(following)
+            return i + 1
+        return i
+
+    def store(self, opt: Option, name: str, value: str) -> None:
+        if opt.dest == "lock_timeout":
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = -1.0
+            if not seconds >= 0:  # also rejects nan
+                self.fail(UsageError(f"{name} {value!r} is not a number of seconds", HELP_HINT))
+                return
+            self.lock_timeout = seconds
+        elif opt.dest == "bindgen_target" and value != BINDGEN_TARGET:
+            self.fail(
+                UsageError(cargo_args.target_problem(f"{name} {value}"), cargo_args.TARGET_FIX)
+            )
+        elif opt.dest == "out_name" and value != OUT_NAME:
+            self.fail(
+                UsageError(
+                    f"{name} {value}: the output is always named {OUT_NAME}.js / "
+                    f"{OUT_NAME}_bg.wasm (wrangler's main = build/{OUT_NAME}.js)",
+                    "remove --out-name",
+                )
+            )
+        elif opt.dest == "bin":
+            self.fail(_emscripten_error(f"{name} {value}"))
+        else:
+            self.values[opt.dest] = value
+
+    def flagged(self, opt: Option, name: str) -> None:
+        if opt.dest == "emscripten":
+            self.fail(_emscripten_error(name))
 
 
 def _emscripten_error(flag: str) -> WorkerBuildError:
@@ -250,150 +232,31 @@ def _emscripten_error(flag: str) -> WorkerBuildError:
     )
 
 
-def _target_error(where: str) -> UsageError:
-    return UsageError(
-        f"{where}: worker-build always builds for wasm32-unknown-unknown with "
-        f"wasm-bindgen --target {BINDGEN_TARGET}",
-        "remove --target",
-    )
-
-
-def _store(cmd: BuildCommand, opt: Option, name: str, value: str) -> None:
-    if opt.dest == "lock_timeout":
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = -1.0
-        if not seconds >= 0:  # also rejects nan
-            cmd.fail(UsageError(f"{name} {value!r} is not a number of seconds", HELP_HINT))
-            return
-        cmd.lock_timeout = seconds
-    elif opt.dest == "bindgen_target" and value != BINDGEN_TARGET:
-        cmd.fail(_target_error(f"{name} {value}"))
-    elif opt.dest == "out_name" and value != OUT_NAME:
-        cmd.fail(
-            UsageError(
-                f"{name} {value}: the output is always named {OUT_NAME}.js / "
-                f"{OUT_NAME}_bg.wasm (wrangler's main = build/{OUT_NAME}.js)",
-                "remove --out-name",
-            )
-        )
-    elif opt.dest == "bin":
-        cmd.fail(_emscripten_error(f"{name} {value}"))
-    else:
-        cmd.values[opt.dest] = value
-
-
 def parse(argv: list[str]) -> BuildCommand:
     cmd = BuildCommand()
-    i, n = 0, len(argv)
-    while i < n:
-        arg = argv[i]
-        i += 1
-        if arg == "--":
-            cmd.cargo_args.extend(argv[i:])
-            break
-        if not arg.startswith("-") or arg == "-":
-            if cmd.path is None:
-                cmd.path = arg
-            else:
-                cmd.fail(
-                    UsageError(
-                        f"unexpected argument {arg!r} (the crate path is {cmd.path!r})",
-                        "pass cargo's own arguments after `--`",
-                    )
-                )
-            continue
-        name, inline = _split(arg)
-        opt = _BY_NAME.get(name)
-        if opt is None:  # cargo's
-            cmd.cargo_args.append(arg)
-            required = CARGO_VALUE_OPTIONS.get(name)
-            following = argv[i] if inline is None and i < n else None
-            if following is not None and (
-                required or (required is False and not following.startswith("-"))
-            ):
-                cmd.cargo_args.append(argv[i])
-                i += 1
-            continue
-        if opt.kind == "value":
-            if inline is None:
-                if i >= n:
-                    cmd.fail(UsageError(f"{name} needs a value ({opt.metavar})", HELP_HINT))
-                    continue
-                inline = argv[i]
-                i += 1
-            _store(cmd, opt, name, inline)
-        elif inline is not None:
-            cmd.fail(UsageError(f"{name} takes no value (got {arg!r})", HELP_HINT))
-        else:
-            cmd.values[opt.dest] = opt.kind == "flag"
-            if opt.dest == "emscripten":
-                cmd.fail(_emscripten_error(name))
-    for index, arg in enumerate(cmd.cargo_args):
-        if arg == "--target" or arg.startswith("--target="):
-            value = arg.partition("=")[2] or (
-                cmd.cargo_args[index + 1] if index + 1 < len(cmd.cargo_args) else ""
-            )
-            cmd.fail(_target_error(f"cargo's --target {value}".rstrip()))
+    cmd.parse(argv)
+    target = cargo_args.find_target(cmd.cargo_args)
+    if target is not None:
+        cmd.fail(UsageError(cargo_args.target_problem(target), cargo_args.TARGET_FIX))
     return cmd
 
 
-def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
-    """Greedy word wrap (textwrap would import re: start-up time). Words, flag names
-    included, are never split."""
-    lines, line, words = [], first, 0  # words of `text` on `line` so far
-    for word in text.split():
-        if words and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line, words = rest, 0
-        line = f"{line} {word}" if words else line + word
-        words += 1
-    return [*lines, line]
-
-
 def help_text() -> str:
-    try:
-        columns = os.get_terminal_size(sys.stdout.fileno()).columns
-    except (AttributeError, OSError, ValueError):
-        columns = int(os.environ.get("COLUMNS", "") or 80)
-    width = max(60, min(columns, 100))
-    rows = []
-    for opt in OPTIONS:
-        if opt.hidden:
-            continue
-        label = ", ".join(opt.names) + (f" {opt.metavar}" if opt.metavar else "")
-        rows.append((label, opt.help))
-    column = min(max(len(label) for label, _ in rows), 28) + 4
-    options = []
-    for label, text in rows:
-        first = f"  {label}".ljust(column)
-        if len(first) > column:  # a long label: its text starts on the next line
-            options.append(first.rstrip())
-            first = " " * column
-        options += _wrap(text, width, first, " " * column)
-    lines = [
-        USAGE,
-        "       worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]",
-        "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH]",
-        "       worker-build cache [list|prune] [options]",
-        "",
-        *_wrap(
-            "Build the Rust crate at PATH (default: the nearest directory upwards with a "
-            "Cargo.toml) into a Cloudflare Worker in PATH/build.",
-            width,
-        ),
-        "",
-        "Options:",
-        *options,
-        "",
-        *_wrap(
+    return argtable.help_text(
+        [
+            USAGE,
+            "       worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]",
+            "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH]",
+            "       worker-build cache [list|prune] [options]",
+        ],
+        "Build the Rust crate at PATH (default: the nearest directory upwards with a "
+        "Cargo.toml) into a Cloudflare Worker in PATH/build.",
+        OPTIONS,
+        [
             "Any other option, and everything after `--`, goes to `cargo build` (e.g. "
             "`worker-build --release --features http`). cargo's --target is rejected: the "
             "target is always wasm32-unknown-unknown.",
-            width,
-        ),
-        "",
-        *_wrap(EXIT_CODES_HELP, width),
-    ]
-    return "\n".join(lines) + "\n"
+            "Each subcommand has its own --help.",
+            exit_codes_help(),
+        ],
+    )

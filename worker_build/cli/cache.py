@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from worker_build.errors import UsageError, WorkerBuildError, run_guarded
+from worker_build.cli.guard import run_guarded
+from worker_build.errors import UsageError, WorkerBuildError
 from worker_build.rust import std_cache
 from worker_build.tools import resolve
 from worker_build.util import locking
@@ -211,7 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         _report_error,
         show_traceback=False,
         interrupted="interrupted",
-        traceback_hint="WORKER_BUILD_TRACEBACK=1",
     )
 
 

@@ -1,8 +1,18 @@
-"""Console-script entry point.
+"""The `worker-build` command: the build, or the subcommand its first argument names.
 
-`worker-build verify` is dispatched before the typer CLI is imported: typer and
-rich cost more start-up time than decoding a typical module, and verify runs
-in pre-commit hooks on every commit.
+The build is the default command, as in the Rust worker-build, so wrangler's
+`[build] command = "worker-build --release"` works unchanged. Each command imports
+only what it needs, here and in its own module, so that `--help`, `--version` and
+`verify` (run by pre-commit hooks on every commit) start fast.
+
+The parsers, each chosen for a reason (see README, "Command-line conventions"):
+- the build: cli/argtable.py's table parser, since every option we do not know goes
+  to `cargo build` with its value, which click cannot express (cli/build_args.py);
+- `verify`: the same table parser, for its start-up time (cli/verify.py);
+- `doctor` and `cache`: typer, the project's CLI library, where start-up does not
+  matter (cli/doctor.py, cli/cache.py; usage errors become one line: cli/typer_app.py).
+Whichever parses, `-h`/`--help` works, a usage error is one `error:` line with exit 2,
+and `--json`, `--quiet`, `--traceback` mean the same (cli/guard.py).
 """
 
 from __future__ import annotations
@@ -12,14 +22,19 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["verify"]:
-        from worker_build.cli.verify import main as verify_main
+    command = args[0] if args else ""
+    if command == "verify":
+        from worker_build.cli import verify
 
-        return verify_main(args[1:])
-    if args[:1] == ["cache"]:
-        from worker_build.cli.cache import main as cache_main
+        return verify.main(args[1:])
+    if command == "cache":
+        from worker_build.cli import cache
 
-        return cache_main(args[1:])
-    from worker_build.cli.build import main as cli_main
+        return cache.main(args[1:])
+    if command == "doctor":
+        from worker_build.cli import doctor
 
-    return cli_main(args)
+        return doctor.main(args[1:])
+    from worker_build.cli import build
+
+    return build.main(args)

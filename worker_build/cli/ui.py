@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
@@ -39,13 +39,16 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from worker_build.build import report
-from worker_build.errors import CommandFailedError, WorkerBuildError, run_guarded
+from worker_build.cli import github
+from worker_build.cli.guard import run_guarded
+from worker_build.cli.summary import error_details, step_summary_markdown, summary_rows
+from worker_build.cli.units import format_bytes, format_duration
+from worker_build.errors import WorkerBuildError
 
 # Steps whose tool writes its own progress straight to the terminal.
 SELF_DRAWING_STEPS = frozenset({"cargo build"})
 # Lines of a failed tool's output shown with the error (and in an annotation).
 ERROR_TAIL_LINES = 30
-ANNOTATION_TAIL_LINES = 12
 
 
 class Mode(Enum):
@@ -104,162 +107,6 @@ def make_console(
     return console, term
 
 
-def format_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}m{rest:04.1f}s"
-
-
-def format_size(raw: int, gz: int) -> str:
-    return f"{raw / 1024:,.1f} KiB ({gz / 1024:,.1f} KiB gzip)"
-
-
-def human_tail(output: str, lines: int) -> list[str]:
-    """The last `lines` lines of a tool's output meant for people: cargo's JSON
-    messages (captured on stdout for the artifact path) are dropped."""
-    kept = [
-        line for line in output.rstrip().splitlines() if not line.lstrip().startswith('{"reason":')
-    ]
-    return kept[-lines:]
-
-
-def error_details(exc: WorkerBuildError, lines: int) -> list[str]:
-    """What is shown above an error's one line: a failed tool's last lines of output,
-    or the lines an error's message carried after its first (`exc.details`)."""
-    if isinstance(exc, CommandFailedError):
-        return human_tail(exc.output, lines)
-    return human_tail(exc.details, lines) if exc.details else []
-
-
-# --- GitHub Actions workflow commands -------------------------------------------------
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def workflow_command(command: str, message: str, **properties: str) -> str:
-    props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
-    return f"::{command}{' ' + props if props else ''}::{_escape_data(message)}"
-
-
-def emit_workflow_command(line: str, stream: IO[str] | None = None) -> None:
-    """Write one workflow command line to stderr (or `stream`), unstyled."""
-    target = stream or sys.stderr
-    target.write(line + "\n")
-    target.flush()
-
-
-def annotation_for(exc: WorkerBuildError, title: str = "worker-build") -> str:
-    """`::error title=worker-build::message (fix)`, plus a failed tool's last lines."""
-    body = exc.one_line()
-    tail = error_details(exc, ANNOTATION_TAIL_LINES)
-    if tail:
-        body += "\n" + "\n".join(tail)
-    return workflow_command("error", body, title=title)
-
-
-def _tool_version(label: str, name: str) -> str:
-    """'wasm-opt 132 (PATH)' -> '132 (PATH)'."""
-    prefix = f"{name} "
-    return label[len(prefix) :] if label.startswith(prefix) else label
-
-
-def std_row(std: Any) -> str:
-    """Where the wasm32 std came from (facts["std"], set by steps/std.py)."""
-    if not isinstance(std, Mapping):
-        return "unknown"
-    source = std.get("source")
-    if source == "cache":
-        return f"std cache {std.get('key')}" + (" (built now)" if std.get("built") else "")
-    if source == "build-std":
-        reason = std.get("reason")
-        return "built from source (-Zbuild-std)" + (f": {reason}" if reason else "")
-    return str(source)
-
-
-def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
-    tools: Mapping[str, str] = facts.get("tools", {})
-    rows = [
-        ("output", str(facts["out_dir"])),
-        ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
-        ("toolchain", str(facts.get("toolchain", "unknown"))),
-        ("std", std_row(facts.get("std"))),
-        ("wasm-bindgen", _tool_version(tools.get("wasm-bindgen", "unknown"), "wasm-bindgen")),
-        (
-            "wasm-opt",
-            _tool_version(tools["wasm-opt"], "wasm-opt") if "wasm-opt" in tools else "not run",
-        ),
-    ]
-    rows += [
-        (name, _tool_version(label, name))
-        for name, label in tools.items()
-        if name not in ("wasm-bindgen", "wasm-opt")
-    ]
-    rows += [
-        ("EH encoding", str(facts.get("eh_encoding", "unknown"))),
-        ("index_bg.wasm", format_size(facts["wasm_bytes"], facts["wasm_gzip_bytes"])),
-        ("index.js", format_size(facts["js_bytes"], facts["js_gzip_bytes"])),
-    ]
-    loader = facts.get("loader")
-    if isinstance(loader, Mapping):
-        rows += loader_rows(loader)
-    if "report" in facts:
-        rows.append(("report", str(facts["report"])))
-    return rows
-
-
-def loader_rows(loader: Mapping[str, Any], shown: int = 4) -> list[tuple[str, str]]:
-    """The Python loader's summary: what can be called from Python and what cannot
-    (each by name, with the reason), and the JS imports to provide."""
-    files = ", ".join(loader.get("files", []))
-    if loader.get("kind") == "worker":
-        return [("python loader", f"{files} (serve() runs it in workerd)")]
-    functions, unsupported = loader.get("functions", []), loader.get("unsupported", [])
-    imports, bad = loader.get("imports", []), loader.get("unsupported_imports", [])
-    counts = f"{len(functions)} callable, {len(unsupported)} not"
-    if imports:
-        counts += f", {len(imports)} JS imports to provide()"
-    rows = [("python loader", f"{', '.join(loader.get('files', []))} ({counts})")]
-
-    def listing(items: list[str]) -> str:
-        more = f"; {len(items) - shown} more in the report" if len(items) > shown else ""
-        return "; ".join(items[:shown]) + more
-
-    if unsupported:
-        rows.append(("  not callable", listing(unsupported)))
-    if bad:
-        rows.append(("  JS imports", "cannot be provided: " + listing(bad)))
-    return rows
-
-
-def step_summary_markdown(facts: Mapping[str, Any]) -> str:
-    """The summary as Markdown for $GITHUB_STEP_SUMMARY."""
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = [
-        f"### worker-build: built in {format_duration(float(facts['seconds']))}",
-        "",
-        "| | |",
-        "|---|---|",
-    ]
-    lines += [f"| {cell(name)} | {cell(value)} |" for name, value in summary_rows(facts)]
-    steps = facts.get("steps", [])
-    if steps:
-        lines += ["", "| step | time |", "|---|---:|"]
-        lines += [
-            f"| {cell(str(s['name']))} | {format_duration(float(s['seconds']))} |" for s in steps
-        ]
-    return "\n".join(lines) + "\n"
-
-
 # --- the reporter the pipeline talks to ------------------------------------------------
 
 
@@ -278,10 +125,6 @@ class _RunningStep:
             self.name, " ", (format_duration(elapsed), "dim"), (f"  {self.detail}", "cyan")
         )
         yield self.spinner
-
-
-def _mib(n: int) -> str:
-    return f"{n / (1 << 20):.1f} MiB"
 
 
 @dataclass
@@ -323,7 +166,7 @@ class Reporter:
     def _command(self, line: str) -> None:
         """A workflow command on its own line, never styled or wrapped."""
         self._stop_live()
-        emit_workflow_command(line, self.console.file)
+        github.emit(line, self.console.file)
 
     def _stop_live(self) -> None:
         if self._live is not None:
@@ -340,7 +183,7 @@ class Reporter:
         if not self.chatty:
             return
         if self.term.github:
-            self._command(workflow_command("group", f"worker-build: {name}"))
+            self._command(github.command("group", f"worker-build: {name}"))
         elif self.term.live and name not in SELF_DRAWING_STEPS:
             self._running = _RunningStep(name, self.term.unicode)
             self._live = Live(
@@ -387,7 +230,7 @@ class Reporter:
         terminal the spinner line also shows the bytes received."""
         if not self.chatty:
             return
-        size = f" ({_mib(total)})" if total else ""
+        size = f" ({format_bytes(total)})" if total else ""
         self._print(f"[cyan]downloading[/cyan] {escape(what)}{size} from {escape(url)}")
         self._download = what
         self._drawn_at = 0.0
@@ -395,8 +238,8 @@ class Reporter:
     def download_advanced(self, done: int, total: int | None) -> None:
         if self._running is None or self._live is None or not self._download:
             return
-        of = f" of {_mib(total)} ({done * 100 // total}%)" if total else ""
-        self._running.detail = f"{self._download}: {_mib(done)}{of}"
+        of = f" of {format_bytes(total)} ({done * 100 // total}%)" if total else ""
+        self._running.detail = f"{self._download}: {format_bytes(done)}{of}"
         now = time.monotonic()
         # The live display redraws itself 10 times a second; the first and the last
         # update are drawn at once so short downloads show too.
@@ -414,14 +257,13 @@ class Reporter:
             self._print(f"[yellow]note:[/yellow] {escape(text)}")
 
     def guard(self, body: Callable[[], int], *, show_traceback: bool = False) -> int:
-        """Run a command body; every outcome becomes an exit code (errors.run_guarded),
+        """Run a command body; every outcome becomes an exit code (guard.run_guarded),
         expected errors are reported here."""
         return run_guarded(
             body,
             self.error,
             show_traceback=show_traceback,
             interrupted="interrupted; the previous output was left unchanged",
-            traceback_hint="--traceback",
         )
 
     # -- outcomes
@@ -448,7 +290,7 @@ class Reporter:
             self._plain("\n".join(tail))
         self._print(f"[bold red]error:[/bold red] {escape(exc.one_line())}")
         if self.term.github:
-            self._command(annotation_for(exc))
+            self._command(github.annotation_for(exc))
             self._github_summary(
                 f"### worker-build failed (exit {exc.exit_code})\n\n```\n{exc.one_line()}\n```\n"
             )

@@ -1,35 +1,101 @@
-"""`worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]`.
+"""`worker-build verify FILE.wasm|DIR [--expect legacy|exnref|any] [--json] [--traceback]`.
 
-`run()` is what cli.py calls: it prints the report (plain text or JSON on
-stdout) and returns 0, or raises a WorkerBuildError for the CLI to map to its
-exit code (after printing the report, when there is one). Only the standard
-library is imported here so that `verify` starts fast.
+Prints the EH report of a module (wasm/eh.py: plain text, or JSON on stdout) and exits
+0, or with the exit code of what is wrong (6: no exception handling or not the
+expected encoding, 7: not a valid module), after printing the report when there is one.
+Its arguments are read by the table parser (argtable.py), and only the standard
+library and the decoder are imported: `verify` runs in pre-commit hooks on every
+commit, where typer's import would cost more than decoding a module.
 
-`python -m worker_build.cli.verify FILE [--expect ...] [--json]` runs the same
-thing without the full CLI (used by the benchmark).
+`python -m worker_build.cli.verify ...` runs the same thing (used by the benchmark).
 """
 
 from __future__ import annotations
 
 import sys
 
-from worker_build.errors import NoExceptionHandlingError, UsageError, WorkerBuildError, run_guarded
+from worker_build.cli import argtable
+from worker_build.cli.argtable import Option, Parser
+from worker_build.cli.guard import print_error, run_guarded
+from worker_build.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID_WASM,
+    EXIT_NO_EH,
+    EXIT_OK,
+    EXIT_STDOUT_CLOSED,
+    EXIT_USAGE,
+    NoExceptionHandlingError,
+    UsageError,
+    exit_codes_help,
+)
 from worker_build.wasm.eh import EXPECT_CHOICES, inspect_file
 
 TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from pathlib import Path
 
-USAGE = "usage: worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]"
+USAGE = "usage: worker-build verify FILE.wasm|DIR [--expect legacy|exnref|any] [--json]"
+HELP_HINT = "see `worker-build verify -h`"
+# A build's output directory holds the module under one of these names.
+MODULE_NAMES = ("index_bg.wasm", "worker/index.wasm")
+OPTIONS = (
+    Option(
+        ("--expect",),
+        "expect",
+        "value",
+        "the EH encoding the module must hold (default: any)",
+        "legacy|exnref|any",
+    ),
+    Option(("--json",), "json", "flag", "print the report as JSON on stdout"),
+    Option(
+        ("--traceback",),
+        "traceback",
+        "flag",
+        "also print the Python traceback of an error (same exit code)",
+    ),
+    Option(("-h", "--help"), "help", "flag", "print this help and exit"),
+)
+EXIT_CODES = (
+    EXIT_OK, EXIT_USAGE, EXIT_NO_EH, EXIT_INVALID_WASM, EXIT_INTERNAL, EXIT_INTERRUPTED,
+    EXIT_STDOUT_CLOSED,
+)  # fmt: skip
+
+
+class VerifyCommand(Parser):
+    def __init__(self) -> None:
+        super().__init__(OPTIONS, HELP_HINT)
+        self.files: list[str] = []
+
+    def positional(self, arg: str) -> None:
+        self.files.append(arg)
+
+
+def module_of(path: Path | str) -> Path:
+    """The module to verify: `path` itself, or the module a build wrote into the
+    directory `path` (its output directory)."""
+    from pathlib import Path
+
+    given = Path(path)
+    if not given.is_dir():
+        return given
+    for name in MODULE_NAMES:
+        if (given / name).is_file():
+            return given / name
+    raise UsageError(
+        f"{given} is a directory without a built module ({' or '.join(MODULE_NAMES)})",
+        "pass the .wasm file, or the output directory of a build",
+    )
 
 
 def run(path: Path | str, expect: str = "any", as_json: bool = False) -> int:
     if expect not in EXPECT_CHOICES:
         raise UsageError(f"--expect must be one of {', '.join(EXPECT_CHOICES)}, not {expect!r}")
+    module = module_of(path)
     try:
-        report = inspect_file(path)
+        report = inspect_file(module)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise UsageError(f"cannot read {module}: {e.strerror}") from None
     error: NoExceptionHandlingError | None = None
     try:
         report = report.check(expect)
@@ -52,51 +118,32 @@ def run(path: Path | str, expect: str = "any", as_json: bool = False) -> int:
     return 0
 
 
-def parse_args(argv: list[str]) -> tuple[str, str, bool]:
-    """FILE [--expect X | --expect=X] [--json] (hand-rolled: argparse costs start-up)."""
-    files: list[str] = []
-    expect, as_json = "any", False
-    args = iter(argv)
-    for arg in args:
-        if arg == "--json":
-            as_json = True
-        elif arg == "--expect":
-            expect = next(args, "")
-        elif arg.startswith("--expect="):
-            expect = arg.partition("=")[2]
-        elif arg.startswith("-") and arg != "-":
-            raise UsageError(f"unknown option {arg}", USAGE)
-        else:
-            files.append(arg)
-    if len(files) != 1:
-        raise UsageError("expected exactly one FILE.wasm", USAGE)
-    return files[0], expect, as_json
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`verify` without the full CLI, mapping outcomes to exit codes the way
-    cli.py does (one `error: ...` line; WORKER_BUILD_TRACEBACK=1 re-raises), so a
-    console entry point can dispatch `worker-build verify ...` here before
-    importing typer."""
-    args = sys.argv[1:] if argv is None else argv
-    if "-h" in args or "--help" in args:
-        sys.stdout.write(
-            f"{USAGE}\n\nCheck that a wasm module can unwind panics (holds exception "
-            "handling).\nExit codes: 0 ok, 2 usage, 6 no exception handling, 7 invalid wasm.\n"
-        )
-        return 0
-    return run_guarded(
-        lambda: run(*parse_args(args)),
-        _report_error,
-        show_traceback=False,
-        interrupted="interrupted",
-        traceback_hint="WORKER_BUILD_TRACEBACK=1",
+def help_text() -> str:
+    return argtable.help_text(
+        [USAGE],
+        "Check that a wasm module can unwind panics: that it holds exception handling, "
+        "and which encoding. DIR: a build's output directory (its index_bg.wasm).",
+        OPTIONS,
+        [exit_codes_help(EXIT_CODES)],
     )
 
 
-def _report_error(exc: WorkerBuildError) -> None:
-    sys.stdout.flush()  # the error follows whatever report was already printed
-    sys.stderr.write(f"error: {exc.one_line()}\n")
+def main(argv: list[str] | None = None) -> int:
+    cmd = VerifyCommand()
+    cmd.parse(sys.argv[1:] if argv is None else argv)
+    if cmd.flag("help"):
+        sys.stdout.write(help_text())
+        return EXIT_OK
+
+    def body() -> int:
+        if cmd.error is not None:
+            raise cmd.error
+        if len(cmd.files) != 1:
+            raise UsageError("expected exactly one FILE.wasm", HELP_HINT)
+        expect = str(cmd.values.get("expect", "any"))
+        return run(cmd.files[0], expect, cmd.flag("json"))
+
+    return run_guarded(body, print_error, show_traceback=cmd.flag("traceback"))
 
 
 if __name__ == "__main__":

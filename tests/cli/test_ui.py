@@ -7,31 +7,30 @@ for the rest. No real build tool runs here.
 
 from __future__ import annotations
 
-import fcntl
-import io
 import json
-import os
-import pty
 import re
-import select
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.cratefix import write_crate
+from tests.support.terminal import (
+    ANSI,
+    Stream,
+    child_env,
+    clean_env,
+    plain_lines,
+    run_in_pty,
+    run_piped,
+)
 from worker_build.build import report as report_mod
 from worker_build.cli import build, ui
 from worker_build.errors import EXIT_CRATE, CommandFailedError, CrateError
 
-REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+_clean_env = clean_env  # autouse: every test here starts from the same environment
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 LONG_OUT = "/tmp/" + "a-rather-long-directory-name/" * 4 + "build"
 
 FACTS: dict[str, Any] = {
@@ -55,59 +54,6 @@ FACTS: dict[str, Any] = {
 }
 
 
-class Stream(io.StringIO):
-    """A captured stream that reports an encoding and whether it is a TTY."""
-
-    def __init__(self, tty: bool = False, encoding: str = "utf-8") -> None:
-        super().__init__()
-        self._tty = tty
-        self._encoding = encoding
-
-    def isatty(self) -> bool:
-        return self._tty
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self._encoding
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in (
-        "NO_COLOR",
-        "FORCE_COLOR",
-        "GITHUB_ACTIONS",
-        "GITHUB_STEP_SUMMARY",
-        "TERM",
-        "WORKER_BUILD_RUSTC",
-        "TTY_COMPATIBLE",
-        "TTY_INTERACTIVE",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in (
-            "NO_COLOR",
-            "FORCE_COLOR",
-            "GITHUB_ACTIONS",
-            "GITHUB_STEP_SUMMARY",
-            "COLUMNS",
-            "TTY_COMPATIBLE",
-            "TTY_INTERACTIVE",
-        )
-    }
-    env["TERM"] = "xterm-256color"
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
-
-
 # The driver: a build's events in the order the pipeline sends them. The cargo
 # step writes straight to fd 2 like cargo does, between two markers. No sleep
 # between a step's start and end: stopping the live display always draws a
@@ -122,40 +68,6 @@ os.write(2, b"@@cargo-start@@\\n   Compiling demo v0.1.0\\n@@cargo-end@@\\n")
 r.step_finished("cargo build", 1.5)
 r.summary(json.loads(sys.argv[1]))
 """
-
-
-def run_in_pty(argv: list[str], env: dict[str, str], cols: int = 100) -> tuple[int, str]:
-    """Run argv with stdin/stdout/stderr on a fresh pseudo-terminal; return what it drew."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
-    os.close(slave)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            ready, _, _ = select.select([master], [], [], 60)
-            if not ready:
-                proc.kill()
-                pytest.fail(f"{argv} wrote nothing for 60 s")
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(master)
-    code = proc.wait(timeout=60)
-    return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-
-
-def run_piped(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
-
-
-def plain_lines(text: str) -> list[str]:
-    return [line.rstrip() for line in ANSI.sub("", text).replace("\r", "\n").splitlines()]
 
 
 # --- the terminal ------------------------------------------------------------------------
@@ -303,12 +215,6 @@ def test_failed_tool_output_drops_cargo_json_messages() -> None:
     ]
 
 
-def test_durations() -> None:
-    assert ui.format_duration(0.049) == "0.05s"
-    assert ui.format_duration(13.83) == "13.83s"
-    assert ui.format_duration(374.84) == "6m14.8s"
-
-
 # --- --json ------------------------------------------------------------------------------------
 
 
@@ -432,164 +338,4 @@ def test_no_annotations_outside_github() -> None:
     assert "::" not in stream.getvalue()
 
 
-def test_workflow_command_escaping() -> None:
-    assert ui.workflow_command("error", "50%\r\nnext", title="a:b,c") == (
-        "::error title=a%3Ab%2Cc::50%25%0D%0Anext"
-    )
-
-
 # --- worker-build.json ----------------------------------------------------------------------------
-
-
-def test_successful_cli_build_writes_report_and_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """build.py wiring, with the pipeline replaced by one that writes a fake output."""
-    from worker_build.build import options, pipeline
-    from worker_build.build.context import BuildContext
-
-    root = write_crate(tmp_path / "crate")
-
-    def fake_build(raw: options.RawArgs, reporter: Any, finish: Any = None) -> pipeline.BuildResult:
-        opts = options.resolve(raw, root, {})
-        reporter.step_started("cargo build")
-        reporter.step_finished("cargo build", 2.0)
-        opts.out_dir.mkdir()
-        (opts.out_dir / "index_bg.wasm").write_bytes(b"\0asm" + bytes(1000))
-        (opts.out_dir / "index.js").write_text("export default {};\n" * 10)
-        ctx = BuildContext(options=opts, staging=tmp_path / "staging")
-        ctx.staging.mkdir()
-        ctx.facts.update(toolchain="rustc 1.96.0 (stable, --rustc)", eh_encoding="none")
-        ctx.facts.update(report_mod.measure(opts.out_dir))  # as pipeline.build records them
-        result = pipeline.BuildResult(ctx, [("cargo build", 2.0)])
-        if finish is not None:
-            finish(result)
-        return result
-
-    monkeypatch.setattr(pipeline, "build", fake_build)
-    assert build.main([str(root), "--json"]) == 0
-    stdout_doc = json.loads(capsys.readouterr().out)
-    report = root / "build" / "worker-build.json"
-    assert report.is_file(), "build.py does not call report.write(facts) after a build"
-    file_doc = json.loads(report.read_text())
-    assert file_doc["wasm_bytes"] == 1004 == stdout_doc["wasm_bytes"]
-    assert file_doc["steps"] == [{"name": "cargo build", "seconds": 2.0}]
-    assert file_doc["ok"] is True and file_doc["out_dir"] == str(root / "build")
-
-
-def test_loader_summary_counts_callable_and_not() -> None:
-    # rpc-server: its only export is async, so nothing is callable; say so by name
-    rows = ui.loader_rows({"files": ["loader.py"], "functions": [],
-                           "unsupported": ["add: returns Promise<number> (an async fn)"]})  # fmt: skip
-    assert rows == [
-        ("python loader", "loader.py (0 callable, 1 not)"),
-        ("  not callable", "add: returns Promise<number> (an async fn)"),
-    ]
-    rows = ui.loader_rows({
-        "files": ["loader.py", "loader_bg.wasm"], "functions": ["f", "Point.x"],
-        "unsupported": [f"u{i}: i128" for i in range(6)], "imports": ["log(str) -> None"],
-        "unsupported_imports": ["any: a JS value"],
-    })  # fmt: skip
-    assert rows == [
-        (
-            "python loader",
-            "loader.py, loader_bg.wasm (2 callable, 6 not, 1 JS imports to provide())",
-        ),
-        ("  not callable", "u0: i128; u1: i128; u2: i128; u3: i128; 2 more in the report"),
-        ("  JS imports", "cannot be provided: any: a JS value"),
-    ]
-
-
-# --- under wrangler's [build] ------------------------------------------------------------------
-
-
-def wrangler_lines(chunks: list[bytes]) -> list[str]:
-    """What wrangler's runCommand logs for these chunks: each one split on newlines."""
-    return [piece for chunk in chunks for piece in chunk.decode().split("\n")]
-
-
-@pytest.mark.parametrize("kind", ["pipe", "socket"])
-def test_wrangler_sees_whole_lines_and_no_empty_ones(kind: str) -> None:
-    import socket
-
-    from worker_build.cli.wrangler_log import LineChunks
-
-    if kind == "pipe":
-        read_fd, write_fd = os.pipe()
-    else:  # Node's child stdio
-        ours, theirs = socket.socketpair()
-        read_fd, write_fd = theirs.detach(), ours.detach()
-    with os.fdopen(write_fd, "w", encoding="utf-8") as pipe:
-        stream = LineChunks(pipe)  # type: ignore[arg-type]
-        chunks: list[bytes] = []
-
-        def read() -> None:
-            chunks.append(os.read(read_fd, 65536))
-
-        stream.write("▸ pre-flight\n")  # one line: passed on without its newline
-        read()
-        stream.write("✓ pre-flight 0.00s\n▸ cargo build\n")
-        read()
-        stream.write("    Blocking")  # cargo writes its status word apart
-        stream.write(" waiting for file lock\n")
-        stream.write("   Compiling x\n")  # unread: after DRAIN_POLLS, the newline in front
-        read()
-        stream.write("error: no newline at exit")
-        stream.close()
-        read()
-    os.close(read_fd)
-    assert chunks == [
-        "▸ pre-flight".encode(),
-        "✓ pre-flight 0.00s\n▸ cargo build".encode(),
-        b"    Blocking waiting for file lock\n   Compiling x",
-        b"error: no newline at exit",
-    ]
-    assert wrangler_lines(chunks) == [
-        "▸ pre-flight",
-        "✓ pre-flight 0.00s",
-        "▸ cargo build",
-        "    Blocking waiting for file lock",
-        "   Compiling x",
-        "error: no newline at exit",
-    ]
-
-
-def test_wrangler_mode_only_under_wrangler_and_on_a_pipe(tmp_path: Path) -> None:
-    import socket
-
-    from worker_build.cli.wrangler_log import wanted
-
-    read_fd, write_fd = os.pipe()
-    ours, theirs = socket.socketpair()  # what Node gives a child's stdio
-    with (
-        os.fdopen(write_fd, "w") as pipe,
-        ours.makefile("w") as sock,
-        open(tmp_path / "log", "w") as file,
-    ):
-        assert wanted(pipe, {"WRANGLER_COMMAND": "deploy"})
-        assert wanted(sock, {"WRANGLER_COMMAND": "dev"})
-        assert not wanted(pipe, {})
-        assert not wanted(file, {"WRANGLER_COMMAND": "deploy"})
-        assert not wanted(Stream(tty=True), {"WRANGLER_COMMAND": "deploy"})
-    os.close(read_fd)
-    ours.close()
-    theirs.close()
-
-
-def test_cli_under_wrangler_writes_no_empty_lines(tmp_path: Path) -> None:
-    """The real CLI with stderr on a pipe and WRANGLER_COMMAND set, read the way
-    wrangler reads it (chunk by chunk, split on newlines)."""
-    exe = str(VENV_BIN / "worker-build")
-    env = child_env(WRANGLER_COMMAND="deploy")
-    proc = subprocess.Popen([exe, str(tmp_path)], env=env, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    # Read only after it exits: every chunk after the first finds the previous one
-    # unread and puts the newline in front (the other case is the unit test above).
-    assert proc.wait(timeout=60) == EXIT_CRATE
-    chunks = [proc.stderr.read()]
-    lines = wrangler_lines(chunks)
-    assert "" not in lines, lines
-    assert lines[-1] == (
-        f"error: no Cargo.toml in {tmp_path} "
-        "(run worker-build in the crate's directory or pass its path)"
-    )

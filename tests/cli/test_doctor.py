@@ -17,7 +17,7 @@ from harness.paths import SAMPLES
 from tests.support.builds import Built, tool_env, worker_build
 from tests.support.cratefix import GOOD_MANIFEST, write_crate
 from tests.support.fakes import fake_exe, path_with
-from worker_build.cli import build, doctor
+from worker_build.cli import doctor, main
 from worker_build.errors import EXIT_CRATE, EXIT_OK, EXIT_TOOL_MISSING, EXIT_TOOLCHAIN, EXIT_USAGE
 from worker_build.rust import toolchain
 from worker_build.tools import prebuilt, resolve
@@ -367,24 +367,6 @@ def test_workerd_is_found_as_serve_finds_it(
     assert rows["workerd"].status != "ok"
 
 
-@pytest.mark.parametrize(
-    ("version", "runs"),
-    [
-        ((20, 20, 2), False),
-        ((22, 22, 2), False),
-        ((22, 22, 3), True),
-        ((23, 11, 0), False),
-        ((24, 14, 0), False),
-        ((24, 15, 0), True),
-        ((25, 0, 0), True),
-        ((26, 1, 0), True),
-        ((), False),
-    ],
-)
-def test_node_exnref_floor(version: tuple[int, ...], runs: bool) -> None:
-    assert doctor.node_runs_exnref(version) is runs
-
-
 def test_github_annotations(
     machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -401,7 +383,7 @@ def test_github_annotations(
 
 def test_cli_returns_doctors_code(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
     (machine.bin / "esbuild").unlink()
-    assert build.main(["doctor", str(machine.crate)]) == EXIT_TOOL_MISSING
+    assert main.main(["doctor", str(machine.crate)]) == EXIT_TOOL_MISSING
     assert "missing  esbuild" in capsys.readouterr().out
 
 

@@ -1,22 +1,23 @@
-"""The command line: exit codes, one-line errors, no tracebacks (fakes only, no real builds)."""
+"""The build command (cli/build.py) through `worker-build`: exit codes, one-line errors,
+no tracebacks, the report it writes (fakes only, no real builds)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.cli import assert_one_line_error, cli_env, run
 from tests.support.cratefix import GOOD_MANIFEST, write_crate
 from tests.support.fakes import fake_exe, fake_rustc
 from worker_build import __version__
-from worker_build.build.options import RawArgs, resolve
-from worker_build.build.steps import cargo
-from worker_build.cli import build_args, main, ui
+from worker_build.build import report as report_mod
+from worker_build.cli import build, build_args
 from worker_build.errors import (
     EXIT_CRATE,
     EXIT_INTERNAL,
@@ -24,31 +25,9 @@ from worker_build.errors import (
     EXIT_TOOL_FAILED,
     EXIT_TOOLCHAIN,
     EXIT_USAGE,
-    WorkerBuildError,
 )
-from worker_build.rust.toolchain import StdSource, Toolchain
 
-
-@pytest.fixture(autouse=True)
-def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("WORKER_BUILD_RUSTC", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main.main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(err: str, *needles: str) -> None:
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0]
-    assert "Traceback" not in err
+_env = cli_env  # autouse: a cache of the test's own, no caller settings
 
 
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,131 +106,6 @@ def test_usage_error_in_json_mode(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--target", "wasm32-wasip1", "--json")
     assert code == EXIT_USAGE
     assert json.loads(out)["error"]["type"] == "UsageError"
-
-
-# --- the command line: what is ours, what is cargo's ------------------------------------
-
-
-def parsed(*args: str) -> RawArgs:
-    cmd = build_args.parse(list(args))
-    assert cmd.error is None, cmd.error.one_line()
-    return cmd.raw_args()
-
-
-def cargo_argv(*args: str) -> list[str]:
-    """The cargo command line a build with `args` runs, after the fixed part and the profile."""
-    opts = resolve(parsed(*args), Path("/crate"), {})
-    tc = Toolchain(Path("/tc/rustc"), Path("/tc/cargo"), "1.96.0", "stable", Path("/tc"),
-                   "--rustc", StdSource.PRECOMPILED, False)  # fmt: skip
-    argv = cargo.command(opts, tc)
-    return argv[argv.index("--message-format=json-render-diagnostics") + 1 :][
-        len(opts.profile.cargo_args) :
-    ]
-
-
-@pytest.mark.parametrize(
-    ("args", "path", "cargo_args"),
-    [
-        # the README's and workers-rs's own command lines
-        (["--", "--features", "foo"], None, ["--features", "foo"]),
-        (["--release", "--features", "http"], None, ["--features", "http"]),
-        ([".", "--", "--features", "foo"], ".", ["--features", "foo"]),
-        (["--dev", "--panic-unwind"], None, []),
-        # flags of ours after cargo's are still ours; cargo's values are never the path
-        (["--features", "http", "--release", "crate"], "crate", ["--features", "http"]),
-        (["--features=a,b", "crate"], "crate", ["--features=a,b"]),
-        (["-F", "a", "-j", "2", "-Zbuild-std", "c"], "c", ["-F", "a", "-j", "2", "-Zbuild-std"]),
-        (["-p", "w", "c"], "c", ["-p", "w"]),  # -p [SPEC]: a value unless it is an option
-        (["-p", "--release", "c"], "c", ["-p"]),
-        (["-vv", "--locked"], None, ["-vv", "--locked"]),
-        (["c", "-p"], "c", ["-p"]),
-        (["c", "--features"], "c", ["--features"]),  # cargo says what is missing
-        (["c", "--", "--release", "x"], "c", ["--release", "x"]),  # after `--`: all cargo's
-    ],
-)
-def test_cargo_arguments_anywhere(args: list[str], path: str | None, cargo_args: list[str]) -> None:
-    raw = parsed(*args)
-    assert raw.path == (None if path is None else Path(path))
-    assert list(raw.cargo_args) == cargo_args
-
-
-def test_values_of_our_options_in_both_forms() -> None:
-    for args in (
-        ["--out-dir", "dist"],
-        ["--out-dir=dist"],
-        ["-d", "dist"],
-        ["-ddist"],
-        ["-d=dist"],
-    ):
-        assert parsed(*args).out_dir == Path("dist"), args
-    raw = parsed("--profile=small", "--eh-encoding", "exnref", "--panic-unwind", "-s=acme",
-                 "--rustc=/r/rustc", "--panic-body", "generic", "--lock-timeout=5")  # fmt: skip
-    assert (raw.profile, raw.eh_encoding, raw.scope) == ("small", "exnref", "acme")
-    assert (raw.rustc, raw.panic_body, raw.lock_timeout) == (Path("/r/rustc"), "generic", 5.0)
-    assert parsed("--panic-unwind", "--no-panic-unwind").panic_unwind is False  # last wins
-
-
-def test_aliases_and_hidden_flags_of_the_real_tool() -> None:
-    assert parsed("--no-optimization").no_opt and parsed("--no-opt").no_opt
-    assert parsed("--debug").dev
-    assert parsed("--no-panic-recovery").no_panic_recovery
-    # what the Rust tool always passes to wasm-bindgen may be repeated; nothing reaches cargo
-    raw = parsed("--no-typescript", "--target", "module", "-t=module", "--out-name=index")
-    assert raw.cargo_args == ()
-
-
-def test_quiet_and_offline_reach_cargo_once() -> None:
-    assert cargo_argv("-q") == ["--quiet"]
-    assert cargo_argv("-q", "--", "-q") == ["-q"]
-    assert cargo_argv("-q", "--", "-v") == ["-v"]  # cargo refuses --quiet with --verbose
-    assert cargo_argv("--offline") == ["--offline"]
-    assert cargo_argv("--offline", "--", "--offline") == ["--offline"]
-    assert cargo_argv("--release", "--features", "http") == ["--features", "http"]
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--target", "wasm32-wasip1"],
-        ["--target=wasm32-wasip1"],
-        ["-t", "bundler"],
-        ["--release", "--features", "x", "--target", "x86_64-unknown-linux-gnu"],
-        ["--", "--target", "wasm32-wasip1"],
-        [".", "--", "--target=module"],
-    ],
-)
-def test_target_is_rejected_wherever_it_appears(
-    args: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, _, err = run(capsys, *args)
-    assert code == EXIT_USAGE
-    assert_one_line_error(err, "always builds for wasm32-unknown-unknown", "remove --target")
-
-
-@pytest.mark.parametrize(
-    ("args", "needle"),
-    [
-        (["--out-name", "foo"], "the output is always named index.js"),
-        (["--release", "b"], "unexpected argument 'b'"),
-        (["--release=yes"], "--release takes no value"),
-        (["--out-dir"], "--out-dir needs a value"),
-        (["--eh-encoding", "fancy", "--panic-unwind"], "unknown value 'fancy'"),
-    ],
-)
-def test_command_line_usage_errors(
-    args: list[str], needle: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    crate = write_crate(tmp_path / "c")
-    code, _, err = run(capsys, str(crate), *args)
-    assert code == EXIT_USAGE
-    assert_one_line_error(err, needle)
-
-
-@pytest.mark.parametrize("args", [["--emscripten"], ["--bin", "app"], ["--release", "--bin=app"]])
-def test_emscripten_is_a_clear_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, *args)
-    assert code == EXIT_TOOLCHAIN
-    assert_one_line_error(err, "needs the Emscripten SDK 6", "drop --emscripten")
 
 
 def test_crate_found_from_the_current_directory_upwards(
@@ -347,51 +201,6 @@ def test_traceback_keeps_the_exit_code_of_expected_errors(
     assert code == EXIT_CRATE and "Traceback (most recent call last)" in err
 
 
-def _error_classes() -> list[type[WorkerBuildError]]:
-    """Every WorkerBuildError subclass the package defines (all modules imported)."""
-    import importlib
-    import pkgutil
-
-    import worker_build
-
-    for info in pkgutil.walk_packages(worker_build.__path__, "worker_build."):
-        if not info.name.endswith("__main__"):
-            importlib.import_module(info.name)
-    found, stack = [], [WorkerBuildError]
-    while stack:
-        cls = stack.pop()
-        found.append(cls)
-        stack.extend(cls.__subclasses__())
-    return found
-
-
-@pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__name__)
-def test_every_error_is_one_line(cls: type[WorkerBuildError]) -> None:
-    """README: every error is one line. Whatever a message carries after its first line
-    (a tool's output, a log tail) is shown above that line, never inside it."""
-    shapes: list[tuple[object, ...]] = [  # the longest signature that fits
-        (["tool"], 1, "line 1\nline 2", "fix\r\n  it", "cause\nmore"),  # CommandFailedError
-        ("it failed:\n  line 1\n  line 2", 7, "fix\r\n  it"),  # InvalidWasmError
-        ("it failed:\n  line 1\n  line 2", "fix\r\n  it"),
-    ]
-    for args in shapes:
-        try:
-            error = cls(*args)  # type: ignore[arg-type]
-            break
-        except TypeError:
-            continue
-    else:
-        pytest.fail(f"cannot construct {cls.__name__}: add its signature here")
-    assert "\n" not in error.one_line() and "\r" not in error.one_line()
-    assert error.one_line().endswith("(fix it)")
-    stream = io.StringIO()
-    ui.Reporter(ui.Mode.NORMAL, stream=stream, env={}).error(error)
-    lines = stream.getvalue().splitlines()
-    assert lines[-1].startswith("error: ") and lines[-1].endswith("(fix it)")
-    assert not [line for line in lines[:-1] if line.startswith("error:")]
-    assert "line 2" in stream.getvalue()  # the rest is shown, above the error line
-
-
 @pytest.mark.parametrize("extra", [[], ["--traceback"]], ids=["plain", "traceback"])
 def test_unwritable_output_is_exit_9_with_or_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
@@ -417,3 +226,39 @@ def test_unwritable_output_is_exit_9_with_or_without_traceback(
     code, _, err = run(capsys, str(root), "--out-dir", str(root / "Cargo.lock" / "build"))
     assert code == EXIT_NOT_WRITABLE
     assert_one_line_error(err, f"{root / 'Cargo.lock'} is not a directory")
+
+
+def test_successful_cli_build_writes_report_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build.py wiring, with the pipeline replaced by one that writes a fake output."""
+    from worker_build.build import options, pipeline
+    from worker_build.build.context import BuildContext
+
+    root = write_crate(tmp_path / "crate")
+
+    def fake_build(raw: options.RawArgs, reporter: Any, finish: Any = None) -> pipeline.BuildResult:
+        opts = options.resolve(raw, root, {})
+        reporter.step_started("cargo build")
+        reporter.step_finished("cargo build", 2.0)
+        opts.out_dir.mkdir()
+        (opts.out_dir / "index_bg.wasm").write_bytes(b"\0asm" + bytes(1000))
+        (opts.out_dir / "index.js").write_text("export default {};\n" * 10)
+        ctx = BuildContext(options=opts, staging=tmp_path / "staging")
+        ctx.staging.mkdir()
+        ctx.facts.update(toolchain="rustc 1.96.0 (stable, --rustc)", eh_encoding="none")
+        ctx.facts.update(report_mod.measure(opts.out_dir))  # as pipeline.build records them
+        result = pipeline.BuildResult(ctx, [("cargo build", 2.0)])
+        if finish is not None:
+            finish(result)
+        return result
+
+    monkeypatch.setattr(pipeline, "build", fake_build)
+    assert build.main([str(root), "--json"]) == 0
+    stdout_doc = json.loads(capsys.readouterr().out)
+    report = root / "build" / "worker-build.json"
+    assert report.is_file(), "build.py does not call report.write(facts) after a build"
+    file_doc = json.loads(report.read_text())
+    assert file_doc["wasm_bytes"] == 1004 == stdout_doc["wasm_bytes"]
+    assert file_doc["steps"] == [{"name": "cargo build", "seconds": 2.0}]
+    assert file_doc["ok"] is True and file_doc["out_dir"] == str(root / "build")

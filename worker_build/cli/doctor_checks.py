@@ -1,0 +1,387 @@
+"""The checks of `worker-build doctor`: would a build work here?
+
+In the order a build needs them: the crate (Cargo.toml, Cargo.lock) and
+its `[package.metadata.worker-build]` settings; the Rust toolchain the build
+would pick, its wasm32 standard library (precompiled or std sources for
+-Zbuild-std), the wasm32 target in its LLVM and the `rust-lld` linker;
+wasm-bindgen at the version Cargo.lock locks; wasm-opt and esbuild. Then what
+local runs need and a build does not: node, workerd, wrangler.
+
+It never installs or builds anything (tools are looked up with
+InstallPolicy.OFFLINE). A tool the first build would install by itself is a
+warning, not a failure. Each check is a row with the exact fix for its gap and
+the exit code the build would fail with; cli/doctor.py prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from worker_build.build import crate as crate_mod
+from worker_build.build import options as options_mod
+from worker_build.build.crate import Crate
+from worker_build.build.options import BuildOptions, RawArgs
+from worker_build.errors import (
+    EXIT_OK,
+    EXIT_TOOL_MISSING,
+    EXIT_TOOLCHAIN,
+    ToolchainError,
+    ToolMissingError,
+    WorkerBuildError,
+)
+from worker_build.rust import std_cache, toolchain
+from worker_build.rust.toolchain import WASM_TARGET, EhEncoding, StdSource, Toolchain
+from worker_build.tools import prebuilt, resolve
+from worker_build.util import proc
+
+# Oldest Node releases that run the exnref exception-handling encoding (REFERENCE.md).
+NODE_EXNREF = ((22, 22, 3), (24, 15, 0), (25, 0, 0))
+
+
+class Status(Enum):
+    OK = "ok"
+    WARN = "warn"  # a build works; worth knowing (e.g. the first build installs a tool)
+    MISSING = "missing"  # a build would fail
+    ABSENT = "absent"  # optional (local runs only) and not there
+    SKIPPED = "skipped"  # cannot be checked until an earlier problem is fixed
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+    exit_code: int = EXIT_OK  # for MISSING: what the build would exit with
+
+    @property
+    def blocking(self) -> bool:
+        return self.status is Status.MISSING
+
+
+def _missing(name: str, exc: WorkerBuildError, exit_code: int | None = None) -> Check:
+    return Check(name, Status.MISSING, exc.message, exc.fix, exit_code or exc.exit_code)
+
+
+# --- the crate ----------------------------------------------------------------------------
+
+
+def check_crate(
+    path: Path, panic_unwind: bool
+) -> tuple[list[Check], Crate | None, BuildOptions | None]:
+    try:
+        crate = crate_mod.load_crate(path)
+    except WorkerBuildError as exc:
+        return [_missing("crate", exc)], None, None
+    worker = f"worker {crate.worker_version}" if crate.worker_version else "no worker dependency"
+    checks = [
+        Check(
+            "crate",
+            Status.OK,
+            f"{crate.package_name}: {worker}, wasm-bindgen {crate.wasm_bindgen_version} "
+            f"(locked in {crate.lockfile})",
+        )
+    ]
+    raw = RawArgs(path=crate.root, panic_unwind=True if panic_unwind else None)
+    try:
+        opts = options_mod.resolve(raw, crate.root, crate.metadata)
+    except WorkerBuildError as exc:
+        return [*checks, _missing("config", exc)], crate, None
+    source = (
+        "--panic-unwind"
+        if panic_unwind
+        else ("[package.metadata.worker-build]" if opts.panic_unwind else "default")
+    )
+    mode = "unwind" if opts.panic_unwind else "abort"
+    detail = (
+        f"{opts.profile.name} build, panic={mode} ({source})"
+        f"{', EH encoding ' + opts.eh_encoding.value if opts.panic_unwind else ''}, "
+        f"output {opts.out_dir}"
+    )
+    return [*checks, Check("config", Status.OK, detail)], crate, opts
+
+
+# --- the Rust toolchain -----------------------------------------------------------------------
+
+
+def _lld_candidates(tc: Toolchain) -> list[Path]:
+    """Where rustc finds `rust-lld`: its own rustlib bin dirs, then PATH."""
+    found = sorted((tc.sysroot / "lib" / "rustlib").glob("*/bin/rust-lld"))
+    found += sorted((tc.sysroot / "lib" / "rustlib").glob("*/bin/gcc-ld/rust-lld"))
+    on_path = shutil.which("rust-lld")
+    if on_path:
+        found.append(Path(on_path))
+    return found
+
+
+def check_toolchain(
+    rustc: Path | None, unwind: bool, root: Path | None = None, use_std_cache: bool = True
+) -> list[Check]:
+    name = "rust toolchain"
+    try:
+        tc = toolchain.find_toolchain(rustc, unwind, root)
+    except ToolchainError as exc:
+        return [_missing(name, exc)]
+    except WorkerBuildError as exc:  # the rustc does not run at all
+        return [_missing(name, exc, EXIT_TOOLCHAIN)]
+    detail = f"{tc.label}: {tc.rustc} + {tc.cargo}"
+    if tc.rejected:
+        detail += "; passed over: " + "; ".join(r.label for r in tc.rejected)
+    checks = [Check(name, Status.OK, detail)]
+
+    if tc.std_source is StdSource.PRECOMPILED:
+        std = "precompiled wasm32 std (rustup target)"
+    else:
+        where = (
+            f"once per key into the std cache ({std_cache.root()}), shared by every "
+            "target directory,"
+            if use_std_cache
+            else "in the target directory"
+        )
+        std = (
+            f"built from source ({toolchain.std_sources(tc.sysroot)}) {where} with "
+            f"{toolchain.build_std_flag(unwind)}"
+        )
+        if tc.needs_bootstrap:
+            std += "; RUSTC_BOOTSTRAP=1 is set for it (not a nightly)"
+    checks.append(Check("wasm32 std", Status.OK, std))
+
+    try:
+        targets = proc.run([tc.rustc, "--print", "target-list"]).stdout.split()
+    except WorkerBuildError as exc:
+        targets = []
+        checks.append(_missing("wasm32 target", exc, EXIT_TOOLCHAIN))
+    else:
+        if WASM_TARGET in targets:
+            checks.append(Check("wasm32 target", Status.OK, f"rustc lists {WASM_TARGET}"))
+        else:
+            checks.append(
+                Check(
+                    "wasm32 target",
+                    Status.MISSING,
+                    f"{tc.rustc} does not list {WASM_TARGET} (its LLVM has no WebAssembly backend)",
+                    "use a toolchain built with the WebAssembly target: rustup's, or Debian's "
+                    "rustc-web (`apt-get install rustc-web cargo-web`)",
+                    EXIT_TOOLCHAIN,
+                )
+            )
+
+    lld = [p for p in _lld_candidates(tc) if p.is_file() and os.access(p, os.X_OK)]
+    if lld:
+        checks.append(Check("linker", Status.OK, f"rust-lld: {lld[0]}"))
+    else:
+        checks.append(
+            Check(
+                "linker",
+                Status.MISSING,
+                "rust-lld (the wasm32 linker) is neither in the toolchain nor on PATH "
+                '(the build would fail with "linker `rust-lld` not found")',
+                "install lld and make `rust-lld` run it (Debian rustc-web: "
+                "`apt-get install rust-web-llvm lld-22`); rustup toolchains ship it",
+                EXIT_TOOLCHAIN,
+            )
+        )
+    return checks
+
+
+# --- wasm-bindgen, wasm-opt, esbuild ------------------------------------------------------------
+
+
+def check_wasm_bindgen(crate: Crate | None) -> Check:
+    name = "wasm-bindgen"
+    if crate is None:
+        return Check(name, Status.SKIPPED, "needs the crate's Cargo.lock (see above)")
+    locked = crate.wasm_bindgen_version
+    try:
+        tool = resolve.wasm_bindgen(locked, resolve.InstallPolicy.OFFLINE)
+    except ToolMissingError as exc:
+        asset = prebuilt.wasm_bindgen(locked)
+        cargo = shutil.which("cargo")
+        if os.environ.get("WASM_BINDGEN_BIN") or (asset is None and cargo is None):
+            return _missing(name, exc)
+        how = [f"downloads the prebuilt release from {asset.url} (seconds)"] if asset else []
+        if cargo is not None:
+            how.append(
+                f"installs it into {resolve.cache_root() / 'wasm-bindgen' / locked} "
+                "with cargo (several minutes, needs crates.io)"
+            )
+        return Check(
+            name,
+            Status.WARN,
+            f"wasm-bindgen {locked} (locked in Cargo.lock) is not installed; the first build "
+            + ", else ".join(how),
+            exc.fix,
+        )
+    if tool.version != locked:
+        return Check(
+            name,
+            Status.MISSING,
+            f"WASM_BINDGEN_BIN is wasm-bindgen {tool.version} but Cargo.lock locks {locked} "
+            "(the CLI must match the crate's wasm-bindgen)",
+            f"point WASM_BINDGEN_BIN at wasm-bindgen {locked} or unset it",
+            EXIT_TOOL_MISSING,
+        )
+    detail = f"{tool.version} ({tool.source.value}) matches Cargo.lock: {tool.path}"
+    on_path = shutil.which(name)
+    if on_path and Path(on_path) != tool.path:
+        detail += f"; the {name} on PATH ({on_path}) is another version and is not used"
+    return Check(name, Status.OK, detail)
+
+
+def check_npm_tool(
+    name: str,
+    env_var: str,
+    lookup: Callable[[Path, resolve.InstallPolicy], resolve.Tool],
+    root: Path,
+    needed: bool,
+    why_not_needed: str = "",
+    asset: prebuilt.Asset | None = None,
+) -> Check:
+    try:
+        tool = lookup(root, resolve.InstallPolicy.OFFLINE)
+    except ToolMissingError as exc:
+        if not needed:
+            return Check(name, Status.ABSENT, f"{exc.message}; {why_not_needed}", exc.fix)
+        npm = shutil.which("npm")
+        if os.environ.get(env_var) or (asset is None and npm is None):
+            return _missing(name, exc)
+        how = [f"downloads the prebuilt release from {asset.url}"] if asset else []
+        if npm is not None:
+            how.append(f"installs it with npm into {resolve.cache_root()}")
+        return Check(
+            name, Status.WARN, f"{exc.message}; the first build " + ", else ".join(how), exc.fix
+        )
+    return Check(name, Status.OK, f"{tool.version} ({tool.source.value}): {tool.path}")
+
+
+# --- local runs: node, workerd, wrangler ---------------------------------------------------------
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    return tuple(int(g) for g in match.groups()) if match else ()
+
+
+def node_runs_exnref(version: tuple[int, ...]) -> bool:
+    if not version:
+        return False
+    return any(version[0] == floor[0] and version >= floor for floor in NODE_EXNREF) or (
+        version[0] > NODE_EXNREF[-1][0]
+    )
+
+
+def check_node(eh: EhEncoding | None) -> Check:
+    path = shutil.which("node")
+    fix = "install Node.js (22.12 or later: wrangler's minimum)"
+    if path is None:
+        return Check(
+            "node",
+            Status.ABSENT,
+            "node is not on PATH (needed by wrangler and by npm-installed wasm-opt)",
+            fix,
+        )
+    try:
+        text = proc.run([path, "--version"]).stdout.strip()
+    except WorkerBuildError as exc:
+        return Check("node", Status.ABSENT, f"{path} does not run: {exc.message}", fix)
+    version = _version_tuple(text)
+    exnref = node_runs_exnref(version)
+    detail = f"{text}: {path}; runs legacy EH" + (
+        ", exnref EH" if exnref else " (exnref EH needs 22.22.3+, 24.15.0+ or 25+)"
+    )
+    if eh is EhEncoding.EXNREF and not exnref:
+        return Check(
+            "node",
+            Status.WARN,
+            f"{detail}; this crate builds exnref, which this node cannot run locally",
+            "use Node 22.22.3+/24.15.0+/25+ for local runs, or workerd",
+        )
+    return Check("node", Status.OK, detail)
+
+
+def _local_bin(name: str, root: Path) -> Path | None:
+    for directory in (root, *root.parents):
+        candidate = directory / "node_modules" / ".bin" / name
+        if candidate.is_file():
+            return candidate
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def check_local_tool(name: str, root: Path, package: str) -> Check:
+    fix = f"`npm install --save-dev {package}` in the project (for local runs only)"
+    path = _local_bin(name, root)
+    if path is None:
+        return Check(name, Status.ABSENT, f"{name} not found in node_modules/.bin or on PATH", fix)
+    try:
+        result = proc.run([path, "--version"], env={"WRANGLER_SEND_METRICS": "false"}, check=False)
+    except WorkerBuildError as exc:
+        return Check(name, Status.ABSENT, f"{path} does not run: {exc.message}", fix)
+    text = (result.stdout + result.stderr).strip()
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if result.returncode != 0:
+        need = re.search(r"requires at least Node\.js v?(\d+\.\d+\.\d+)", text)
+        hint = (
+            f"install Node.js {need.group(1)} or later and put it first on PATH"
+            if need
+            else f"reinstall {package}"
+        )
+        return Check(name, Status.WARN, f"{path} fails: {first}", hint)
+    return Check(name, Status.OK, f"{first}: {path}")
+
+
+# --- the whole check ----------------------------------------------------------------------------
+
+
+def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check]:
+    checks, crate, opts = check_crate(path, panic_unwind)
+    unwind = opts.panic_unwind if opts is not None else panic_unwind
+    root = crate.root if crate is not None else path.resolve()
+    checks += check_toolchain(rustc, unwind, root, opts.std_cache if opts is not None else True)
+    checks.append(check_wasm_bindgen(crate))
+    # The release build runs wasm-opt; a --panic-unwind build's Python loader may
+    # use it too (legacy -> exnref), whatever the profile.
+    wasm_opt_needed = (
+        opts is None or opts.wasm_opt_args is not None or (opts.panic_unwind and opts.loader)
+    )
+    checks.append(
+        check_npm_tool(
+            "wasm-opt",
+            "WASM_OPT_BIN",
+            resolve.wasm_opt,
+            root,
+            wasm_opt_needed,
+            "not needed: wasm-opt is off for this crate",
+            prebuilt.binaryen(resolve.BINARYEN_MAJOR),
+        )
+    )
+    checks.append(
+        check_npm_tool(
+            "esbuild",
+            "ESBUILD_BIN",
+            resolve.esbuild,
+            root,
+            True,
+            asset=prebuilt.esbuild(resolve.ESBUILD_VERSION),
+        )
+    )
+    checks.append(check_node(opts.eh_encoding if opts is not None and opts.panic_unwind else None))
+    # found as loader.serve() finds it, so the row says what serve() will run
+    checks.append(
+        check_npm_tool(
+            "workerd",
+            "WORKERD_BIN",
+            resolve.workerd,
+            root,
+            False,
+            "only loader.serve() needs it (local runs); its first use installs it with npm",
+        )
+    )
+    checks.append(check_local_tool("wrangler", root, "wrangler"))
+    return checks
