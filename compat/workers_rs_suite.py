@@ -88,6 +88,7 @@ import suite_report  # noqa: E402
 from suite_report import SpecOutcome  # noqa: E402
 
 from worker_build.tools import resolve  # noqa: E402
+from worker_build.tools.tool import InstallPolicy, Source  # noqa: E402
 
 PINNED_COMMIT = "bb141710ebcf38b5a61c6e8f1d1c20c3dd2f3f6d"  # 2026-08-20, HEAD of the snapshot
 REAL_VERSION = "0.8.7"
@@ -599,8 +600,8 @@ def main(argv: list[str] | None = None) -> int:
         lock = (tree / "Cargo.lock").read_text()
         bindgen_version = locked_version(lock, "wasm-bindgen")
         with timed(timings, "wasm-bindgen"):
-            bindgen = resolve.wasm_bindgen(bindgen_version, resolve.InstallPolicy.ALLOW)
-        if bindgen.source is not resolve.Source.INSTALLED:
+            bindgen = resolve.wasm_bindgen(bindgen_version, InstallPolicy.ALLOW)
+        if bindgen.source is not Source.INSTALLED:
             del timings["wasm-bindgen"]  # only an install is worth reporting
         with timed(timings, "toolchain"):
             sysroot = compare_real.assemble_sysroot()

@@ -25,6 +25,7 @@ from types import TracebackType
 from worker_build.serve import workerd as product
 from worker_build.serve.workerd import COMPATIBILITY_DATE, WorkerdError
 from worker_build.tools import resolve
+from worker_build.tools.tool import InstallPolicy
 
 __all__ = ["COMPATIBILITY_DATE", "Response", "Workerd", "WorkerdError", "build_hello_worker"]
 
@@ -39,7 +40,7 @@ class Response:
 
 def workerd_binary() -> Path:
     """The workerd the product would use for this repository (never installs one)."""
-    return resolve.workerd(REPO, resolve.InstallPolicy.OFFLINE).path
+    return resolve.workerd(REPO, InstallPolicy.OFFLINE).path
 
 
 class Workerd:

@@ -56,7 +56,7 @@ from worker_build import __version__
 from worker_build.build.context import BuildContext
 from worker_build.build.report import REPORT_NAME
 from worker_build.tools import probes, resolve
-from worker_build.tools.resolve import Source, Tool
+from worker_build.tools.tool import Source, Tool
 from worker_build.util.resources import template_dir
 
 STATE_NAME = ".worker-build-state.json"

@@ -38,6 +38,7 @@ from worker_build.errors import (
 from worker_build.rust import std_cache, toolchain
 from worker_build.rust.toolchain import WASM_TARGET, EhEncoding, StdSource, Toolchain
 from worker_build.tools import prebuilt, resolve
+from worker_build.tools.tool import InstallPolicy, Tool
 from worker_build.util import proc
 
 # Oldest Node releases that run the exnref exception-handling encoding (REFERENCE.md).
@@ -199,7 +200,7 @@ def check_wasm_bindgen(crate: Crate | None) -> Check:
         return Check(name, Status.SKIPPED, "needs the crate's Cargo.lock (see above)")
     locked = crate.wasm_bindgen_version
     try:
-        tool = resolve.wasm_bindgen(locked, resolve.InstallPolicy.OFFLINE)
+        tool = resolve.wasm_bindgen(locked, InstallPolicy.OFFLINE)
     except ToolMissingError as exc:
         asset = prebuilt.wasm_bindgen(locked)
         cargo = shutil.which("cargo")
@@ -237,14 +238,14 @@ def check_wasm_bindgen(crate: Crate | None) -> Check:
 def check_npm_tool(
     name: str,
     env_var: str,
-    lookup: Callable[[Path, resolve.InstallPolicy], resolve.Tool],
+    lookup: Callable[[Path, InstallPolicy], Tool],
     root: Path,
     needed: bool,
     why_not_needed: str = "",
     asset: prebuilt.Asset | None = None,
 ) -> Check:
     try:
-        tool = lookup(root, resolve.InstallPolicy.OFFLINE)
+        tool = lookup(root, InstallPolicy.OFFLINE)
     except ToolMissingError as exc:
         if not needed:
             return Check(name, Status.ABSENT, f"{exc.message}; {why_not_needed}", exc.fix)

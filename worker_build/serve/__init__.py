@@ -37,6 +37,7 @@ from worker_build.serve.client import (
 from worker_build.serve.workerd import START_TIMEOUT, WorkerdError
 from worker_build.serve.wrangler import LocalDurableObject, LocalKv, SelfService
 from worker_build.tools import resolve
+from worker_build.tools.tool import InstallPolicy
 from worker_build.util import resources
 
 __all__ = [
@@ -160,7 +161,7 @@ def serve(
     if workerd is not None:
         binary = Path(workerd)
     else:
-        binary = resolve.workerd(crate or build, resolve.InstallPolicy.ALLOW).path
+        binary = resolve.workerd(crate or build, InstallPolicy.ALLOW).path
     process = wd.WorkerdProcess(
         binary,
         worker_config(build, settings, None if storage is None else Path(storage)),

@@ -22,8 +22,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from worker_build.errors import (
@@ -34,6 +32,7 @@ from worker_build.errors import (
     WorkerBuildError,
 )
 from worker_build.tools import download, prebuilt, probes
+from worker_build.tools.tool import InstallPolicy, Source, Tool
 from worker_build.util import proc
 from worker_build.util.cachedir import cache_root as cache_root  # re-exported (tools.cache_root)
 
@@ -46,32 +45,6 @@ WORKERD_VERSION = "1.20261117.1"  # npm `workerd`: 1.<release date>.<patch>
 MIN_WASM_OPT = 120
 # Oldest workerd release (its `--version` date) that runs both EH encodings.
 MIN_WORKERD_DATE = "2025-09-01"
-
-
-class Source(Enum):
-    ENV = "env"
-    PATH = "PATH"
-    NODE_MODULES = "node_modules"
-    CACHE = "cache"
-    DOWNLOADED = "downloaded"  # a prebuilt release, verified, now in the cache
-    INSTALLED = "installed"  # built or installed by cargo / npm into the cache
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    path: Path
-    version: str
-    source: Source
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.version} ({self.source.value})"
-
-
-class InstallPolicy(Enum):
-    ALLOW = "allow"
-    OFFLINE = "offline"  # never download; a missing tool is an error
 
 
 BINDGEN_PATTERN = r"wasm-bindgen (\d+\.\d+\.\d+)"

@@ -22,7 +22,7 @@ from worker_build.rust.toolchain import (
     build_std_flag,
     eh_rustflags,
 )
-from worker_build.tools.resolve import InstallPolicy
+from worker_build.tools.tool import InstallPolicy
 from worker_build.util import proc
 
 JS_SYS_ENV = "WASM_BINDGEN_USE_JS_SYS"

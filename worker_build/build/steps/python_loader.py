@@ -32,7 +32,7 @@ from worker_build.loader.glue import WasmSig, parse_glue
 from worker_build.rust.toolchain import EhEncoding
 from worker_build.serve.worker_loader import HANDLERS, render_worker_loader, worker_exports
 from worker_build.tools import resolve
-from worker_build.tools.resolve import Tool
+from worker_build.tools.tool import Tool
 from worker_build.util import proc
 from worker_build.wasm.eh import inspect_bytes
 from worker_build.wasm.module import Module, parse_module

@@ -1,0 +1,38 @@
+"""What resolving a tool gives (a `Tool`, and where it came from) and the policy that
+governs whether a missing one may be fetched.
+
+Apart from tools/resolve.py so that the build's options and context can name these
+without importing the resolution and download machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class Source(Enum):
+    ENV = "env"
+    PATH = "PATH"
+    NODE_MODULES = "node_modules"
+    CACHE = "cache"
+    DOWNLOADED = "downloaded"  # a prebuilt release, verified, now in the cache
+    INSTALLED = "installed"  # built or installed by cargo / npm into the cache
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    path: Path
+    version: str
+    source: Source
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version} ({self.source.value})"
+
+
+class InstallPolicy(Enum):
+    ALLOW = "allow"
+    OFFLINE = "offline"  # never download; a missing tool is an error
