@@ -3,7 +3,7 @@
 # Idempotent: each part is skipped when already in place (a second run takes seconds).
 #
 #   1. Debian's rustc-web 1.96 toolchain + std sources + lld (builds std for wasm32,
-#      see TOOLCHAIN.md), and sccache (tests/test_sccache.py): apt-get, needs root or
+#      see README "Quick start"), and sccache (tests/test_sccache.py): apt-get, needs root or
 #      sudo.
 #   2. The pinned JS tools (esbuild, binaryen's wasm-opt, workerd, wrangler): npm ci.
 #   3. .venv with worker-build (editable) and its test extras.

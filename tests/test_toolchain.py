@@ -125,7 +125,7 @@ def test_unwind_falls_back_to_another_rustup_toolchain(home: Path) -> None:
 def test_unwind_falls_back_to_a_distro_compiler(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """This machine's case (TOOLCHAIN.md): rustup's toolchains have no rust-src, Debian's
+    """This machine's case (README, "Quick start"): rustup's toolchains have no rust-src, Debian's
     rustc-web has the sources."""
     nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")
     stable = rustup_toolchain(home, STABLE)

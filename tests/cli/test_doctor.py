@@ -415,7 +415,7 @@ def test_doctor_agrees_with_a_real_build(hello_unwind: Built) -> None:
 
 @pytest.mark.slow
 def test_doctor_finds_the_distro_compiler_on_this_machine() -> None:
-    """Without WORKER_BUILD_RUSTC, rustup's toolchains here lack std sources (TOOLCHAIN.md):
+    """Without WORKER_BUILD_RUSTC, rustup's toolchains here lack std sources (README, "Quick start"):
     discovery passes over them, says why, and picks Debian's rustc-web."""
     env = tool_env()
     env.pop("WORKER_BUILD_RUSTC", None)

@@ -83,7 +83,7 @@ def require_tool(path: Path | str) -> str:
 def tool_env() -> dict[str, str]:
     """Environment for running worker-build in tests: the repo's pinned npm tools,
     independent of the caller's PATH order. The Rust toolchain is found by worker-build's
-    own discovery (on these machines: Debian's rustc-web, see TOOLCHAIN.md); set
+    own discovery (where rustup has no rust-src: Debian's rustc-web, README "Quick start"); set
     WORKER_BUILD_RUSTC to test another one."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(VENV_BIN), str(NODE_BIN), env.get("PATH", "")])

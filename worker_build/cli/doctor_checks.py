@@ -41,7 +41,8 @@ from worker_build.tools import prebuilt, resolve
 from worker_build.tools.tool import InstallPolicy, Tool
 from worker_build.util import proc
 
-# Oldest Node releases that run the exnref exception-handling encoding (REFERENCE.md).
+# Oldest Node release of each line that runs the exnref exception-handling encoding
+# (older ones, Node 20 among them, reject a module using it: "Invalid opcode 0x1f").
 NODE_EXNREF = ((22, 22, 3), (24, 15, 0), (25, 0, 0))
 
 

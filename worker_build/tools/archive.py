@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from worker_build.errors import VerificationError
-from worker_build.tools.download import local_error
+from worker_build.tools.cache_writes import local_error
 
 MAX_UNPACKED_BYTES = 1 << 30  # binaryen's release is ~100 MB unpacked
 

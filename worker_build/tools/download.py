@@ -17,7 +17,6 @@ Failures fall in three kinds, because the caller treats them differently:
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import time
@@ -27,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from worker_build import __version__
-from worker_build.errors import DownloadError, ToolMissingError
+from worker_build.errors import DownloadError
+from worker_build.tools.cache_writes import local_error
 
 if TYPE_CHECKING:
     import urllib.request
@@ -253,16 +253,6 @@ def _classify(reason: object, url: str, what: str) -> Exception:
         )
     text = str(reason) or type(reason).__name__
     return _Transient(text)
-
-
-def local_error(exc: OSError, doing: str, path: Path) -> ToolMissingError:
-    """A local failure (ENOSPC, EACCES) while `doing` something to `path`, as one line."""
-    fix = (
-        "free disk space or point WORKER_BUILD_CACHE at a larger disk"
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        else "make the cache directory writable or set WORKER_BUILD_CACHE"
-    )
-    return ToolMissingError(f"cannot {doing} {path}: {exc.strerror or exc}", fix)
 
 
 def build_opener() -> urllib.request.OpenerDirector:

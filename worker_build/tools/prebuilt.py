@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker_build.errors import UsageError, VerificationError
-from worker_build.tools.download import Fetcher, local_error
+from worker_build.tools.cache_writes import local_error
+from worker_build.tools.download import Fetcher
 from worker_build.util.cachedir import cache_root
 
 WASM_BINDGEN_BASE = "https://github.com/wasm-bindgen/wasm-bindgen/releases/download"
