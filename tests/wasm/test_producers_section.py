@@ -1,60 +1,24 @@
-"""The producers-section writer (worker_build/wasm/producers_section.py) and its step.
-
-Round trips go through our own decoder; the module-level checks also ask
-wasm-tools (an independent reader) for the producers it sees and whether the
-result still validates.
-"""
+"""The producers-section writer (worker_build/wasm/producers_section.py), read back by our
+decoder and by wasm-tools (an independent reader)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.builds import Built
-from tests.support.wasmgen import I32, body, export, functype, module, name, section, u, vec
-from worker_build.build.steps import producers as step
+from tests.support.producers import (
+    BINDGEN_FIELDS,
+    SDK,
+    payload,
+    small_module,
+    validate,
+    wasm_tools_producers,
+)
+from tests.support.wasmgen import name, section, u
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm import producers_section
 from worker_build.wasm.module import parse_module
-
-WASM_TOOLS = Path(sys.executable).parent / "wasm-tools"
-SDK = ("sdk", "workers-rs", "0.8.7")
-
-
-def payload(fields: list[tuple[str, list[tuple[str, str]]]]) -> bytes:
-    """A producers payload written independently of the code under test."""
-    return vec(name(f) + vec(name(n) + name(v) for n, v in values) for f, values in fields)
-
-
-def small_module(*customs: tuple[str, bytes]) -> bytes:
-    """One exported (i32) -> i32 function, then the given custom sections."""
-    return module(
-        types=[functype([I32], [I32])],
-        exports=[export("id", 0, 0)],
-        bodies=[body(b"\x20\x00\x0b")],
-        customs=customs,
-    )
-
-
-BINDGEN_FIELDS = [("processed-by", [("rustc", "1.96.0"), ("walrus", "0.27.3"),
-                                    ("wasm-bindgen", "0.2.130")])]  # fmt: skip
-
-
-def wasm_tools_producers(path: Path) -> dict[str, dict[str, str]]:
-    out = subprocess.run(
-        [str(WASM_TOOLS), "metadata", "show", "--json", str(path)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return {field: values for field, values in json.loads(out)["module"]["producers"] or []}
-
-
-def validate(path: Path) -> None:
-    subprocess.run([str(WASM_TOOLS), "validate", str(path)], check=True, capture_output=True)
-
 
 # ------------------------------------------------------------------ encoder / decoder
 
@@ -158,36 +122,3 @@ def test_wasm_tools_reads_what_we_wrote(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ the step
-
-
-class _Ctx:
-    def __init__(self, bindgen_dir: Path) -> None:
-        self.bindgen_dir = bindgen_dir
-        self.facts: dict[str, object] = {}
-
-
-def test_step_writes_the_sdk_entry_of_the_rust_tool(tmp_path: Path) -> None:
-    module_path = tmp_path / "index_bg.wasm"
-    module_path.write_bytes(small_module(("producers", payload(BINDGEN_FIELDS))))
-    ctx = _Ctx(tmp_path)
-    step.run(ctx)  # type: ignore[arg-type]
-    assert step.SDK_ENTRY == SDK
-    assert wasm_tools_producers(module_path)["sdk"] == {"workers-rs": "0.8.7"}
-    assert ctx.facts["producers_sdk"] == "workers-rs 0.8.7"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["index_bg.wasm"]  # no leftovers
-
-
-@pytest.mark.slow
-def test_built_module_carries_the_sdk_entry(hello_unwind: Built) -> None:
-    validate_args = ["--features", "all"]  # legacy EH needs legacy-exceptions
-    subprocess.run([str(WASM_TOOLS), "validate", *validate_args, str(hello_unwind.wasm)],
-                   check=True, capture_output=True)  # fmt: skip
-    seen = wasm_tools_producers(hello_unwind.wasm)
-    assert seen["sdk"] == {"workers-rs": "0.8.7"}
-    assert seen["processed-by"]["wasm-bindgen"] == "0.2.130"  # wasm-bindgen's entries kept
-    # one producers section, as wasm-objdump lists the custom sections
-    objdump = subprocess.run(
-        [str(WASM_TOOLS.with_name("wasm-objdump")), "-x", str(hello_unwind.wasm)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert objdump.count('- name: "producers"') == 1
