@@ -4,13 +4,9 @@ the shape vitest 4's JSON reporter writes (no upstream content)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "compat"))
-
-import suite_report as sr
+from compat import suite_report as sr
 
 
 def case(title: str, status: str, *failures: str, ancestors: tuple[str, ...] = ("grp",)) -> Any:
