@@ -5,11 +5,12 @@
     .venv/bin/python benchmarks/load.py --only BUILD_DIR      # one existing output, no peer
 
 Both tools build the same copy of sample-crates/hello-worker with the same compiler and
-tools (the set-up of benchmarks/compare_real.py: the real worker-build 0.8.7 from crates.io
-in .cache/bench, Debian's rustc with a private sysroot behind rustup, our worker-build from
-a snapshot of HEAD with `--no-loader`), `--release`, with `--panic-unwind` ("unwind") and
-without ("abort": panic=abort, every panic is an abort). Then, per mode, runs alternate
-between the two outputs (the order flips every run); each run is a fresh workerd.
+tools (benchmarks/side_by_side.py, as compare_real.py: the real worker-build 0.8.7 from
+crates.io in .cache/bench, Debian's rustc with a private sysroot behind rustup, our
+worker-build from a snapshot of HEAD with `--no-loader`), `--release`, with
+`--panic-unwind` ("unwind") and without ("abort": panic=abort, every panic is an
+abort). Then, per mode, runs alternate between the two outputs (the order flips every
+run); each run is a fresh workerd.
 
 The plan of a run is fixed before it starts (seeded shuffle): 1 in 50 requests aborts
 (`/abort`), 1 in 4 panics (`/panic`), the rest are normal and cycle through `--normal`
@@ -43,13 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import compare_real  # noqa: E402
-
-from harness.workerd import Workerd  # noqa: E402
+from benchmarks.side_by_side import contenders, fresh_crate
+from harness.machine import loadavg, log
+from harness.realtool import real_version
+from harness.workerd import Workerd
 
 NORMAL_PATHS = ("/", "/count", "/do/increment")
 PANIC_PATH = "/panic"
@@ -191,8 +189,8 @@ def measure(
     build_dir: Path, items: list[tuple[str, str]], args: argparse.Namespace, label: str
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
-        log = Path(tmp) / "workerd.log"
-        with Workerd(build_dir, storage_dir=Path(tmp) / "do", log_path=log) as worker:
+        log_path = Path(tmp) / "workerd.log"
+        with Workerd(build_dir, storage_dir=Path(tmp) / "do", log_path=log_path) as worker:
             worker.get("/")  # the first request instantiates the isolate: not measured
             load_before = loadavg()
             results = run_load(worker.port, items, args.concurrency, args.timeout, args.deadline)
@@ -209,17 +207,14 @@ def measure(
     return summary
 
 
-def loadavg() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def span(values: list[Any], unit: str = "") -> str:
     values = [v for v in values if v is not None]
     if not values:
         return "-"
     low, high = min(values), max(values)
-    fmt = (lambda v: f"{v:,.0f}") if isinstance(low, float) else (lambda v: f"{v:,}")
-    return f"{fmt(low)}{unit}" if low == high else f"{fmt(low)}-{fmt(high)}{unit}"
+    pattern = "{:,.0f}" if isinstance(low, float) else "{:,}"
+    text = pattern.format(low) if low == high else f"{pattern.format(low)}-{pattern.format(high)}"
+    return text + unit
 
 
 def print_tables(report: dict[str, Any]) -> None:
@@ -261,23 +256,16 @@ def print_tables(report: dict[str, Any]) -> None:
 
 
 def build_both(mode: str, ours_args: list[str]) -> tuple[dict[str, Path], str]:
-    """hello-worker built by both tools for `mode` (compare_real's set-up): the output dirs
+    """hello-worker built by both tools for `mode` (side_by_side's set-up): the output dirs
     and the commit our worker-build was taken from."""
-    version = compare_real.locked_version("worker")
-    real_exe = compare_real.install_real(version)
-    sysroot = compare_real.assemble_sysroot()
-    rustup_home, shim_dir = compare_real.setup_rustup(sysroot)
-    ours_src, commit = compare_real.snapshot_ours()
-    compare_real.fresh_crate()
-    tools = compare_real.make_tools(
-        mode == "unwind", real_exe, ours_src, rustup_home, shim_dir, ours_args
-    )
+    both = contenders(mode == "unwind", ours_args)
+    fresh_crate()
     outs = {}
-    for tool in tools:
-        compare_real.log(f"building hello-worker ({mode}) with {tool.name}...")
+    for tool in both.tools:
+        log(f"building hello-worker ({mode}) with {tool.name}...")
         tool.build()
         outs[tool.name] = tool.out
-    return outs, commit
+    return outs, both.ours_commit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
     report: dict[str, Any] = {
-        "real": f"worker-build {compare_real.locked_version('worker')} (crates.io)",
+        "real": f"worker-build {real_version()} (crates.io)",
         "requests": args.requests,
         "concurrency": args.concurrency,
         "normal_paths": list(normal_paths),
@@ -330,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             order = ["real", "ours"] if i % 2 == 0 else ["ours", "real"]
             for name in order:
                 summary = measure(outs[name], items, args, f"{mode}-{name}-{i + 1}")
-                compare_real.log(
+                log(
                     f"  {mode} {name} run {i + 1}/{args.runs}: collateral "
                     f"{summary['collateral_failures']}, longest {summary['longest_ms']} ms, "
                     f"hanging {summary['hanging']} (load {summary['load_after']})"

@@ -13,8 +13,8 @@ time the OS gave to other processes on a busy machine):
                        passes an array('d'), Node a Float64Array
 and, for `add`, wasmtime-py's public `Func.__call__` on the same export.
 
-Both crates are built with panic=unwind and legacy EH (cargo + wasm-bindgen, the
-helper tests/test_loader_real.py uses, sharing the tests' cargo target dirs) into
+Both crates are built with panic=unwind and legacy EH (cargo + wasm-bindgen, by
+tests/test_loader_real.py's helper, sharing the tests' cargo target dirs) into
 .cache/loader-tests/. Python imports the loader emitted there (it runs the exnref
 translation `loader_bg.wasm` on wasmtime); Node (/usr/bin/node, which runs legacy
 EH) runs the module with the glue, whose `import source` line is replaced by a
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -39,8 +38,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-WASM_OPT = REPO / "node_modules" / ".bin" / "wasm-opt"
+from harness.machine import loadavg
+from harness.paths import NODE_BIN, SAMPLES
+
+WASM_OPT = NODE_BIN / "wasm-opt"
 NODE = Path("/usr/bin/node")
 CRATES = ("pure-exports", "bindgen-types")
 SOURCE_IMPORT = 'import source wasmModule from "./index_bg.wasm";'
@@ -83,12 +84,10 @@ console.log(JSON.stringify(out));
 
 def prepare(crate: str) -> Path:
     """wasm-bindgen's output for `crate` (legacy EH) with the loader emitted into it."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from test_loader_real import build_bindgen_output
-
+    from tests.test_loader_real import build_bindgen_output
     from worker_build.build.steps.python_loader import emit_loader
 
-    out = build_bindgen_output(REPO / "sample-crates" / crate, "legacy")
+    out = build_bindgen_output(SAMPLES / crate, "legacy")
     emit_loader(out, wasm_opt=WASM_OPT)
     return out
 
@@ -167,13 +166,13 @@ def main() -> None:
     node_version = subprocess.run(
         [str(NODE), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    load_before = os.getloadavg()
+    load_before = loadavg()
     py = python_side(dirs, args.calls, args.repeat, args.n)
     js = node_side(dirs, args.calls, args.repeat, args.n)
-    load_after = os.getloadavg()
+    load_after = loadavg()
     print(f"calls: {args.calls} x {args.repeat} runs (median); Vec<f64> of {args.n} elements")
     print(f"python {sys.version.split()[0]} (wasmtime loader)  vs  node {node_version} (JS glue)")
-    print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
+    print(f"load average (1/5/15 min): before {load_before}, after {load_after}")
     print("ns per call: wall clock, and CPU time (the thread's, for Python; Node's process)")
     head = (
         f"{'call':<38}{'py wall':>9}{'py CPU':>9}{'node wall':>11}{'node CPU':>10}{'CPU ratio':>11}"

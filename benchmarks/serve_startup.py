@@ -26,21 +26,20 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from harness.machine import loadavg, log
+from harness.paths import BENCH, CACHE, REPO
+from harness.workerd import build_hello_worker
 
-from harness.workerd import build_hello_worker  # noqa: E402
-
-NODE22 = REPO / ".cache" / "node22" / "node_modules" / ".bin" / "node"
-DEFAULT_BUILD = REPO / ".cache" / "bench" / "serve-startup"
+NODE22 = CACHE / "node22" / "node_modules" / ".bin" / "node"
+DEFAULT_BUILD = BENCH / "serve-startup"
 TIMEOUT = 120.0  # bound of each measured start
 
-# Python: `runs` starts of the build's loader; prints one JSON line per start.
+# Python, with the build directory on PYTHONPATH as a user would run it (python_run):
+# `runs` starts of the build's loader; prints one JSON line per start.
 PY_WARM = """
 import json, sys, time
-sys.path.insert(0, sys.argv[1])
 import loader
-for _ in range(int(sys.argv[2])):
+for _ in range(int(sys.argv[1])):
     t = time.perf_counter()
     with loader.serve() as worker:
         assert worker.fetch("/").status == 200
@@ -48,8 +47,6 @@ for _ in range(int(sys.argv[2])):
                           "startup": worker.startup_seconds}), flush=True)
 """
 PY_COLD = """
-import sys
-sys.path.insert(0, sys.argv[1])
 import loader
 with loader.serve() as worker:
     assert worker.fetch("/").status == 200
@@ -91,18 +88,25 @@ for (let i = 0; i < Number(process.argv[2]); i++) {
 JS_COLD = JS_SETUP + '\nconst mf = await start();\nconsole.log("ready");\nawait mf.dispose();\n'
 
 
-def python_argv(script: str, build: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-c", script, str(build), *extra]
+Run = tuple[list[str], dict[str, str]]  # argv, environment
 
 
-def node_argv(script: str, build: Path, *extra: str) -> list[str]:
-    return [str(NODE22), "--input-type=module", "-e", script, str(build), *extra]
+def python_run(script: str, build: Path, *extra: str) -> Run:
+    path = os.pathsep.join(p for p in (str(build), os.environ.get("PYTHONPATH")) if p)
+    return [sys.executable, "-c", script, *extra], dict(os.environ, PYTHONPATH=path)
 
 
-def cold_start(argv: list[str]) -> float:
-    """Seconds from spawning `argv` to its "ready" line; the child then exits."""
+def node_run(script: str, build: Path, *extra: str) -> Run:
+    return [str(NODE22), "--input-type=module", "-e", script, str(build), *extra], dict(os.environ)
+
+
+def cold_start(run: Run) -> float:
+    """Seconds from spawning the child to its "ready" line; the child then exits."""
+    argv, env = run
     started = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert child.stdout is not None
     try:
         line = child.stdout.readline()
@@ -117,17 +121,16 @@ def cold_start(argv: list[str]) -> float:
     return ready
 
 
-def warm_starts(argv: list[str]) -> list[dict[str, float]]:
+def warm_starts(run: Run) -> list[dict[str, float]]:
     """The per-start JSON lines of one long-lived process; the first start is dropped."""
-    result = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=TIMEOUT * 10, check=False)
+    argv, env = run
+    result = subprocess.run(
+        argv, cwd=REPO, env=env, capture_output=True, timeout=TIMEOUT * 10, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(f"{argv[0]} failed:\n{result.stderr.decode()[-3000:]}")
     rows = [json.loads(line) for line in result.stdout.decode().splitlines() if line]
     return rows[1:]
-
-
-def loadavg() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def median_ms(values: list[float]) -> float:
@@ -143,7 +146,7 @@ def main() -> int:
         raise SystemExit(f"{NODE22} is missing: run ./setup.sh")
 
     build = args.build_dir.resolve()
-    print(f"building hello-worker (--panic-unwind) into {build} ...", file=sys.stderr)
+    log(f"building hello-worker (--panic-unwind) into {build} ...")
     build_hello_worker(build, panic_unwind=True, loader=True)
     load_before = loadavg()
 
@@ -151,10 +154,10 @@ def main() -> int:
     for i in range(args.n):
         order = list(cold) if i % 2 == 0 else list(reversed(cold))
         for name in order:
-            argv = python_argv(PY_COLD, build) if name == "serve()" else node_argv(JS_COLD, build)
-            cold[name].append(cold_start(argv))
-    ours = warm_starts(python_argv(PY_WARM, build, str(args.n + 1)))
-    peer = warm_starts(node_argv(JS_WARM, build, str(args.n + 1)))
+            run = python_run(PY_COLD, build) if name == "serve()" else node_run(JS_COLD, build)
+            cold[name].append(cold_start(run))
+    ours = warm_starts(python_run(PY_WARM, build, str(args.n + 1)))
+    peer = warm_starts(node_run(JS_WARM, build, str(args.n + 1)))
     warm = {"serve()": [r["seconds"] for r in ours], "Miniflare": [r["seconds"] for r in peer]}
     listening = [r["startup"] for r in ours]
 

@@ -4,12 +4,13 @@
     .venv/bin/python benchmarks/std_cache.py --part sizes
     .venv/bin/python benchmarks/std_cache.py --part cold --runs 3 --json out.json
 
-The real worker-build, its toolchain and our snapshot come from compare_real.py (same
-setup: Debian's rustc 1.96 for both; for the real tool a rustup-linked sysroot with a
-precompiled, rustup-style wasm32 std, and nightly -Zbuild-std for --panic-unwind). Ours
-runs with WORKER_BUILD_RUSTC=/usr/bin/rustc (the same compiler); for the cold builds with a
-cache directory of its own under .cache/bench/stdcache/, so "std cache cold" and "warm"
-are under control, for the sizes with the user's (entries other builds made are reused).
+The real worker-build, its toolchain and our snapshot are compare_real.py's
+(benchmarks/side_by_side.py: Debian's rustc 1.96 for both; for the real tool a
+rustup-linked sysroot with a precompiled, rustup-style wasm32 std, and nightly
+-Zbuild-std for --panic-unwind). Ours runs with WORKER_BUILD_RUSTC=/usr/bin/rustc (the
+same compiler); for the cold builds with a cache directory of its own under
+.cache/bench/stdcache/, so "std cache cold" and "warm" are under control, for the sizes
+with the user's (entries other builds made are reused).
 
 1. sizes: index_bg.wasm of hello-worker built --release and --dev, with and without
    --panic-unwind, by ours (std cache), ours with --no-std-cache (-Zbuild-std in the
@@ -32,26 +33,13 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_real import (
-    BENCH,
-    DEBIAN_RUSTC,
-    SAMPLE,
-    Sample,
-    assemble_sysroot,
-    install_real,
-    loadavg,
-    locked_version,
-    log,
-    make_tools,
-    setup_rustup,
-    snapshot_ours,
-    timed,
-)
+from benchmarks.side_by_side import SAMPLE, contenders
+from harness.bench_toolchain import DEBIAN_RUSTC
+from harness.machine import Sample, loadavg, log, timed_run
+from harness.paths import BENCH
 
 WORK = BENCH / "stdcache"
 OURS_CACHE = WORK / "wb-cache"
@@ -73,12 +61,9 @@ def second_crate() -> Path:
 def environments() -> dict[str, tuple[list[str], dict[str, str]]]:
     """argv prefix and environment per tool, for --panic-unwind and not (the real tool
     needs the rustup shim only for --panic-unwind; it does no harm otherwise)."""
-    real_exe = install_real(locked_version("worker"))
-    sysroot = assemble_sysroot()
-    rustup_home, shim_dir = setup_rustup(sysroot)
-    ours_src, commit = snapshot_ours()
-    log(f"ours: worker-build at {commit}")
-    real, ours = make_tools(True, real_exe, ours_src, rustup_home, shim_dir, [])
+    both = contenders(True, [])
+    log(f"ours: worker-build at {both.ours_commit}")
+    real, ours = both.real, both.ours
     ours_env = dict(
         ours.env, WORKER_BUILD_RUSTC=str(DEBIAN_RUSTC), WORKER_BUILD_CACHE=str(OURS_CACHE)
     )
@@ -102,7 +87,7 @@ def build(
     env = dict(env, CARGO_TARGET_DIR=str(target))
     logf = WORK / "last-build.log"
     with logf.open("w") as fh:
-        proc, sample = timed(
+        proc, sample = timed_run(
             [*argv, str(crate), "-d", str(out), *flags],
             env=env,
             stdout=fh,

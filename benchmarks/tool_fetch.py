@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/tool_fetch.py [-n 5] [--cargo-install]
 
 The real GitHub is not reachable here, so the release archives are served from
-a loopback mirror (tests/mirror.py) at their real sizes, repacked from what this
+a loopback mirror (harness/mirror.py) at their real sizes, repacked from what this
 machine has: wasm-bindgen 0.2.130's three binaries from worker-build's cache
 (setup.sh installs them), binaryen 132 from npm's `binaryen` package (the npm
 build, about the size of the native release; its `bin/wasm-opt` runs on Node
@@ -24,7 +24,7 @@ and once, with --cargo-install, `cargo install wasm-bindgen-cli` into a fresh
 root (cold compile; minutes, both cores: run it on a quiet machine). Without it
 the script prints the figure measured earlier, with its date and load.
 
-The medians and the machine load (1-minute average, before and after) are printed.
+The medians and the machine's load average (before and after) are printed.
 """
 
 from __future__ import annotations
@@ -42,14 +42,14 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from harness.mirror import Mirror, serving, sha256sum_line  # noqa: E402
-from worker_build.tools import prebuilt, resolve  # noqa: E402
-from worker_build.util.cachedir import cache_root  # noqa: E402
+from harness.machine import loadavg
+from harness.mirror import Mirror, serving, sha256sum_line
+from harness.paths import REPO
+from worker_build.tools import prebuilt, resolve
+from worker_build.util.cachedir import cache_root
 
 BINDGEN = "0.2.130"
 # Measured once on this kind of machine (2 cores), not in this run.
@@ -113,13 +113,13 @@ def publish(mirror: Mirror) -> dict[str, int]:
 
     major = resolve.BINARYEN_MAJOR
     bn_name = f"binaryen-version_{major}-{prebuilt.BINARYEN_TARGETS[prebuilt.host()]}.tar.gz"
-    bn = tgz(f"binaryen-version_{major}", ROOT / "node_modules" / "binaryen")
+    bn = tgz(f"binaryen-version_{major}", REPO / "node_modules" / "binaryen")
     mirror.file(f"/binaryen/version_{major}/{bn_name}", bn)
     mirror.file(f"/binaryen/version_{major}/{bn_name}.sha256", sha256sum_line(bn, bn_name))
 
     plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
     version = resolve.ESBUILD_VERSION
-    eb = tgz("package", ROOT / "node_modules" / "@esbuild" / plat)
+    eb = tgz("package", REPO / "node_modules" / "@esbuild" / plat)
     sri = "sha512-" + base64.b64encode(hashlib.sha512(eb).digest()).decode()
     mirror.file(
         f"/npm/@esbuild/{plat}/{version}", json.dumps({"dist": {"integrity": sri}}).encode()
@@ -142,7 +142,7 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=5, help="rounds (default 5)")
     ap.add_argument("--cargo-install", action="store_true", help="also time one cold cargo install")
     args = ap.parse_args()
-    load_before = os.getloadavg()[0]
+    load_before = loadavg()
     work = Path(tempfile.mkdtemp(prefix="tool-fetch-"))
     walls: dict[str, list[float]] = {}
     inner: dict[str, list[float]] = {}
@@ -169,7 +169,7 @@ def main() -> int:
                 argv = [npm, "install", "--prefix", str(prefix), "--no-save", "--no-audit"]
                 return run([*argv, "--no-fund", package], dict(os.environ), work)
 
-            peers = {
+            peers: dict[str, Callable[[Path], tuple[float, str]]] = {
                 "download (ours)": lambda d: run(
                     [sys.executable, "-c", RESOLVE, BINDGEN, str(crate)],
                     {**env, "WORKER_BUILD_CACHE": str(d)},
@@ -189,7 +189,7 @@ def main() -> int:
                 ),
                 # part of "ours": the check runs the stand-in's --version on Node
                 "stand-in wasm-opt --version": lambda _d: run(
-                    [str(ROOT / "node_modules" / "binaryen" / "bin" / "wasm-opt"), "--version"],
+                    [str(REPO / "node_modules" / "binaryen" / "bin" / "wasm-opt"), "--version"],
                     env,
                     work,
                 ),
@@ -216,7 +216,7 @@ def main() -> int:
                 cargo_line = "cargo install measured in this run (1 run)"
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    load_after = os.getloadavg()[0]
+    load_after = loadavg()
 
     print(f"tool acquisition on a fresh cache, {args.n} rounds, medians (wall)")
     mib = {k: f"{v / (1 << 20):.1f} MiB" for k, v in sizes.items()}
@@ -241,7 +241,7 @@ def main() -> int:
     else:
         print(f"wasm-bindgen: download {wb:.2f}s vs {cargo_line}: "
               f"about {240 / wb:.0f}-{300 / wb:.0f}x")  # fmt: skip
-    print(f"load average (1 min) before {load_before:.2f}, after {load_after:.2f}; 2 cores")
+    print(f"load average (1/5/15 min) before {load_before}, after {load_after}; 2 cores")
     return 0
 
 

@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shlex
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness.machine import loadavg, timed_run
+from harness.paths import CACHE, REPO
+
 VENV_BIN = Path(sys.executable).parent
-CACHE = ROOT / ".cache"
 GENERATED = {
     "bigcrate legacy": (CACHE / "bigcrate-out-legacy/index_bg.wasm", []),
     "bigcrate exnref": (CACHE / "bigcrate-out-exnref/index_bg.wasm", ["--exnref"]),
@@ -65,17 +64,10 @@ def commands(wasm: Path, objdump: bool) -> dict[str, list[str]]:
 
 def measure(argv: list[str]) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (user+sys of the whole process tree), stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, cwd=ROOT, check=False, env=ENV)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    proc, sample = timed_run(argv, capture_output=True, cwd=REPO, env=ENV)
     if proc.returncode != 0:
-        raise SystemExit(
-            f"{shlex.join(argv)} failed ({proc.returncode}):\n{proc.stderr.decode()[-2000:]}"
-        )
-    return wall, cpu, proc.stdout.decode()
+        raise SystemExit(f"{shlex.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return sample.wall, sample.cpu, proc.stdout
 
 
 def modules(explicit: list[Path]) -> dict[str, Path]:
@@ -84,7 +76,7 @@ def modules(explicit: list[Path]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for name, (path, flags) in GENERATED.items():
         if not path.exists():
-            make = ROOT / "benchmarks/bigcrate/make.py"
+            make = REPO / "benchmarks/bigcrate/make.py"
             subprocess.run([sys.executable, str(make), *flags], check=True)
         found[name] = path
     for name, path in FOREIGN.items():
@@ -112,18 +104,17 @@ def main() -> int:
         out = measure(argv)[2]
         if c == VERIFY:
             summaries[m] = " | ".join(out.splitlines()[1:3])
-    load_before = os.getloadavg()
+    load_before = loadavg()
     for r in range(args.rounds):
         order = jobs[r % len(jobs) :] + jobs[: r % len(jobs)]
         for m, c, argv in order:
             wall, cpu, _ = measure(argv)
             walls[m, c].append(wall)
             cpus[m, c].append(cpu)
-    load_after = os.getloadavg()
+    load_after = loadavg()
     print(f"{args.rounds} rounds, {os.cpu_count()} CPUs, decoder jobs: "
           f"{os.environ.get('WORKER_BUILD_VERIFY_JOBS', 'auto')}; load average (1/5/15 min) "
-          f"{'/'.join(f'{x:.2f}' for x in load_before)} -> "
-          f"{'/'.join(f'{x:.2f}' for x in load_after)}")  # fmt: skip
+          f"{load_before} -> {load_after}")  # fmt: skip
     for m, summary in summaries.items():
         print(f"  {m}: {summary}")
     print()

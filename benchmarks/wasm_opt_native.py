@@ -27,27 +27,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# The build step's flags (worker_build/options.py, the real tool's list).
-FLAGS = [
-    "-O",
-    "--enable-mutable-globals",
-    "--enable-sign-ext",
-    "--enable-nontrapping-float-to-int",
-    "--enable-bulk-memory",
-    "--enable-multivalue",
-    "--enable-reference-types",
-    "--enable-exception-handling",
-    "--debuginfo",
-]
+from harness.machine import loadavg, timed_run
+from harness.paths import NODE_BIN
+from worker_build.build.options import WASM_OPT_FEATURES
+
+# The build step's flags for a release build (worker_build/build/options.py).
+FLAGS = ["-O", *WASM_OPT_FEATURES, "--debuginfo"]
 
 C_API = """
 import ctypes, sys
@@ -78,14 +68,10 @@ open(sys.argv[3], "wb").write(ctypes.string_at(out.binary, out.size))
 
 
 def measure(argv: list[str]) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc, sample = timed_run(argv, capture_output=True)
     if proc.returncode != 0:
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return sample.wall, sample.cpu
 
 
 def main() -> int:
@@ -96,7 +82,7 @@ def main() -> int:
     ap.add_argument("-n", "--rounds", type=int, default=5)
     args = ap.parse_args()
     out = Path(tempfile.mkdtemp(prefix="wasm-opt-bench-"))
-    npm = ROOT / "node_modules" / ".bin" / "wasm-opt"
+    npm = NODE_BIN / "wasm-opt"
     cmds: dict[str, list[str]] = {
         "npm wasm-opt (Node)": [str(npm), *FLAGS, str(args.module), "-o", str(out / "npm.wasm")]
     }
@@ -110,16 +96,16 @@ def main() -> int:
     names = list(cmds)
     walls: dict[str, list[float]] = {n: [] for n in names}
     cpus: dict[str, list[float]] = {n: [] for n in names}
-    load = [os.getloadavg()[0]]
+    load = [loadavg()]
     for r in range(args.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             wall, cpu = measure(cmds[name])
             walls[name].append(wall)
             cpus[name].append(cpu)
-    load.append(os.getloadavg()[0])
+    load.append(loadavg())
     sizes = {n: Path(cmds[n][-1]).stat().st_size for n in names}
     print(f"module {args.module} ({args.module.stat().st_size / 1024:.0f} KiB), "
-          f"{args.rounds} rounds; load average {load[0]:.2f} -> {load[1]:.2f}, "
+          f"{args.rounds} rounds; load average (1/5/15 min) {load[0]} -> {load[1]}, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     base_wall = statistics.median(walls[names[0]])
     base_cpu = statistics.median(cpus[names[0]])

@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from harness.paths import CACHE, NODE_BIN, REPO, SAMPLES
 from worker_build.serve import workerd as product
 from worker_build.serve.workerd import COMPATIBILITY_DATE, WorkerdError
 from worker_build.tools import resolve
 from worker_build.tools.tool import InstallPolicy
 
 __all__ = ["COMPATIBILITY_DATE", "Response", "Workerd", "WorkerdError", "build_hello_worker"]
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -122,10 +121,10 @@ class Workerd:
 
 
 # ---------------------------------------------------------------------------------------------
-# Builds for benchmarks/load.py: the real worker-build CLI, with the same cargo target dirs as
-# the test fixtures in conftest.py (so a benchmark after a test run compiles nothing new).
+# Builds for benchmarks/serve_startup.py: the real worker-build CLI, with the same cargo target
+# dirs as the test fixtures (tests/support/builds.py), so a benchmark after a test run compiles
+# nothing new.
 
-SAMPLES = REPO / "sample-crates"
 BUILD_TIMEOUT = 3600  # a cold build on 2 cores takes minutes; never hang forever
 
 
@@ -134,8 +133,8 @@ def build_hello_worker(out_dir: Path, *, panic_unwind: bool, loader: bool = Fals
     with `loader`, its `loader.py` too (benchmarks/serve_startup.py serves it)."""
     variant = "unwind" if panic_unwind else "abort"
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(REPO / "node_modules" / ".bin"), env.get("PATH", "")])
-    env["CARGO_TARGET_DIR"] = str(REPO / ".cache" / "test-target" / f"hello-worker-{variant}")
+    env["PATH"] = os.pathsep.join([str(NODE_BIN), env.get("PATH", "")])
+    env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / f"hello-worker-{variant}")
     argv = [
         str(Path(sys.executable).parent / "worker-build"),
         str(SAMPLES / "hello-worker"),
