@@ -10,7 +10,6 @@ Missing tools fail, never skip.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -20,14 +19,13 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from tests.support.builds import cargo_build, cargo_target_dir
 from worker_build.build.steps.python_loader import LoaderInfo, emit_loader
-from worker_build.loader.runtime import LoaderWarning
+from worker_build.loader.runtime import LoaderWarning, import_loader
 
 pytestmark = pytest.mark.slow
 
@@ -70,19 +68,13 @@ class Loaded:
     module: Any  # the generated loader, imported
 
 
-def import_loader(build: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, build / "loader.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def emit_and_import(crate: Path, variant: str) -> Loaded:
     build = build_bindgen_output(crate, variant)
     info = emit_loader(build, wasm_opt=WASM_OPT)
     return Loaded(
-        build, info, import_loader(build, f"loader_{crate.name.replace('-', '_')}_{variant}")
+        build,
+        info,
+        import_loader(build, name=f"loader_{crate.name.replace('-', '_')}_{variant}"),
     )
 
 

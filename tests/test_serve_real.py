@@ -10,7 +10,6 @@ both while the shim answers them and once the runtime does (status 500, detail i
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 from harness.paths import CACHE, NODE_BIN, SAMPLES
 from tests.support.builds import Built, cargo_target_dir, require_tool, tool_env, worker_build
 from worker_build.errors import UsageError
+from worker_build.loader import runtime
 from worker_build.serve import LocalKv, QueueMessage, RpcError, Worker
 
 pytestmark = pytest.mark.slow
@@ -30,13 +30,11 @@ PANIC_TEXT = "hello-worker: deliberate panic"
 
 
 def import_loader(build: Path) -> ModuleType:
-    """`import loader` from `build`, as a user would with the directory on sys.path."""
+    """`import loader` from `build`, as a user would with the directory on sys.path: the
+    product's import_loader, and the module in sys.modules as an import leaves it."""
     name = f"loader_{build.name.replace('-', '_')}"
-    spec = importlib.util.spec_from_file_location(name, build / "loader.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    module = runtime.import_loader(build, name=name)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
     return module
 
 
