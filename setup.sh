@@ -65,13 +65,16 @@ if [ "$(cat .venv/.worker-build-setup 2>/dev/null)" != "$py_stamp" ]; then
   echo "$py_stamp" > .venv/.worker-build-setup
 fi
 
-for lock in sample-crates/*/Cargo.lock; do
-  version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' "$lock")
-  .venv/bin/python - "$version" <<'PY'
+# the version a build of each crate uses, read by worker-build's own Cargo.lock reader
+.venv/bin/python - sample-crates/*/Cargo.lock <<'PY'
 import sys
+from pathlib import Path
+from worker_build.build.crate import load_crate
 from worker_build.tools import resolve
-tool = resolve.wasm_bindgen(sys.argv[1], resolve.InstallPolicy.ALLOW)
-print(f"setup: {tool.label}")
+from worker_build.tools.tool import InstallPolicy
+for lock in sys.argv[1:]:
+    version = load_crate(Path(lock).parent).wasm_bindgen_version
+    tool = resolve.wasm_bindgen(version, InstallPolicy.ALLOW)
+    print(f"setup: {tool.label}")
 PY
-done
 say "done"
