@@ -1,5 +1,5 @@
 // Loaded into every Node process of the workers-rs suite run (NODE_OPTIONS --import, see
-// compat/workers_rs_suite.py). The machine's rule: servers started by tests listen on
+// compat/suite_runs.py). The machine's rule: servers started by tests listen on
 // 127.0.0.1 only. A spec helper starts an echo server with `listen(PORT)`, which binds
 // every interface; such bare-port calls get host 127.0.0.1 (the worker connects to
 // 127.0.0.1 anyway). Calls that name a host, a path or a handle are left alone.

@@ -1,7 +1,7 @@
 """Results of workers-rs's vitest suite: vitest's JSON report -> per-spec outcomes, the
 comparison of two tools, and the table. Pure functions (no processes, no files): the
-runner, `compat/workers_rs_suite.py`, does the I/O; `tests/test_suite_report.py` tests
-this module.
+runner (`compat/workers_rs_suite.py`, `compat/suite_runs.py`) does the I/O;
+`tests/compat/test_suite_report.py` tests this module.
 
 A spec file's outcome:
   passed   every test that ran passed (at least one ran), and the file loaded
