@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from worker_build.loader import emit, runtime
-from worker_build.loader.glue import Class, Function, Glue, Param
+from worker_build.loader.glue import Glue
+from worker_build.loader.glue.classes import Class
+from worker_build.loader.glue.functions import Function, Param
 from worker_build.util import resources
 
 ADD = Function("add", "add", "Adds two integers.", (Param("a", "number", "int32"),

@@ -11,9 +11,9 @@ import pytest
 
 from tests.support.glue_samples import CONSUME, ENUMS, POINT, SIGS
 from worker_build.loader import emit, runtime
-from worker_build.loader.emit_classes import render_enum
+from worker_build.loader.emit.classes import render_enum
 from worker_build.loader.glue import parse_glue
-from worker_build.loader.glue_classes import Class, Enum
+from worker_build.loader.glue.classes import Class, Enum
 
 GLUE = parse_glue("\n".join([ENUMS, POINT, CONSUME]), SIGS)
 

@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from worker_build.loader.glue import (
-    casts,
-    describe_ts,
-    externref_init,
-    normalize,
-    parse_glue,
-    parse_imports,
-    split_args,
-)
+from worker_build.loader.glue import parse_glue
+from worker_build.loader.glue.functions import describe_ts, normalize, split_args
+from worker_build.loader.glue.imports import casts, externref_init, parse_imports
 
 GUARD = "    __wbg_call_guard();\n"
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.glue_samples import CHILD, CONSUME, ENUMS, POINT, SIGS
 from worker_build.loader.glue import parse_glue
-from worker_build.loader.glue_classes import Class
+from worker_build.loader.glue.classes import Class
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker_build.loader.glue_imports import classify_import, js_function_name
+from worker_build.loader.glue.imports import classify_import, js_function_name
 
 
 def entry(args: str, body: str) -> str:

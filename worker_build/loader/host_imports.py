@@ -1,7 +1,7 @@
 """JS functions the crate imports (`extern "C"` blocks), implemented in Python.
 
 The build reads, from each import's entry in the glue, which JS function it
-calls and how every argument and the result are converted (glue_imports.py);
+calls and how every argument and the result are converted (glue/imports.py);
 the spec lists them as kinds. Here each becomes a host function that decodes
 the wasm arguments into Python values, calls the user's callable (given with
 `provide()`), and encodes what it returns, as the glue's import shim does.

@@ -85,7 +85,7 @@ _INTRINSIC_TYPES: dict[str, tuple[list[wt.ValType], list[wt.ValType]]] = {
     "__wbindgen_copy_to_typed_array": ([I32, I32, EXT], []),
     "__wbindgen_is_null": ([EXT], [I32]),
 }
-_WRAP_TYPES = {"wrap": ([I32], [EXT]), "unwrap": ([EXT], [I32])}  # glue_imports.class_wraps
+_WRAP_TYPES = {"wrap": ([I32], [EXT]), "unwrap": ([EXT], [I32])}  # glue/imports.py class_wraps
 
 
 def intrinsic_name(import_name: str, casts: dict[str, str]) -> str:

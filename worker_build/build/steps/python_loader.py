@@ -1,13 +1,13 @@
 """Step: emit the Python loader (`loader.py`) next to wasm-bindgen's output.
 
-The signatures come from the JS glue (see worker_build/loader/glue.py). wasmtime
+The signatures come from the JS glue (see worker_build/loader/glue/). wasmtime
 runs only the exnref encoding of exception handling, so a legacy-EH module gets
 an exnref copy, `loader_bg.wasm`, made with `wasm-opt --translate-to-exnref`;
 the Worker itself keeps using `index_bg.wasm`.
 
 A Worker crate (its glue exports a handler such as `fetch`) cannot run on wasmtime:
 its loader serves the build in workerd instead (templates/worker_loader.py.tmpl,
-worker_build/serve/emit.py), and needs neither wasmtime nor `loader_bg.wasm`.
+worker_build/serve/worker_loader.py), and needs neither wasmtime nor `loader_bg.wasm`.
 
 The translation is most of this step's cost, so the pipeline starts it early
 (`start_translation`, right after wasm-bindgen): it translates wasm-bindgen's
@@ -28,7 +28,8 @@ from worker_build.build.context import BuildContext
 from worker_build.build.options import WASM_OPT_FEATURES, BuildOptions
 from worker_build.errors import ToolMissingError, WorkerBuildError
 from worker_build.loader import emit
-from worker_build.loader.glue import WasmSig, parse_glue
+from worker_build.loader.glue import parse_glue
+from worker_build.loader.glue.functions import WasmSig
 from worker_build.rust.toolchain import EhEncoding
 from worker_build.serve.worker_loader import HANDLERS, render_worker_loader, worker_exports
 from worker_build.tools import resolve

@@ -1,11 +1,12 @@
-"""Write the generated `loader.py` from the parsed glue and the template.
+"""Build time: write the generated `loader.py` from the parsed glue and the template.
 
 Every exported function becomes a module-level Python function with the Rust
 name, real parameter names, type hints and a docstring (the Rust doc comment
 plus the mapping of each type); every exported struct a class and every enum
-an `enum` class (emit_classes.py). Supported functions and methods forward to
-the runtime's specialised calls; unsupported ones raise NotImplementedError
-naming the type. The crate's JS imports are listed for `provide()`.
+an `enum` class (classes.py; names.py gives names, hints and docstrings).
+Supported functions and methods forward to the runtime's specialised calls;
+unsupported ones raise NotImplementedError naming the type. The crate's JS
+imports are listed for `provide()`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from typing import Any
 from worker_build import __version__
 from worker_build.loader import host_imports
 from worker_build.loader.codegen import FunctionSpec
-from worker_build.loader.emit_classes import render_class, render_enum
-from worker_build.loader.emit_names import RESERVED, Hints, docstring, python_name, render_call
-from worker_build.loader.glue import Function, Glue, casts, class_wraps, externref_init
+from worker_build.loader.emit.classes import render_class, render_enum
+from worker_build.loader.emit.names import RESERVED, Hints, docstring, python_name, render_call
+from worker_build.loader.glue import Glue
+from worker_build.loader.glue.functions import Function
+from worker_build.loader.glue.imports import casts, class_wraps, externref_init
 from worker_build.util import resources
 
 TEMPLATE = "loader.py.tmpl"
 SPEC_FORMAT = 2  # runtime.SPEC_FORMAT (not imported: the build does not load wasmtime)
-
-__all__ = ["RESERVED", "Rendered", "python_name", "render_loader"]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A class has a `free()` that calls `__wbg_<name>_free`, a `constructor` when Rust
 marked one, methods (`static` when they take no receiver), and `get`/`set`
 accessors for getters, setters and public fields. Each method body is read like
-a function (glue_functions.parse_function), its receiver as parameter `self`.
+a function (functions.parse_function), its receiver as parameter `self`.
 A C-style enum is an `Object.freeze` of names and discriminants; a string enum
 has no export, only the list `__wbindgen_enum_<Name>` of its values.
 """
@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from worker_build.loader.glue_functions import (
+from worker_build.loader.glue.functions import (
     Function,
     TypeNames,
     WasmSig,

@@ -1,7 +1,10 @@
-"""Read what the loader needs out of wasm-bindgen's JS glue: the exported
-functions (glue_functions.py), classes and enums (glue_classes.py) and imports
-(glue_imports.py). Nothing is guessed: what cannot be read is reported as
-unsupported with the reason.
+"""Build time: read what the loader needs out of wasm-bindgen's JS glue.
+
+`parse_glue` reads the whole glue file into a `Glue`: the exported functions
+(functions.py), classes and enums (classes.py) and imports (imports.py).
+Nothing is guessed: what cannot be read is reported as unsupported with the
+reason. This package never imports wasmtime; the generated loader's runtime
+(worker_build.loader.runtime) is the only part of the loader that does.
 """
 
 from __future__ import annotations
@@ -10,44 +13,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from worker_build.loader.glue_classes import Class, Enum, parse_classes, parse_enums, type_names
-from worker_build.loader.glue_functions import (
+from worker_build.loader.glue.classes import Class, Enum, parse_classes, parse_enums, type_names
+from worker_build.loader.glue.functions import (
     Function,
-    Param,
     WasmSig,
     block_end,
-    describe_ts,
     jsdoc_before,
-    normalize,
     parse_function,
-    split_args,
 )
-from worker_build.loader.glue_imports import (
-    JsImport,
-    casts,
-    class_wraps,
-    classify_imports,
-    externref_init,
-    parse_imports,
-)
-
-__all__ = [
-    "Class",
-    "Enum",
-    "Function",
-    "Glue",
-    "JsImport",
-    "Param",
-    "WasmSig",
-    "casts",
-    "class_wraps",
-    "describe_ts",
-    "externref_init",
-    "normalize",
-    "parse_glue",
-    "parse_imports",
-    "split_args",
-]
+from worker_build.loader.glue.imports import JsImport, classify_imports, parse_imports
 
 _EXPORT_FN = re.compile(r"^export function (\w+)\s*\(([^)]*)\)\s*\{\s*$", re.M)
 

@@ -1,5 +1,5 @@
 """Read the exports' signatures out of wasm-bindgen's JS glue: functions and the
-methods of classes (glue_classes.py finds those), one at a time.
+methods of classes (classes.py finds those), one at a time.
 
 The glue is the only signature record a `--no-typescript` build leaves: each
 exported function has a JSDoc block (the Rust doc comment plus `@param {T}` and

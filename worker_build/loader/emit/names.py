@@ -1,5 +1,5 @@
-"""Names, type hints and docstrings of the generated `loader.py` (emit.py and
-emit_classes.py write it)."""
+"""Names, type hints and docstrings of the generated `loader.py` (the package's
+render_loader and classes.py write it)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from worker_build.loader import abi
 from worker_build.loader.codegen import FunctionSpec
-from worker_build.loader.glue_functions import Function
+from worker_build.loader.glue.functions import Function
 from worker_build.loader.kinds import split
 
 # Names the generated module defines or imports itself; a Rust item with one of

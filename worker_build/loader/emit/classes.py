@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass
 
 from worker_build.loader.codegen import FunctionSpec
-from worker_build.loader.emit_names import (
+from worker_build.loader.emit.names import (
     METHOD_RESERVED,
     Hints,
     docstring,
     python_name,
     render_call,
 )
-from worker_build.loader.glue_classes import Class, Enum, Method
+from worker_build.loader.glue.classes import Class, Enum, Method
 
 
 @dataclass(frozen=True)
