@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from worker_build.loader.glue import parse_glue
-from worker_build.loader.glue.functions import describe_ts, normalize, split_args
+from worker_build.loader.glue.encodings import describe_ts
 from worker_build.loader.glue.imports import casts, externref_init, parse_imports
+from worker_build.loader.glue.js_text import normalize, split_args
 
 GUARD = "    __wbg_call_guard();\n"
 

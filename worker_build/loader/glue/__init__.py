@@ -14,14 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from worker_build.loader.glue.classes import Class, Enum, parse_classes, parse_enums, type_names
-from worker_build.loader.glue.functions import (
-    Function,
-    WasmSig,
-    block_end,
-    jsdoc_before,
-    parse_function,
-)
+from worker_build.loader.glue.functions import Function, WasmSig, parse_function
 from worker_build.loader.glue.imports import JsImport, classify_imports, parse_imports
+from worker_build.loader.glue.js_text import block_end, jsdoc_before
 
 _EXPORT_FN = re.compile(r"^export function (\w+)\s*\(([^)]*)\)\s*\{\s*$", re.M)
 

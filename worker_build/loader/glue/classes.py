@@ -15,15 +15,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from worker_build.loader.glue.functions import (
-    Function,
-    TypeNames,
-    WasmSig,
-    block_end,
-    jsdoc_before,
-    parse_function,
-    parse_jsdoc,
-)
+from worker_build.loader.glue.encodings import TypeNames
+from worker_build.loader.glue.functions import Function, WasmSig, parse_function
+from worker_build.loader.glue.js_text import block_end, jsdoc_before, parse_jsdoc
 
 _CLASS = re.compile(r"^export class (\w+)(?: extends ([\w$.]+))? \{\s*$", re.M)
 _INT_ENUM = re.compile(r"^export const (\w+) = Object\.freeze\(\{(.*?)\}\);", re.M | re.S)

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from worker_build.loader import host_imports
-from worker_build.loader.glue.functions import WasmSig, balanced, split_args
+from worker_build.loader.glue.functions import WasmSig
+from worker_build.loader.glue.js_text import balanced, split_args
 
 _IMPORT_ENTRY = re.compile(r"^ {8}([\w$]+): ", re.M)
 _HASHED = re.compile(r"^__wbg_(.+)_[0-9a-f]{16}$")
