@@ -8,7 +8,7 @@ arguments in and the results out; a failed call leaves a `wasm_trap_t` or a
 `wasmtime_error_t` pointer, wrapped here into wasmtime-py's own objects.
 
 None of this is wasmtime-py's documented API, so pyproject pins the exact
-version and `check()` refuses any other (tests/test_loader_rawcall.py fails if
+version and `check()` refuses any other (tests/loader/test_rawcall.py fails if
 the entry points or layouts change).
 """
 

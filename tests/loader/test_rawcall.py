@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import ctypes
 import re
-from pathlib import Path
 
 import pytest
 import wasmtime as wt
 from wasmtime import _bindings as bindings
 from wasmtime import _value as wasmtime_value
 
+from harness.paths import REPO
 from worker_build.loader import rawcall
 
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+PYPROJECT = REPO / "pyproject.toml"
 
 
 def test_pinned_version_is_installed_and_matches_pyproject() -> None:
