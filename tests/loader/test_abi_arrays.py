@@ -1,5 +1,5 @@
 """Typed arrays, `&mut` slices and `Vec<String>` through the generated calls
-(abi_arrays + codegen), against the fake wasm side of test_loader_abi."""
+(abi_arrays + codegen), against the fake wasm side of tests/support/loaderabi.py."""
 
 from __future__ import annotations
 

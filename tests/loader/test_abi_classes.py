@@ -1,5 +1,5 @@
 """Structs and enums through the generated calls (abi_classes + codegen), against
-the fake wasm side of test_loader_abi: pointers in and out, ownership moves,
+the fake wasm side of tests/support/loaderabi.py: pointers in and out, ownership moves,
 the checks on objects, and enum values."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Classes and enums in the generated loader.py (emit_classes, emit_names): the
-Python API they get, executed against a stand-in for the runtime's calls."""
+"""Classes and enums in the generated loader.py (emit/classes.py): the Python API they
+get, executed against a stand-in for the runtime's calls."""
 
 from __future__ import annotations
 
@@ -100,11 +100,3 @@ def test_a_class_without_constructor_or_with_a_problem() -> None:
         namespace["Handle"]()
     with pytest.raises(NotImplementedError, match="Kid cannot be used from Python: it extends X"):
         namespace["Kid"]()
-
-
-def test_a_struct_named_like_a_loader_name_is_renamed() -> None:
-    glue = type(GLUE)(functions=(), classes=(Class("array", "", "__wbg_array_free", ()),))
-    rendered = emit.render_loader(glue, "index_bg.wasm")
-    assert (
-        rendered.classes == ["array_"] and "class array_(_wb_runtime.RustObject):" in rendered.text
-    )

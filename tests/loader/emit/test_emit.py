@@ -1,8 +1,11 @@
-"""The generated loader.py, executed against a stand-in runtime (no wasm, no tools)."""
+"""The generated loader.py (emit/__init__.py: render_loader), executed against a stand-in
+runtime (no wasm, no tools)."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -152,3 +155,16 @@ def test_no_functions() -> None:
 
 def test_template_ships_with_the_package() -> None:
     assert resources.template(emit.TEMPLATE).is_file()
+
+
+def test_the_spec_format_is_the_runtimes() -> None:
+    assert emit.SPEC_FORMAT == runtime.SPEC_FORMAT
+
+
+def test_reading_the_glue_and_writing_the_loader_do_not_load_wasmtime() -> None:
+    probe = (
+        "import sys; import worker_build.loader.emit, worker_build.loader.glue; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'wasmtime'))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -1,12 +1,21 @@
-"""The crate's JS imports in wasm-bindgen's glue (glue_imports): which JS function
-each entry calls and how its arguments and result are converted. The entries
-follow the shape of wasm-bindgen 0.2.130 output (wrapped in `wrapError`)."""
+"""The imports of wasm-bindgen's glue (glue/imports.py): the entries of its import
+object, the intrinsics the runtime implements (casts, the externref table), and for
+the crate's JS imports which JS function each entry calls and how its arguments and
+result are converted. The entries follow the shape of wasm-bindgen 0.2.130 output
+(the crate's wrapped in `wrapError`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker_build.loader.glue.imports import classify_import, js_function_name
+from tests.support.glue_function_samples import IMPORTS
+from worker_build.loader.glue.imports import (
+    casts,
+    classify_import,
+    externref_init,
+    js_function_name,
+    parse_imports,
+)
 
 
 def entry(args: str, body: str) -> str:
@@ -107,3 +116,20 @@ def test_properties_and_values_are_told_apart_from_calls() -> None:
         ((), ("externref",)),
     )
     assert value is not None and value.problem == "a JS value (a global or static), not a function"
+
+
+def test_imports_casts_and_table_constants() -> None:
+    imports = parse_imports(IMPORTS)
+    assert set(imports) >= {"__wbg_Error_208446807d0d1e30", "__wbindgen_jstag"}
+    assert imports["__wbindgen_jstag"] == "WebAssembly.JSTag"
+    assert casts(imports) == {
+        "__wbindgen_generic_0000000000000001": "string",
+        "__wbindgen_generic_0000000000000002": "number",
+    }
+    assert externref_init(imports) == [
+        (0, "undefined"),
+        (1024, "undefined"),
+        (1025, "null"),
+        (1026, "true"),
+        (1027, "false"),
+    ]
