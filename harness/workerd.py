@@ -2,9 +2,9 @@
 
 Not a test module: `tests/test_shim_workerd.py`, `benchmarks/load.py` and
 `benchmarks/compare_real.py` import it. The runtime side is the product's
-(`worker_build.serve.workerd`: config, process, port read-back); this module keeps the
-small interface those scripts were written against: `Workerd(build_dir, ...)`, `.get(path)`,
-`.port`, `.log_text()`, and `build_hello_worker`.
+(`worker_build.serve.workerd_config` and `.workerd_process`: config, process, port
+read-back); this module keeps the small interface those scripts were written against:
+`Workerd(build_dir, ...)`, `.get(path)`, `.port`, `.log_text()`, and `build_hello_worker`.
 
 The served build gets a Durable Object namespace per entry of `durable_objects` (binding
 name -> class name; hello-worker: `COUNTER` -> `Counter`), stored in `storage_dir` or in
@@ -23,8 +23,15 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.paths import CACHE, NODE_BIN, REPO, SAMPLES
-from worker_build.serve import workerd as product
-from worker_build.serve.workerd import COMPATIBILITY_DATE, WorkerdError
+from worker_build.serve.workerd_config import (
+    COMPATIBILITY_DATE,
+    InMemory,
+    Module,
+    OnDisk,
+    Service,
+    WorkerdError,
+)
+from worker_build.serve.workerd_process import serve_build
 from worker_build.tools import resolve
 from worker_build.tools.tool import InstallPolicy
 
@@ -69,13 +76,13 @@ class Workerd:
         )
         self.storage_dir = storage_dir
         self.entry = entry
-        self._process = product.serve_build(
+        self._process = serve_build(
             workerd_binary(),
             self.build_dir,
             durable_objects=self.durable_objects,
-            storage=product.InMemory() if storage_dir is None else product.OnDisk(storage_dir),
-            extra_modules=() if entry is None else (product.Module("entry.js", entry),),
-            bindings=[product.Service(n, s) for n, s in (service_bindings or {}).items()],
+            storage=InMemory() if storage_dir is None else OnDisk(storage_dir),
+            extra_modules=() if entry is None else (Module("entry.js", entry),),
+            bindings=[Service(n, s) for n, s in (service_bindings or {}).items()],
             log_path=log_path,
             socket_entrypoint=socket_entrypoint,
         )

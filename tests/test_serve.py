@@ -16,7 +16,7 @@ from worker_build.serve import (
     resolve_settings,
     worker_config,
 )
-from worker_build.serve import workerd as wd
+from worker_build.serve import workerd_config as wd
 from worker_build.serve.wrangler import Settings
 
 

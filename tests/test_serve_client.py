@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 from worker_build.serve.client import RequestTimeout, RpcError, Worker, decode, encode
-from worker_build.serve.workerd import WorkerdError
+from worker_build.serve.workerd_config import WorkerdError
 
 
 class StubProcess:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.fakes import fake_exe
-from worker_build.serve import workerd as wd
+from worker_build.serve import workerd_config as wd
+from worker_build.serve import workerd_process
 
 
 def build_dir(tmp_path: Path) -> Path:
@@ -90,11 +91,11 @@ wait
 """
 
 
-def fake_process(tmp_path: Path, sockets: str, **env: str) -> wd.WorkerdProcess:
+def fake_process(tmp_path: Path, sockets: str, **env: str) -> workerd_process.WorkerdProcess:
     exe = fake_exe(tmp_path / "bin" / "workerd", FAKE)
     worker = wd.Worker("main", wd.build_modules(build_dir(tmp_path)))
     config = wd.Config((worker,), (wd.Socket("http", "main"), wd.Socket("control", "main")))
-    return wd.WorkerdProcess(
+    return workerd_process.WorkerdProcess(
         exe,
         config,
         env={"FAKE_SOCKETS": sockets, "FAKE_PIDFILE": str(tmp_path / "grandchild"), **env},

@@ -9,7 +9,7 @@ A Worker crate's generated `build/loader.py` calls this with its own paths
 come from the crate's wrangler configuration (`wrangler.py`), replaced or removed by
 `bindings=`; Durable Objects and KV live in memory, or under `storage=` (a directory).
 The server listens on 127.0.0.1 only and is stopped when the `with` block ends, however
-it ends (and at interpreter exit, or when the parent process dies: see workerd.py).
+it ends (and at interpreter exit, or when the parent process dies: see workerd_process.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from worker_build.errors import UsageError
-from worker_build.serve import workerd as wd
+from worker_build.serve import workerd_config as wd
 from worker_build.serve import wrangler
 from worker_build.serve.client import (
     DEFAULT_TIMEOUT,
@@ -34,7 +34,8 @@ from worker_build.serve.client import (
     ScheduledResult,
     Worker,
 )
-from worker_build.serve.workerd import START_TIMEOUT, WorkerdError
+from worker_build.serve.workerd_config import WorkerdError
+from worker_build.serve.workerd_process import START_TIMEOUT, WorkerdProcess
 from worker_build.serve.wrangler import LocalDurableObject, LocalKv, SelfService
 from worker_build.tools import resolve
 from worker_build.tools.tool import InstallPolicy
@@ -162,7 +163,7 @@ def serve(
         binary = Path(workerd)
     else:
         binary = resolve.workerd(crate or build, InstallPolicy.ALLOW).path
-    process = wd.WorkerdProcess(
+    process = WorkerdProcess(
         binary,
         worker_config(build, settings, None if storage is None else Path(storage)),
         log_path=None if log_path is None else Path(log_path),

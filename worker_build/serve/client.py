@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from email.message import Message
 from typing import Any
 
-from worker_build.serve.workerd import LOOPBACK, WorkerdError, WorkerdProcess
+from worker_build.serve.workerd_config import LOOPBACK, WorkerdError
+from worker_build.serve.workerd_process import WorkerdProcess
 
 DEFAULT_TIMEOUT = 30.0  # seconds a call may take before RequestTimeout
 
