@@ -197,3 +197,48 @@ def test_a_worker_module_needs_no_translation(tmp_path: Path) -> None:
     worker.write_bytes(LEGACY.replace(b"\x03add\x00\x00", b"\x05fetch\x00\x00").replace(
         b"\x07\x10\x02", b"\x07\x12\x02"))  # fmt: skip
     assert step.exports_a_handler(worker)
+
+
+# (i32, i32) -> i32 functions exported as `fetch` and `add` (the body: i32.add).
+WORKER_MODULE = (
+    HEADER
+    + bytes([1, 7]) + b"\x01\x60\x02\x7f\x7f\x01\x7f"
+    + bytes([3, 2]) + b"\x01\x00"
+    + bytes([7, 15]) + b"\x02\x05fetch\x00\x00\x03add\x00\x00"
+    + bytes([10, 9]) + b"\x01\x07\x00\x20\x00\x20\x01\x6a\x0b"
+)  # fmt: skip
+WORKER_GLUE = """
+export function fetch(req, env, ctx) {
+    const ret = wasm.fetch(req, env, ctx);
+    return ret;
+}
+
+/**
+ * @param {number} a
+ * @param {number} b
+ * @returns {number}
+ */
+export function add(a, b) {
+    let ret;
+    ret = wasm.add(a, b);
+    return ret;
+}
+
+export function __worker_init_state() {
+    return 1;
+}
+
+export class Counter {
+}
+"""
+
+
+def test_loader_step_emits_the_worker_loader_for_a_worker_crate(tmp_path: Path) -> None:
+    (tmp_path / "index_bg.wasm").write_bytes(WORKER_MODULE)
+    (tmp_path / "index.js").write_text(WORKER_GLUE)
+    paths = step.WorkerPaths(crate_dir=tmp_path / "crate", out_dir=tmp_path / "crate" / "build")
+    info = step.emit_loader(tmp_path, wasm_opt=None, worker=paths)
+    assert (info.kind, info.files, info.functions) == ("worker", ["loader.py"], ["add"])
+    text = (tmp_path / "loader.py").read_text()
+    assert "RPC_METHODS: tuple[str, ...] = ('add',)" in text
+    assert not (tmp_path / "loader_bg.wasm").exists()

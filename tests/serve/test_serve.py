@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.builddir import fake_build_dir
 from worker_build.errors import UsageError
 from worker_build.serve import (
     AUTO,
@@ -18,14 +19,6 @@ from worker_build.serve import (
 )
 from worker_build.serve import workerd_config as wd
 from worker_build.serve.wrangler import Settings
-
-
-def build(tmp_path: Path) -> Path:
-    out = tmp_path / "crate" / "build"
-    out.mkdir(parents=True)
-    (out / "index.js").write_text("export default {}")
-    (out / "index_bg.wasm").write_bytes(b"\0asm\1\0\0\0")
-    return out
 
 
 def test_the_build_and_the_harness_each_get_a_loopback_socket(tmp_path: Path) -> None:
@@ -41,7 +34,7 @@ def test_the_build_and_the_harness_each_get_a_loopback_socket(tmp_path: Path) ->
         },
         sqlite_classes=frozenset({"Counter"}),
     )
-    config = worker_config(build(tmp_path), settings, tmp_path / "data")
+    config = worker_config(fake_build_dir(tmp_path / "crate"), settings, tmp_path / "data")
     main, harness = config.workers
     assert [(s.name, s.service) for s in config.sockets] == [
         ("http", "main"),
@@ -61,19 +54,18 @@ def test_the_build_and_the_harness_each_get_a_loopback_socket(tmp_path: Path) ->
     assert harness.storage == wd.OnDisk(tmp_path / "data" / "kv")
     assert "service_binding_extra_handlers" in harness.compatibility_flags
     assert wd.Service("WORKER", "main") in harness.bindings
-    assert worker_config(build(tmp_path / "b"), Settings(None), None).workers[0].storage == (
-        wd.InMemory()
-    )
+    bare = fake_build_dir(tmp_path / "b" / "crate")
+    assert worker_config(bare, Settings(None), None).workers[0].storage == wd.InMemory()
 
 
 def test_a_value_that_is_no_binding_is_a_usage_error(tmp_path: Path) -> None:
     settings = Settings(None, bindings={"HANDLE": object()})
     with pytest.raises(UsageError, match="binding HANDLE: a object cannot be passed"):
-        worker_config(build(tmp_path), settings, None)
+        worker_config(fake_build_dir(tmp_path / "crate"), settings, None)
 
 
 def test_settings_from_auto_explicit_or_no_configuration(tmp_path: Path) -> None:
-    out = build(tmp_path)
+    out = fake_build_dir(tmp_path / "crate")
     crate = out.parent
     (crate / "wrangler.toml").write_text('[vars]\nA = "from crate"\n')
     other = tmp_path / "other.toml"
