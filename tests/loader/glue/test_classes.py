@@ -1,4 +1,4 @@
-"""Exported classes and enums in wasm-bindgen's glue (glue_classes), on snippets
+"""Exported classes and enums in wasm-bindgen's glue (glue/classes.py), on snippets
 in the shape of wasm-bindgen 0.2.130 `--target module` output. No real tools."""
 
 from __future__ import annotations
