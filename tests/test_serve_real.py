@@ -11,7 +11,6 @@ both while the shim answers them and once the runtime does (status 500, detail i
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -21,8 +20,8 @@ import pytest
 from harness.paths import CACHE, NODE_BIN, SAMPLES
 from tests.support.builds import Built, cargo_target_dir, require_tool, tool_env, worker_build
 from worker_build.errors import UsageError
-from worker_build.loader import runtime
 from worker_build.serve import LocalKv, QueueMessage, RpcError, Worker
+from worker_build.util.pyimport import import_file
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +29,12 @@ PANIC_TEXT = "hello-worker: deliberate panic"
 
 
 def import_loader(build: Path) -> ModuleType:
-    """`import loader` from `build`, as a user would with the directory on sys.path: the
-    product's import_loader, and the module in sys.modules as an import leaves it."""
-    name = f"loader_{build.name.replace('-', '_')}"
-    module = runtime.import_loader(build, name=name)
-    sys.modules[name] = module
+    """`import loader` from `build`, as a user would with the directory on sys.path (the
+    module in sys.modules as an import leaves it), as the pytest plugin imports it."""
+    module = import_file(
+        build / "loader.py", f"loader_{build.name.replace('-', '_')}", register=True
+    )
+    assert module is not None
     return module
 
 

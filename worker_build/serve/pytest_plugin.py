@@ -25,7 +25,6 @@ skip the build). Startup times are reported in the terminal summary.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import statistics
 import subprocess
@@ -37,6 +36,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from worker_build.util.pyimport import import_file
 
 if TYPE_CHECKING:  # imported when first used: pytest loads this plugin in every session
     from worker_build.serve import Worker
@@ -161,11 +162,8 @@ def worker_build_loader(worker_build_output: Path) -> ModuleType:
             f"{path} does not exist: build without --no-loader (loader = false)", pytrace=False
         )
     name = f"worker_build_loader_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    module = import_file(path, name, register=True)
+    assert module is not None, f"{path} is a Python file"
     if not callable(getattr(module, "serve", None)):
         pytest.fail(
             f"{path} is not a Worker crate's loader (no serve(); the crate exports no "

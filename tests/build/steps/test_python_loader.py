@@ -1,4 +1,4 @@
-"""steps/loader.emit_loader with hand-made modules and a fake wasm-opt (no real tools)."""
+"""build/steps/python_loader.py with hand-made modules and a fake wasm-opt (no real tools)."""
 
 from __future__ import annotations
 
