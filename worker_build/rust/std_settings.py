@@ -44,8 +44,8 @@ from typing import Any
 
 from worker_build.errors import WorkerBuildError
 from worker_build.rust.toolchain import WASM_TARGET, Toolchain, std_sources
-from worker_build.tools import probes, resolve
-from worker_build.util import proc
+from worker_build.tools import resolve
+from worker_build.util import jsonmemo, proc
 
 SCHEMA = 1
 SETTINGS_FILE = "settings.json"
@@ -381,12 +381,12 @@ def _memo_file() -> Path:
 
 
 def _load_memo() -> dict[str, Any]:
-    return probes.load_entries(_memo_file(), SCHEMA)
+    return jsonmemo.load_entries(_memo_file(), SCHEMA)
 
 
 def _save_memo(entries: dict[str, Any]) -> None:
     # an optimisation only: a failed write means the next build asks cargo again
-    probes.save_entries(_memo_file(), entries, schema=SCHEMA, limit=MAX_MEMO)
+    jsonmemo.save_entries(_memo_file(), entries, schema=SCHEMA, limit=MAX_MEMO)
 
 
 def std_settings(
