@@ -20,8 +20,8 @@ from typing import Any
 from worker_build.cli.guard import run_guarded
 from worker_build.errors import UsageError, WorkerBuildError
 from worker_build.rust import std_cache
-from worker_build.tools import resolve
 from worker_build.util import locking
+from worker_build.util.cachedir import cache_root, tree_size
 
 USAGE = (
     "usage: worker-build cache [list] [--json]\n"
@@ -71,16 +71,12 @@ def _describe(spec: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in std_cache._files(path))
-
-
 def list_entries(as_json: bool) -> int:
     entries = std_cache.listing()
     now = time.time()
     others = {
-        p.name: _dir_size(p)
-        for p in sorted(resolve.cache_root().glob("*"))
+        p.name: tree_size(p)
+        for p in sorted(cache_root().glob("*"))
         if p.is_dir() and p.name not in ("std", "locks")
     }
     if as_json:
@@ -115,7 +111,7 @@ def list_entries(as_json: bool) -> int:
     total = sum(e.bytes for e in entries)
     out.append(f"  {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {human(total)}")
     if others:
-        out.append(f"other caches in {resolve.cache_root()}:")
+        out.append(f"other caches in {cache_root()}:")
         out += [f"  {name:<14} {human(size):>9}" for name, size in others.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return 0
@@ -143,7 +139,7 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
             kept_busy.append(e.key)
     for leftover in std_cache.leftovers():
         key = leftover.name.split("-", 2)[1] if leftover.name.count("-") >= 2 else ""
-        size = _dir_size(leftover)
+        size = tree_size(leftover)
         if dry_run or _remove_unlocked(leftover, key):
             removed.append(f"  {leftover.name}  {human(size):>9}  (left by a killed build)")
             freed += size

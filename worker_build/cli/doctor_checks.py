@@ -40,6 +40,7 @@ from worker_build.rust.toolchain import WASM_TARGET, EhEncoding, StdSource, Tool
 from worker_build.tools import prebuilt, resolve
 from worker_build.tools.tool import InstallPolicy, Tool
 from worker_build.util import proc
+from worker_build.util.cachedir import cache_root
 
 # Oldest Node release of each line that runs the exnref exception-handling encoding
 # (older ones, Node 20 among them, reject a module using it: "Invalid opcode 0x1f").
@@ -210,7 +211,7 @@ def check_wasm_bindgen(crate: Crate | None) -> Check:
         how = [f"downloads the prebuilt release from {asset.url} (seconds)"] if asset else []
         if cargo is not None:
             how.append(
-                f"installs it into {resolve.cache_root() / 'wasm-bindgen' / locked} "
+                f"installs it into {cache_root() / 'wasm-bindgen' / locked} "
                 "with cargo (several minutes, needs crates.io)"
             )
         return Check(
@@ -255,7 +256,7 @@ def check_npm_tool(
             return _missing(name, exc)
         how = [f"downloads the prebuilt release from {asset.url}"] if asset else []
         if npm is not None:
-            how.append(f"installs it with npm into {resolve.cache_root()}")
+            how.append(f"installs it with npm into {cache_root()}")
         return Check(
             name, Status.WARN, f"{exc.message}; the first build " + ", else ".join(how), exc.fix
         )

@@ -41,8 +41,8 @@ from worker_build import __version__
 from worker_build.errors import NotWritableError, WorkerBuildError
 from worker_build.rust.std_settings import StdSpec, lto_on
 from worker_build.rust.toolchain import WASM_TARGET, Toolchain
-from worker_build.tools import resolve
 from worker_build.util import locking, proc
+from worker_build.util.cachedir import cache_root, regular_files, tree_size
 
 SCHEMA = 1
 ENTRY_FILE = "entry.json"
@@ -78,7 +78,7 @@ class StdCacheError(NotWritableError):
 
 
 def root() -> Path:
-    return resolve.cache_root() / "std"
+    return cache_root() / "std"
 
 
 class StdMode(Enum):
@@ -253,16 +253,8 @@ def _touch(found: Entry) -> None:
         (found.path / USED_FILE).touch()
 
 
-def _files(top: Path) -> list[Path]:
-    """Regular files under `top`, not following symlinks (the host libraries link)."""
-    found: list[Path] = []
-    for directory, _, names in os.walk(top):
-        found += [Path(directory) / n for n in names if not (Path(directory) / n).is_symlink()]
-    return sorted(found)
-
-
 def _write_entry(staging: Path, spec: StdSpec, facts: Mapping[str, Any], seconds: float) -> None:
-    files = {p.relative_to(staging).as_posix(): p.stat().st_size for p in _files(staging)}
+    files = {p.relative_to(staging).as_posix(): p.stat().st_size for p in regular_files(staging)}
     doc = {
         "schema": SCHEMA,
         "key": spec.key,
@@ -468,10 +460,6 @@ class Listed:
     last_used: float | None  # seconds since the epoch
 
 
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in _files(path))
-
-
 def listing() -> list[Listed]:
     out: list[Listed] = []
     if not root().is_dir():
@@ -492,7 +480,7 @@ def listing() -> list[Listed]:
             Listed(
                 key=path.name,
                 path=path,
-                bytes=_size(path),
+                bytes=tree_size(path),
                 problem=problem(found),
                 spec=data.get("spec", {}) if isinstance(data, dict) else {},
                 created=str(data.get("created", "")) if isinstance(data, dict) else "",

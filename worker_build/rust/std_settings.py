@@ -44,8 +44,8 @@ from typing import Any
 
 from worker_build.errors import WorkerBuildError
 from worker_build.rust.toolchain import WASM_TARGET, Toolchain, std_sources
-from worker_build.tools import resolve
 from worker_build.util import jsonmemo, proc
+from worker_build.util.cachedir import cache_root
 
 SCHEMA = 1
 SETTINGS_FILE = "settings.json"
@@ -377,7 +377,7 @@ def inputs_digest(
 
 
 def _memo_file() -> Path:
-    return resolve.cache_root() / "std" / SETTINGS_FILE
+    return cache_root() / "std" / SETTINGS_FILE
 
 
 def _load_memo() -> dict[str, Any]:
