@@ -17,7 +17,7 @@ from typing import Any
 
 from worker_build.build import cargo_args as cargo_args_mod
 from worker_build.errors import UsageError
-from worker_build.rust.toolchain import EhEncoding
+from worker_build.rust.flags import EhEncoding
 from worker_build.tools.tool import InstallPolicy
 
 # Enable-list instead of --all-features: binaryen 132's --all-features turns on

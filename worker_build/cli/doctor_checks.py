@@ -36,7 +36,8 @@ from worker_build.errors import (
     WorkerBuildError,
 )
 from worker_build.rust import std_cache, toolchain
-from worker_build.rust.toolchain import WASM_TARGET, EhEncoding, StdSource, Toolchain
+from worker_build.rust.flags import EhEncoding, build_std_flag
+from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
 from worker_build.tools import prebuilt, resolve
 from worker_build.tools.tool import InstallPolicy, Tool
 from worker_build.util import proc
@@ -149,7 +150,7 @@ def check_toolchain(
         )
         std = (
             f"built from source ({toolchain.std_sources(tc.sysroot)}) {where} with "
-            f"{toolchain.build_std_flag(unwind)}"
+            f"{build_std_flag(unwind)}"
         )
         if tc.needs_bootstrap:
             std += "; RUSTC_BOOTSTRAP=1 is set for it (not a nightly)"

@@ -22,9 +22,10 @@ from worker_build.build.options import DEV
 from worker_build.build.steps import cargo
 from worker_build.errors import CommandFailedError, WorkerBuildError
 from worker_build.rust import std_cache, std_settings
+from worker_build.rust.flags import std_crates
 from worker_build.rust.std_cache import Entry, StdMode, StdUse
 from worker_build.rust.std_settings import StdSettings
-from worker_build.rust.toolchain import StdSource, build_std_flag
+from worker_build.rust.toolchain import StdSource
 from worker_build.util import proc
 
 
@@ -125,7 +126,7 @@ def run(ctx: BuildContext) -> None:
     if why is not None:
         _fallback(ctx, why)
         return
-    crates = build_std_flag(options.panic_unwind).split("=", 1)[1]
+    crates = std_crates(options.panic_unwind)
     spec = std_settings.spec_for(
         settings,
         tc,
