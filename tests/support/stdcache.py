@@ -6,9 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.support.fakes import fake_rustc
-from worker_build.rust import std_cache, std_settings
-from worker_build.rust.std_cache import Entry
-from worker_build.rust.std_settings import StdSettings, StdSpec
+from worker_build.rust.stdcache import spec as std_settings
+from worker_build.rust.stdcache import store as std_cache
+from worker_build.rust.stdcache.spec import StdSettings, StdSpec
+from worker_build.rust.stdcache.store import Entry
 from worker_build.rust.toolchain import StdSource, Toolchain
 
 HOST = "x86_64-unknown-linux-gnu"

@@ -108,7 +108,7 @@ class BuildOptions:
     panic_body: PanicBody
     loader: bool
     install_policy: InstallPolicy
-    std_cache: bool  # std from the shared cache (std_cache.py); False: -Zbuild-std
+    std_cache: bool  # std from the shared cache (rust/stdcache/); False: -Zbuild-std
     minify: bool
     scope: str | None
     lock_timeout: float

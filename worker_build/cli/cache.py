@@ -1,6 +1,6 @@
 """`worker-build cache [list] [--json]` and `worker-build cache prune [...]`.
 
-Lists the entries of the std cache (std_cache.py) with their sizes, what each holds
+Lists the entries of the std cache (rust/stdcache/) with their sizes, what each holds
 and when a build last used it, and removes them: broken or incomplete entries and
 the leftovers of killed builds always, entries unused for `--older-than DAYS`
 (default 30), or `--all`. An entry a build holds right now is never removed. The
@@ -19,7 +19,7 @@ from typing import Any
 
 from worker_build.cli.guard import run_guarded
 from worker_build.errors import UsageError, WorkerBuildError
-from worker_build.rust import std_cache
+from worker_build.rust.stdcache import store as std_cache
 from worker_build.util import locking
 from worker_build.util.cachedir import cache_root, tree_size
 

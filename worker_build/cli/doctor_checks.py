@@ -35,8 +35,9 @@ from worker_build.errors import (
     ToolMissingError,
     WorkerBuildError,
 )
-from worker_build.rust import std_cache, toolchain
+from worker_build.rust import toolchain
 from worker_build.rust.flags import EhEncoding, build_std_flag
+from worker_build.rust.stdcache import store as std_cache
 from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
 from worker_build.tools import prebuilt, resolve
 from worker_build.tools.tool import InstallPolicy, Tool

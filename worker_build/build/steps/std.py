@@ -1,7 +1,7 @@
 """Step: the wasm32 std the crate links against (issue 11 part 1).
 
 - The toolchain has a precompiled wasm32 std and the build is panic=abort: it is used.
-- Otherwise std comes from the shared std cache (std_cache.py): found by its key, or
+- Otherwise std comes from the shared std cache (rust/stdcache/): found by its key, or
   built once for it (minutes; every later build with the same key, in any target
   directory, skips it). The cargo step then runs the entry's rustc wrapper.
 - Where the cache cannot stand for `-Zbuild-std` (cargo's unit graph fails, a custom
@@ -21,10 +21,11 @@ from worker_build.build.context import BuildContext
 from worker_build.build.options import DEV
 from worker_build.build.steps import cargo
 from worker_build.errors import CommandFailedError, WorkerBuildError
-from worker_build.rust import std_cache, std_settings
 from worker_build.rust.flags import std_crates
-from worker_build.rust.std_cache import Entry, StdMode, StdUse
-from worker_build.rust.std_settings import StdSettings
+from worker_build.rust.stdcache import spec as std_settings
+from worker_build.rust.stdcache import store as std_cache
+from worker_build.rust.stdcache.spec import StdSettings
+from worker_build.rust.stdcache.store import Entry, StdMode, StdUse
 from worker_build.rust.toolchain import StdSource
 from worker_build.util import proc
 

@@ -1,4 +1,4 @@
-"""The std step (steps/std.py): when the std cache stands in for -Zbuild-std, and when not."""
+"""The std step (build/steps/std.py): when the std cache stands in for -Zbuild-std, and when not."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from worker_build.build import crate as crate_mod
 from worker_build.build.context import BuildContext
 from worker_build.build.options import RawArgs, resolve
 from worker_build.build.steps import std
-from worker_build.rust import std_cache
-from worker_build.rust.std_cache import StdMode
+from worker_build.rust.stdcache import store as std_cache
+from worker_build.rust.stdcache.store import StdMode
 from worker_build.rust.toolchain import StdSource
 
 
@@ -81,7 +81,7 @@ def test_manifests_up_to_the_workspace_root(tmp_path: Path) -> None:
 
 
 def test_pkgid_specs() -> None:
-    from worker_build.rust.std_settings import pkgid_spec
+    from worker_build.rust.stdcache.spec import pkgid_spec
 
     assert pkgid_spec("registry+https://x/index#serde_derive@1.0.229") == "serde_derive@1.0.229"
     assert pkgid_spec("path+file:///w/crates/macros#0.1.0") == "macros@0.1.0"

@@ -1,4 +1,4 @@
-"""The std cache (std_settings.py, std_cache.py): keys, entries, locking, failures.
+"""The std cache (rust/stdcache/spec.py, store.py): keys, entries, locking, failures.
 
 Unit tests with fake cargo/rustc executables (tests/fakes.py); the real std builds
 are covered by the slow tests at the end and by every fixture build (conftest.py).
@@ -26,9 +26,10 @@ from worker_build.errors import (
     LockedError,
     NotWritableError,
 )
-from worker_build.rust import std_cache, std_settings
-from worker_build.rust.std_cache import Entry
-from worker_build.rust.std_settings import StdSettings
+from worker_build.rust.stdcache import spec as std_settings
+from worker_build.rust.stdcache import store as std_cache
+from worker_build.rust.stdcache.spec import StdSettings
+from worker_build.rust.stdcache.store import Entry
 from worker_build.rust.toolchain import Toolchain
 from worker_build.util import locking
 

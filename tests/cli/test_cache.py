@@ -1,4 +1,4 @@
-"""`worker-build cache [list|prune]` (cache.py) on fake std cache entries."""
+"""`worker-build cache [list|prune]` (cli/cache.py) on fake std cache entries."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from tests.support.stdcache import fake_build, settings, spec, toolchain
 from worker_build.cli import cache, main
 from worker_build.errors import EXIT_OK, EXIT_USAGE
-from worker_build.rust import std_cache
+from worker_build.rust.stdcache import store as std_cache
 from worker_build.util import locking
 
 

@@ -1,4 +1,4 @@
-"""The std cache: a wasm32 std built once per key (std_settings.StdSpec) and shared.
+"""The std cache: a wasm32 std built once per key (spec.StdSpec) and shared.
 
 Layout, under `<cache>/std/`:
 
@@ -10,7 +10,7 @@ Layout, under `<cache>/std/`:
     <key>/last-used       touched by every build that uses the entry (for pruning)
     .tmp-<key>-*/         an entry being built; renamed to <key> when complete
     locks/<key>.lock      held while an entry is checked, built or pruned
-    settings.json         cargo's answers, see std_settings.py
+    settings.json         cargo's answers, see spec.py
 
 An entry is built by compiling an empty crate with `-Zbuild-std` and the build's own
 profile settings and target flags (cargo run in the crate's directory, so its
@@ -39,7 +39,7 @@ from typing import Any
 
 from worker_build import __version__
 from worker_build.errors import NotWritableError, WorkerBuildError
-from worker_build.rust.std_settings import StdSpec, lto_on
+from worker_build.rust.stdcache.spec import StdSpec, lto_on
 from worker_build.rust.toolchain import WASM_TARGET, Toolchain
 from worker_build.util import locking, proc
 from worker_build.util.cachedir import cache_root, regular_files, tree_size
