@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from worker_build.cli.guard import run_guarded
 from worker_build.errors import UsageError, WorkerBuildError
-from worker_build.rust.stdcache import store as std_cache
-from worker_build.util import locking
+from worker_build.rust import stdcache
 from worker_build.util.cachedir import cache_root, tree_size
 
 USAGE = (
@@ -72,7 +69,7 @@ def _describe(spec: dict[str, Any]) -> str:
 
 
 def list_entries(as_json: bool) -> int:
-    entries = std_cache.listing()
+    entries = stdcache.entries()
     now = time.time()
     others = {
         p.name: tree_size(p)
@@ -81,7 +78,7 @@ def list_entries(as_json: bool) -> int:
     }
     if as_json:
         doc = {
-            "std_cache": str(std_cache.root()),
+            "std_cache": str(stdcache.root()),
             "entries": [
                 {
                     "key": e.key,
@@ -99,7 +96,7 @@ def list_entries(as_json: bool) -> int:
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
-    out = [f"std cache: {std_cache.root()}"]
+    out = [f"std cache: {stdcache.root()}"]
     if not entries:
         out.append("  (no entries)")
     for e in entries:
@@ -120,7 +117,7 @@ def list_entries(as_json: bool) -> int:
 def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
     now = time.time()
     removed, kept_busy, freed = [], [], 0
-    for e in std_cache.listing():
+    for e in stdcache.entries():
         unused = e.last_used is None or (
             older_than is not None and now - e.last_used > older_than * 86400
         )
@@ -132,15 +129,14 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
             why = e.problem
         else:
             why = "never used" if e.last_used is None else f"unused for {_since(e.last_used, now)}"
-        if dry_run or std_cache.remove(e):
+        if dry_run or stdcache.remove(e):
             removed.append(f"  {e.key}  {human(e.bytes):>9}  ({why})")
             freed += e.bytes
         else:
             kept_busy.append(e.key)
-    for leftover in std_cache.leftovers():
-        key = leftover.name.split("-", 2)[1] if leftover.name.count("-") >= 2 else ""
+    for leftover in stdcache.leftovers():
         size = tree_size(leftover)
-        if dry_run or _remove_unlocked(leftover, key):
+        if dry_run or stdcache.remove_leftover(leftover):
             removed.append(f"  {leftover.name}  {human(size):>9}  (left by a killed build)")
             freed += size
     verb = "would remove" if dry_run else "removed"
@@ -153,17 +149,6 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
         lines.append(f"kept (a build is using them): {', '.join(kept_busy)}")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
-
-
-def _remove_unlocked(path: Path, key: str) -> bool:
-    try:
-        with locking.exclusive(
-            std_cache.root() / "locks" / f"{key}.lock", 0, held_by="in use", fix=""
-        ):
-            shutil.rmtree(path, ignore_errors=True)
-            return True
-    except WorkerBuildError:
-        return False
 
 
 class _Parser(argparse.ArgumentParser):

@@ -35,9 +35,8 @@ from worker_build.errors import (
     ToolMissingError,
     WorkerBuildError,
 )
-from worker_build.rust import toolchain
+from worker_build.rust import stdcache, toolchain
 from worker_build.rust.flags import EhEncoding, build_std_flag
-from worker_build.rust.stdcache import store as std_cache
 from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
 from worker_build.tools import prebuilt, resolve
 from worker_build.tools.tool import InstallPolicy, Tool
@@ -144,7 +143,7 @@ def check_toolchain(
         std = "precompiled wasm32 std (rustup target)"
     else:
         where = (
-            f"once per key into the std cache ({std_cache.root()}), shared by every "
+            f"once per key into the std cache ({stdcache.root()}), shared by every "
             "target directory,"
             if use_std_cache
             else "in the target directory"

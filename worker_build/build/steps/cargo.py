@@ -15,7 +15,7 @@ from worker_build.build.options import BuildOptions
 from worker_build.build.steps import cargo_errors
 from worker_build.errors import WorkerBuildError
 from worker_build.rust.flags import build_std_flag, panic_rustflags
-from worker_build.rust.stdcache.store import StdMode, StdUse
+from worker_build.rust.stdcache import StdMode, StdUse
 from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
 from worker_build.tools.tool import InstallPolicy
 from worker_build.util import proc

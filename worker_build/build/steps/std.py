@@ -21,11 +21,9 @@ from worker_build.build.context import BuildContext
 from worker_build.build.options import DEV
 from worker_build.build.steps import cargo
 from worker_build.errors import CommandFailedError, WorkerBuildError
+from worker_build.rust import stdcache
 from worker_build.rust.flags import std_crates
-from worker_build.rust.stdcache import spec as std_settings
-from worker_build.rust.stdcache import store as std_cache
-from worker_build.rust.stdcache.spec import StdSettings
-from worker_build.rust.stdcache.store import Entry, StdMode, StdUse
+from worker_build.rust.stdcache import Entry, StdMode, StdSettings, StdUse
 from worker_build.rust.toolchain import StdSource
 from worker_build.util import proc
 
@@ -113,9 +111,9 @@ def run(ctx: BuildContext) -> None:
     build_std = StdUse(StdMode.BUILD_STD)
     argv = cargo.command(options, tc, build_std)
     env = cargo.environment(options, tc, build_std)
-    stamp = std_settings.source_stamp(tc.sysroot)
+    stamp = stdcache.source_stamp(tc.sysroot)
     try:
-        settings = std_settings.std_settings(
+        settings = stdcache.settings_for(
             argv, crate.root, env, manifests(crate.manifest, crate.lockfile.parent), tc, stamp
         )
     except CommandFailedError as exc:
@@ -128,7 +126,7 @@ def run(ctx: BuildContext) -> None:
         _fallback(ctx, why)
         return
     crates = std_crates(options.panic_unwind)
-    spec = std_settings.spec_for(
+    spec = stdcache.spec_for(
         settings,
         tc,
         crates=crates,
@@ -142,11 +140,11 @@ def run(ctx: BuildContext) -> None:
     def build(staging: Path) -> dict[str, Any]:
         # While cargo compiles std (mostly one crate at a time), compile the crate's
         # host units through the entry's rustc: -Zbuild-std overlaps the two as well.
-        std_cache.prepare_entry(staging, spec, tc)
+        stdcache.prepare_entry(staging, spec, tc)
         host = HostPrebuild(ctx, Entry(spec.key, staging), settings.proc_macros)
         host.start()
         try:
-            facts = std_cache.build_entry(
+            facts = stdcache.build_entry(
                 staging, spec, tc, cwd=crate.root, env=env, cargo_argv=argv
             )
         except BaseException:
@@ -155,7 +153,7 @@ def run(ctx: BuildContext) -> None:
         overlap.update(host.finish())
         return facts
 
-    entry, built = std_cache.ensure(spec, build, timeout=options.lock_timeout, toolchain=tc)
+    entry, built = stdcache.ensure(spec, build, timeout=options.lock_timeout, toolchain=tc)
     ctx.std = StdUse(StdMode.CACHE, entry)
     ctx.facts["std"] = {
         "source": "cache",
