@@ -7,7 +7,7 @@ import pytest
 from tests.support.fakes import fake_rustc, fake_rustup, path_with, rustup_toolchain
 from worker_build.errors import EXIT_TOOLCHAIN, ToolchainError
 from worker_build.rust import toolchain
-from worker_build.rust.toolchain import EhEncoding, StdSource
+from worker_build.rust.toolchain import StdSource
 from worker_build.tools import probes
 
 
@@ -242,14 +242,6 @@ def test_rustc_answers_are_cached_per_binary(home: Path, monkeypatch: pytest.Mon
     for _ in range(3):
         assert toolchain.find_toolchain(None, unwind=True).origin == str(distro)
     assert log.read_text().splitlines() == ["--print sysroot", "-vV"]
-
-
-def test_flags() -> None:
-    assert toolchain.build_std_flag(True) == "-Zbuild-std=std,panic_unwind"
-    assert toolchain.build_std_flag(False) == "-Zbuild-std=std,panic_abort"
-    assert toolchain.eh_rustflags(EhEncoding.DEFAULT) == []
-    assert toolchain.eh_rustflags(EhEncoding.EXNREF) == ["-Cllvm-args=-wasm-use-legacy-eh=false"]
-    assert toolchain.eh_rustflags(EhEncoding.LEGACY) == ["-Cllvm-args=-wasm-use-legacy-eh=true"]
 
 
 def test_the_build_reports_what_was_passed_over(

@@ -7,7 +7,7 @@ import pytest
 
 from worker_build.build.options import WASM_OPT_FEATURES, PanicBody, RawArgs, resolve
 from worker_build.errors import EXIT_USAGE, UsageError
-from worker_build.rust.toolchain import EhEncoding
+from worker_build.rust.flags import EhEncoding
 from worker_build.tools.resolve import InstallPolicy
 
 ROOT = Path("/crate")

@@ -20,7 +20,7 @@ import pytest
 
 from harness.paths import SAMPLES
 from tests.support.builds import Built, cargo_target_dir, tool_env
-from worker_build.tools.resolve import cache_root
+from worker_build.util.cachedir import cache_root
 
 pytest_plugins = ["pytester"]
 # Every session runs in a subprocess: an in-process one re-enables and then disables

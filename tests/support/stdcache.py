@@ -6,9 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.support.fakes import fake_rustc
-from worker_build.rust import std_cache, std_settings
-from worker_build.rust.std_cache import Entry
-from worker_build.rust.std_settings import StdSettings, StdSpec
+from worker_build.rust import stdcache
+from worker_build.rust.stdcache import Entry, StdSettings, StdSpec, store
 from worker_build.rust.toolchain import StdSource, Toolchain
 
 HOST = "x86_64-unknown-linux-gnu"
@@ -64,7 +63,7 @@ def spec(tc: Toolchain, s: StdSettings | None = None, **kw: object) -> StdSpec:
         crates="std,panic_unwind", panic="unwind", eh_encoding="default", dev=False, stamp="stamp0"
     )
     args.update(kw)
-    return std_settings.spec_for(s or settings(), tc, **args)  # type: ignore[arg-type]
+    return stdcache.spec_for(s or settings(), tc, **args)  # type: ignore[arg-type]
 
 
 def unit(name: str, profile: dict[str, object], *, std: bool = True, **extra: object) -> dict:
@@ -87,7 +86,7 @@ def fake_build(calls: list[Path]) -> object:
         lib = Entry("x", staging).libdir
         lib.mkdir(parents=True)
         for name in ("libstd-1.rlib", "libcore-2.rlib"):
-            (lib / name).write_bytes(std_cache.RLIB_MAGIC + b"x" * 100)
+            (lib / name).write_bytes(store.RLIB_MAGIC + b"x" * 100)
         (staging / "bin").mkdir()
         (staging / "bin" / "rustc").write_text("#!/bin/sh\n")
         return {"rustc_path": "/r"}

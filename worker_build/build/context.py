@@ -13,7 +13,7 @@ from typing import Any
 
 from worker_build.build.crate import Crate
 from worker_build.build.options import BuildOptions
-from worker_build.rust.std_cache import StdUse
+from worker_build.rust.stdcache import StdUse
 from worker_build.rust.toolchain import Toolchain
 from worker_build.tools.tool import Tool
 from worker_build.util.proc import Background

@@ -17,7 +17,7 @@ from typing import Any
 
 from worker_build.build import cargo_args as cargo_args_mod
 from worker_build.errors import UsageError
-from worker_build.rust.toolchain import EhEncoding
+from worker_build.rust.flags import EhEncoding
 from worker_build.tools.tool import InstallPolicy
 
 # Enable-list instead of --all-features: binaryen 132's --all-features turns on
@@ -108,7 +108,7 @@ class BuildOptions:
     panic_body: PanicBody
     loader: bool
     install_policy: InstallPolicy
-    std_cache: bool  # std from the shared cache (std_cache.py); False: -Zbuild-std
+    std_cache: bool  # std from the shared cache (rust/stdcache/); False: -Zbuild-std
     minify: bool
     scope: str | None
     lock_timeout: float

@@ -1,6 +1,6 @@
 """`worker-build cache [list] [--json]` and `worker-build cache prune [...]`.
 
-Lists the entries of the std cache (std_cache.py) with their sizes, what each holds
+Lists the entries of the std cache (rust/stdcache/) with their sizes, what each holds
 and when a build last used it, and removes them: broken or incomplete entries and
 the leftovers of killed builds always, entries unused for `--older-than DAYS`
 (default 30), or `--all`. An entry a build holds right now is never removed. The
@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from worker_build.cli.guard import run_guarded
 from worker_build.errors import UsageError, WorkerBuildError
-from worker_build.rust import std_cache
-from worker_build.tools import resolve
-from worker_build.util import locking
+from worker_build.rust import stdcache
+from worker_build.util.cachedir import cache_root, tree_size
 
 USAGE = (
     "usage: worker-build cache [list] [--json]\n"
@@ -71,21 +68,17 @@ def _describe(spec: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in std_cache._files(path))
-
-
 def list_entries(as_json: bool) -> int:
-    entries = std_cache.listing()
+    entries = stdcache.entries()
     now = time.time()
     others = {
-        p.name: _dir_size(p)
-        for p in sorted(resolve.cache_root().glob("*"))
+        p.name: tree_size(p)
+        for p in sorted(cache_root().glob("*"))
         if p.is_dir() and p.name not in ("std", "locks")
     }
     if as_json:
         doc = {
-            "std_cache": str(std_cache.root()),
+            "std_cache": str(stdcache.root()),
             "entries": [
                 {
                     "key": e.key,
@@ -103,7 +96,7 @@ def list_entries(as_json: bool) -> int:
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
-    out = [f"std cache: {std_cache.root()}"]
+    out = [f"std cache: {stdcache.root()}"]
     if not entries:
         out.append("  (no entries)")
     for e in entries:
@@ -115,7 +108,7 @@ def list_entries(as_json: bool) -> int:
     total = sum(e.bytes for e in entries)
     out.append(f"  {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {human(total)}")
     if others:
-        out.append(f"other caches in {resolve.cache_root()}:")
+        out.append(f"other caches in {cache_root()}:")
         out += [f"  {name:<14} {human(size):>9}" for name, size in others.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return 0
@@ -124,7 +117,7 @@ def list_entries(as_json: bool) -> int:
 def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
     now = time.time()
     removed, kept_busy, freed = [], [], 0
-    for e in std_cache.listing():
+    for e in stdcache.entries():
         unused = e.last_used is None or (
             older_than is not None and now - e.last_used > older_than * 86400
         )
@@ -136,15 +129,14 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
             why = e.problem
         else:
             why = "never used" if e.last_used is None else f"unused for {_since(e.last_used, now)}"
-        if dry_run or std_cache.remove(e):
+        if dry_run or stdcache.remove(e):
             removed.append(f"  {e.key}  {human(e.bytes):>9}  ({why})")
             freed += e.bytes
         else:
             kept_busy.append(e.key)
-    for leftover in std_cache.leftovers():
-        key = leftover.name.split("-", 2)[1] if leftover.name.count("-") >= 2 else ""
-        size = _dir_size(leftover)
-        if dry_run or _remove_unlocked(leftover, key):
+    for leftover in stdcache.leftovers():
+        size = tree_size(leftover)
+        if dry_run or stdcache.remove_leftover(leftover):
             removed.append(f"  {leftover.name}  {human(size):>9}  (left by a killed build)")
             freed += size
     verb = "would remove" if dry_run else "removed"
@@ -157,17 +149,6 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
         lines.append(f"kept (a build is using them): {', '.join(kept_busy)}")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
-
-
-def _remove_unlocked(path: Path, key: str) -> bool:
-    try:
-        with locking.exclusive(
-            std_cache.root() / "locks" / f"{key}.lock", 0, held_by="in use", fix=""
-        ):
-            shutil.rmtree(path, ignore_errors=True)
-            return True
-    except WorkerBuildError:
-        return False
 
 
 class _Parser(argparse.ArgumentParser):

@@ -35,11 +35,13 @@ from worker_build.errors import (
     ToolMissingError,
     WorkerBuildError,
 )
-from worker_build.rust import std_cache, toolchain
-from worker_build.rust.toolchain import WASM_TARGET, EhEncoding, StdSource, Toolchain
+from worker_build.rust import stdcache, toolchain
+from worker_build.rust.flags import EhEncoding, build_std_flag
+from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
 from worker_build.tools import prebuilt, resolve
 from worker_build.tools.tool import InstallPolicy, Tool
 from worker_build.util import proc
+from worker_build.util.cachedir import cache_root
 
 # Oldest Node release of each line that runs the exnref exception-handling encoding
 # (older ones, Node 20 among them, reject a module using it: "Invalid opcode 0x1f").
@@ -141,14 +143,14 @@ def check_toolchain(
         std = "precompiled wasm32 std (rustup target)"
     else:
         where = (
-            f"once per key into the std cache ({std_cache.root()}), shared by every "
+            f"once per key into the std cache ({stdcache.root()}), shared by every "
             "target directory,"
             if use_std_cache
             else "in the target directory"
         )
         std = (
             f"built from source ({toolchain.std_sources(tc.sysroot)}) {where} with "
-            f"{toolchain.build_std_flag(unwind)}"
+            f"{build_std_flag(unwind)}"
         )
         if tc.needs_bootstrap:
             std += "; RUSTC_BOOTSTRAP=1 is set for it (not a nightly)"
@@ -210,7 +212,7 @@ def check_wasm_bindgen(crate: Crate | None) -> Check:
         how = [f"downloads the prebuilt release from {asset.url} (seconds)"] if asset else []
         if cargo is not None:
             how.append(
-                f"installs it into {resolve.cache_root() / 'wasm-bindgen' / locked} "
+                f"installs it into {cache_root() / 'wasm-bindgen' / locked} "
                 "with cargo (several minutes, needs crates.io)"
             )
         return Check(
@@ -255,7 +257,7 @@ def check_npm_tool(
             return _missing(name, exc)
         how = [f"downloads the prebuilt release from {asset.url}"] if asset else []
         if npm is not None:
-            how.append(f"installs it with npm into {resolve.cache_root()}")
+            how.append(f"installs it with npm into {cache_root()}")
         return Check(
             name, Status.WARN, f"{exc.message}; the first build " + ", else ".join(how), exc.fix
         )

@@ -1,4 +1,4 @@
-"""Find a Rust toolchain that can build for wasm32, and the flags it needs.
+"""Find a Rust toolchain that can build for wasm32 (the flags it is given: rust/flags.py).
 
 One place decides which rustc/cargo pair builds the crate, in a fixed order:
 1. explicit: `--rustc PATH` or `WORKER_BUILD_RUSTC` (cargo: `WORKER_BUILD_CARGO` or the
@@ -46,12 +46,6 @@ class StdSource(Enum):
 
     PRECOMPILED = "precompiled"  # rustup's rust-std component for wasm32
     BUILD_STD = "build-std"  # compiled from the std sources (std cache or -Zbuild-std)
-
-
-class EhEncoding(Enum):
-    DEFAULT = "default"  # whatever the compiler emits (legacy for rustc 1.96)
-    LEGACY = "legacy"
-    EXNREF = "exnref"
 
 
 @dataclass(frozen=True)
@@ -388,15 +382,3 @@ def find_toolchain(explicit_rustc: Path | None, unwind: bool, cwd: Path | None =
     if explicit is not None:
         return probe(explicit, unwind)
     return discover(unwind, cwd)
-
-
-def build_std_flag(unwind: bool) -> str:
-    return "-Zbuild-std=std,panic_unwind" if unwind else "-Zbuild-std=std,panic_abort"
-
-
-def eh_rustflags(encoding: EhEncoding) -> list[str]:
-    if encoding is EhEncoding.LEGACY:
-        return ["-Cllvm-args=-wasm-use-legacy-eh=true"]
-    if encoding is EhEncoding.EXNREF:
-        return ["-Cllvm-args=-wasm-use-legacy-eh=false"]
-    return []

@@ -16,14 +16,12 @@ optimisation only: an unreadable or corrupt file is ignored and rewritten.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from worker_build.util import proc
+from worker_build.util import jsonmemo, proc
 from worker_build.util.cachedir import cache_root
 
 CACHE_NAME = "probes.json"
@@ -45,42 +43,12 @@ def identity(path: Path) -> list[int] | None:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def load_entries(file: Path, schema: int) -> dict[str, Any]:
-    """The entries of a JSON memo file ({"schema": N, "entries": {...}}); nothing when
-    it is missing, unreadable or of another schema."""
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("schema") != schema:
-        return {}
-    entries = data.get("entries")
-    return entries if isinstance(entries, dict) else {}
-
-
-def save_entries(file: Path, entries: dict[str, Any], *, schema: int, limit: int) -> None:
-    """Keep the `limit` newest entries (by their "at"), by atomic replace, so concurrent
-    builds never read half a file; losing a concurrent writer's entry, or the whole
-    write (an unwritable cache), only costs one more probes."""
-    if len(entries) > limit:
-        keep = sorted(entries, key=lambda k: entries[k].get("at", 0))[-limit:]
-        entries = {k: entries[k] for k in keep}
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}.", dir=file.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"schema": schema, "entries": entries}, fh, indent=1, sort_keys=True)
-        os.replace(tmp, file)
-    except OSError:
-        pass
-
-
 def _load(file: Path) -> dict[str, Any]:
-    return load_entries(file, SCHEMA)
+    return jsonmemo.load_entries(file, SCHEMA)
 
 
 def _save(file: Path, entries: dict[str, Any]) -> None:
-    save_entries(file, entries, schema=SCHEMA, limit=MAX_ENTRIES)
+    jsonmemo.save_entries(file, entries, schema=SCHEMA, limit=MAX_ENTRIES)
 
 
 def version_output(path: Path) -> str:

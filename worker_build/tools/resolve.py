@@ -34,7 +34,7 @@ from worker_build.errors import (
 from worker_build.tools import download, prebuilt, probes
 from worker_build.tools.tool import InstallPolicy, Source, Tool
 from worker_build.util import proc
-from worker_build.util.cachedir import cache_root as cache_root  # re-exported (tools.cache_root)
+from worker_build.util.cachedir import cache_root
 
 # The npm tool versions worker-build is tested with (also pinned in package.json).
 BINARYEN_VERSION = "132.0.0"

@@ -8,7 +8,7 @@ import pytest
 
 from worker_build.build.options import RawArgs, resolve
 from worker_build.build.steps import cargo
-from worker_build.rust.std_cache import Entry, StdMode, StdUse
+from worker_build.rust.stdcache import Entry, StdMode, StdUse
 from worker_build.rust.toolchain import StdSource, Toolchain
 
 

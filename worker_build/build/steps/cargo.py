@@ -14,14 +14,9 @@ from worker_build.build.context import BuildContext
 from worker_build.build.options import BuildOptions
 from worker_build.build.steps import cargo_errors
 from worker_build.errors import WorkerBuildError
-from worker_build.rust.std_cache import StdMode, StdUse
-from worker_build.rust.toolchain import (
-    WASM_TARGET,
-    StdSource,
-    Toolchain,
-    build_std_flag,
-    eh_rustflags,
-)
+from worker_build.rust.flags import build_std_flag, panic_rustflags
+from worker_build.rust.stdcache import StdMode, StdUse
+from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
 from worker_build.tools.tool import InstallPolicy
 from worker_build.util import proc
 
@@ -79,7 +74,7 @@ def environment(
     env = {"RUSTC": str(rustc), JS_SYS_ENV: "1"}
     if mode is StdMode.BUILD_STD and toolchain.needs_bootstrap:
         env["RUSTC_BOOTSTRAP"] = "1"
-    extra = ["-Cpanic=unwind", *eh_rustflags(options.eh_encoding)] if options.panic_unwind else []
+    extra = panic_rustflags(options.panic_unwind, options.eh_encoding)
     if not extra:
         return env
     encoded = os.environ.get("CARGO_ENCODED_RUSTFLAGS")

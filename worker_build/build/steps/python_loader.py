@@ -30,7 +30,7 @@ from worker_build.errors import ToolMissingError, WorkerBuildError
 from worker_build.loader import emit
 from worker_build.loader.glue import parse_glue
 from worker_build.loader.glue.functions import WasmSig
-from worker_build.rust.toolchain import EhEncoding
+from worker_build.rust.flags import EhEncoding
 from worker_build.serve.worker_loader import HANDLERS, render_worker_loader, worker_exports
 from worker_build.tools import resolve
 from worker_build.tools.tool import Tool

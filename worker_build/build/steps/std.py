@@ -1,7 +1,7 @@
 """Step: the wasm32 std the crate links against (issue 11 part 1).
 
 - The toolchain has a precompiled wasm32 std and the build is panic=abort: it is used.
-- Otherwise std comes from the shared std cache (std_cache.py): found by its key, or
+- Otherwise std comes from the shared std cache (rust/stdcache/): found by its key, or
   built once for it (minutes; every later build with the same key, in any target
   directory, skips it). The cargo step then runs the entry's rustc wrapper.
 - Where the cache cannot stand for `-Zbuild-std` (cargo's unit graph fails, a custom
@@ -21,10 +21,10 @@ from worker_build.build.context import BuildContext
 from worker_build.build.options import DEV
 from worker_build.build.steps import cargo
 from worker_build.errors import CommandFailedError, WorkerBuildError
-from worker_build.rust import std_cache, std_settings
-from worker_build.rust.std_cache import Entry, StdMode, StdUse
-from worker_build.rust.std_settings import StdSettings
-from worker_build.rust.toolchain import StdSource, build_std_flag
+from worker_build.rust import stdcache
+from worker_build.rust.flags import std_crates
+from worker_build.rust.stdcache import Entry, StdMode, StdSettings, StdUse
+from worker_build.rust.toolchain import StdSource
 from worker_build.util import proc
 
 
@@ -111,9 +111,9 @@ def run(ctx: BuildContext) -> None:
     build_std = StdUse(StdMode.BUILD_STD)
     argv = cargo.command(options, tc, build_std)
     env = cargo.environment(options, tc, build_std)
-    stamp = std_settings.source_stamp(tc.sysroot)
+    stamp = stdcache.source_stamp(tc.sysroot)
     try:
-        settings = std_settings.std_settings(
+        settings = stdcache.settings_for(
             argv, crate.root, env, manifests(crate.manifest, crate.lockfile.parent), tc, stamp
         )
     except CommandFailedError as exc:
@@ -125,8 +125,8 @@ def run(ctx: BuildContext) -> None:
     if why is not None:
         _fallback(ctx, why)
         return
-    crates = build_std_flag(options.panic_unwind).split("=", 1)[1]
-    spec = std_settings.spec_for(
+    crates = std_crates(options.panic_unwind)
+    spec = stdcache.spec_for(
         settings,
         tc,
         crates=crates,
@@ -140,11 +140,11 @@ def run(ctx: BuildContext) -> None:
     def build(staging: Path) -> dict[str, Any]:
         # While cargo compiles std (mostly one crate at a time), compile the crate's
         # host units through the entry's rustc: -Zbuild-std overlaps the two as well.
-        std_cache.prepare_entry(staging, spec, tc)
+        stdcache.prepare_entry(staging, spec, tc)
         host = HostPrebuild(ctx, Entry(spec.key, staging), settings.proc_macros)
         host.start()
         try:
-            facts = std_cache.build_entry(
+            facts = stdcache.build_entry(
                 staging, spec, tc, cwd=crate.root, env=env, cargo_argv=argv
             )
         except BaseException:
@@ -153,7 +153,7 @@ def run(ctx: BuildContext) -> None:
         overlap.update(host.finish())
         return facts
 
-    entry, built = std_cache.ensure(spec, build, timeout=options.lock_timeout, toolchain=tc)
+    entry, built = stdcache.ensure(spec, build, timeout=options.lock_timeout, toolchain=tc)
     ctx.std = StdUse(StdMode.CACHE, entry)
     ctx.facts["std"] = {
         "source": "cache",

@@ -11,7 +11,7 @@ from typing import Literal
 
 from worker_build.build.context import BuildContext
 from worker_build.errors import NoExceptionHandlingError
-from worker_build.rust.toolchain import EhEncoding
+from worker_build.rust.flags import EhEncoding
 from worker_build.wasm.eh import inspect_file
 
 EXPECT: dict[EhEncoding, Literal["legacy", "exnref", "any"]] = {

@@ -1,4 +1,4 @@
-"""`worker-build cache [list|prune]` (cache.py) on fake std cache entries."""
+"""`worker-build cache [list|prune]` (cli/cache.py) on fake std cache entries."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from tests.support.stdcache import fake_build, settings, spec, toolchain
 from worker_build.cli import cache, main
 from worker_build.errors import EXIT_OK, EXIT_USAGE
-from worker_build.rust import std_cache
+from worker_build.rust import stdcache
+from worker_build.rust.stdcache import store
 from worker_build.util import locking
 
 
@@ -22,10 +23,10 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def make_entry(tmp_path: Path, opt_level: str, used_days_ago: float) -> std_cache.Entry:
+def make_entry(tmp_path: Path, opt_level: str, used_days_ago: float) -> stdcache.Entry:
     profile = dict(settings().profile, opt_level=opt_level)
     s = spec(toolchain(tmp_path), settings(profile=profile))
-    found, _ = std_cache.ensure(s, fake_build([]), timeout=5)  # type: ignore[arg-type]
+    found, _ = stdcache.ensure(s, fake_build([]), timeout=5)  # type: ignore[arg-type]
     stamp = time.time() - used_days_ago * 86400
     os.utime(found.path / "last-used", (stamp, stamp))
     return found
@@ -74,7 +75,7 @@ def test_prune_removes_broken_stale_and_leftovers(
     old = make_entry(tmp_path, "z", 45)
     broken = make_entry(tmp_path, "3", 0)
     (broken.path / "entry.json").unlink()
-    leftover = std_cache.root() / f".tmp-{'a' * 20}-killed"
+    leftover = stdcache.root() / f".tmp-{'a' * 20}-killed"
     leftover.mkdir()
     code, out, _ = run_cache(capsys, "prune", "--dry-run")
     assert code == EXIT_OK and out.startswith("would remove 3 item(s)")
@@ -93,7 +94,7 @@ def test_prune_keeps_an_entry_a_build_holds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     busy = make_entry(tmp_path, "s", 1)
-    with locking.exclusive(std_cache.root() / "locks" / f"{busy.key}.lock", 0, held_by="t", fix=""):
+    with locking.exclusive(store.lock_file(busy.key), 0, held_by="t", fix=""):
         code, out, _ = run_cache(capsys, "prune", "--all")
     assert code == EXIT_OK and busy.path.exists()
     assert f"kept (a build is using them): {busy.key}" in out

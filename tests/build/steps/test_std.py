@@ -1,13 +1,17 @@
-"""The std step (steps/std.py): when the std cache stands in for -Zbuild-std, and when not."""
+"""The std step (build/steps/std.py): when the std cache stands in for -Zbuild-std, and
+when not; with fake cargo, and one real build without the cache (`--no-std-cache`)."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from harness.paths import CACHE, SAMPLES
+from tests.support.builds import Built, tool_env, worker_build
 from tests.support.cratefix import write_crate
 from tests.support.fakes import fake_exe
 from tests.support.stdcache import RELEASE, toolchain, unit
@@ -15,8 +19,8 @@ from worker_build.build import crate as crate_mod
 from worker_build.build.context import BuildContext
 from worker_build.build.options import RawArgs, resolve
 from worker_build.build.steps import std
-from worker_build.rust import std_cache
-from worker_build.rust.std_cache import StdMode
+from worker_build.rust import stdcache
+from worker_build.rust.stdcache import StdMode
 from worker_build.rust.toolchain import StdSource
 
 
@@ -53,12 +57,10 @@ def test_cargo_refusing_the_unit_graph_falls_back_to_build_std(tmp_path: Path) -
     reason = "`cargo build --unit-graph` failed: error: unexpected argument"
     assert ctx.facts["std"] == {"source": "build-std", "reason": reason}
     assert ctx.notes == [f"std cache not used: {reason}"]
-    assert not (std_cache.root()).exists() or not any(std_cache.root().iterdir())
+    assert not (stdcache.root()).exists() or not any(stdcache.root().iterdir())
 
 
 def test_a_custom_codegen_backend_is_not_cached(tmp_path: Path) -> None:
-    import json
-
     graph = tmp_path / "graph.json"
     profile = {**RELEASE, "codegen_backend": "cranelift", "name": "release"}
     graph.write_text(json.dumps({"units": [unit("std", profile)], "roots": [0]}))
@@ -78,14 +80,6 @@ def test_manifests_up_to_the_workspace_root(tmp_path: Path) -> None:
         member / "Cargo.toml",
         root / "Cargo.toml",
     ]
-
-
-def test_pkgid_specs() -> None:
-    from worker_build.rust.std_settings import pkgid_spec
-
-    assert pkgid_spec("registry+https://x/index#serde_derive@1.0.229") == "serde_derive@1.0.229"
-    assert pkgid_spec("path+file:///w/crates/macros#0.1.0") == "macros@0.1.0"
-    assert pkgid_spec("path+file:///w/m#my-macros@0.2.0") == "my-macros@0.2.0"
 
 
 def test_host_prebuild_is_the_crates_own_command_with_keep_going() -> None:
@@ -135,8 +129,6 @@ esac
 
 def graph_with_a_proc_macro(graph: Path) -> Path:
     """A unit graph (`cargo build --unit-graph`) with std and one proc-macro."""
-    import json
-
     pm = unit("serde_derive", {**RELEASE, "name": "release"}, std=False, platform=None)
     pm["pkg_id"] = "registry+https://x/index#serde_derive@1.0.229"
     pm["target"]["kind"] = ["proc-macro"]
@@ -162,14 +154,12 @@ def test_proc_macros_compile_while_std_is_built(tmp_path: Path) -> None:
     # the crate's own build (its features and profiles), not a `-p` build of the macros
     assert argv[:2] == ["build", "--keep-going"] and "-p" not in argv
     assert argv[2:] == std.cargo.command(ctx.options, ctx.need_toolchain(), ctx.std)[2:]
-    assert std_cache.problem(ctx.std.entry) is None
+    assert stdcache.problem(ctx.std.entry) is None
 
 
 def test_offline_reaches_the_std_build(tmp_path: Path) -> None:
     """`worker-build --offline` hands --offline to cargo, and so to the cargo that builds
     the std cache entry (std's own dependencies then come from cargo's local cache)."""
-    import json
-
     graph = tmp_path / "graph.json"
     graph.write_text(json.dumps({"units": [unit("std", {**RELEASE, "name": "release"})],
                                  "roots": [0]}))  # fmt: skip
@@ -200,6 +190,38 @@ esac
     pid = int((tmp_path / "pm.pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # stopped and reaped, not left running for 300 s
-    assert not list(std_cache.root().glob(".tmp-*")) and not list(
-        std_cache.root().glob("[0-9a-f]*")
-    )
+    assert not list(stdcache.root().glob(".tmp-*")) and not list(stdcache.root().glob("[0-9a-f]*"))
+
+
+# --- real builds -------------------------------------------------------------------------------
+
+
+def exports(wasm: Path) -> list[str]:
+    from worker_build.wasm.module import parse_module
+
+    return sorted(e.name for e in parse_module(wasm.read_bytes()).exports)
+
+
+@pytest.mark.slow
+def test_no_std_cache_builds_std_in_the_target_dir_as_before(
+    pure_unwind: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--no-std-cache is the behaviour before the cache (-Zbuild-std in the target dir),
+    and the module the cache gives is as good: same exports, EH verified, same size
+    within 1%."""
+    monkeypatch.undo()  # the real cache, as the fixture used
+    target = CACHE / "test-target" / "pure-exports-build-std"
+    env = {**tool_env(), "CARGO_TARGET_DIR": str(target)}
+    out = CACHE / "test-builds" / "pure-exports-build-std"
+    proc = worker_build(SAMPLES / "pure-exports", "--panic-unwind", "--no-std-cache", "--json",
+                        "--out-dir", out, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads(proc.stdout)
+    assert doc["std"] == {"source": "build-std", "reason": "the std cache is off"}
+    assert list((target / "wasm32-unknown-unknown" / "release" / "deps").glob("libcore-*.rlib"))
+    cached = json.loads((pure_unwind.out / "worker-build.json").read_text())
+    assert cached["std"]["source"] == "cache"
+    assert exports(out / "index_bg.wasm") == exports(pure_unwind.wasm)
+    assert doc["eh_encoding"] == cached["eh_encoding"] == "legacy"
+    ratio = pure_unwind.wasm.stat().st_size / (out / "index_bg.wasm").stat().st_size
+    assert 0.99 < ratio < 1.01, ratio
