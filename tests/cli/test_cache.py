@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.stdcache import fake_build, settings, spec, toolchain
-from worker_build.cli import cache, main
+from worker_build.cli import main
+from worker_build.cli.units import format_bytes
 from worker_build.errors import EXIT_OK, EXIT_USAGE
 from worker_build.rust import stdcache
 from worker_build.rust.stdcache import store
@@ -56,10 +57,10 @@ def test_list_shows_entries_sizes_and_state(
     code, out, _ = run_cache(capsys, "list")
     assert code == EXIT_OK
     size = sum(p.stat().st_size for p in good.path.rglob("*") if p.is_file())
-    assert f"{good.key}  {cache.human(size):>9}  used 2 days ago  ok" in out
+    assert f"{good.key}  {format_bytes(size):>9}  used 2 days ago  ok" in out
     assert "rustc 1.96.0 (ac68faa20), panic=unwind, opt-level=s" in out
     assert f"{broken.key}" in out and "broken: sysroot/lib/rustlib/" in out
-    assert "2 entries" in out and "  wasm-bindgen      2.0 KB" in out
+    assert "2 entries" in out and "  wasm-bindgen     2.0 KiB" in out
     code, out, _ = run_cache(capsys, "--json")
     doc = json.loads(out)
     by_key = {e["key"]: e for e in doc["entries"]}
@@ -121,4 +122,7 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], args: list[str]) -> No
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cache(capsys, "--help")
-    assert code == EXIT_OK and out.startswith("usage: worker-build cache")
+    assert code == EXIT_OK and out.startswith("Usage: worker-build cache")
+    assert "prune" in out and "list" in out
+    code, out, _ = run_cache(capsys, "prune", "-h")
+    assert code == EXIT_OK and "--older-than DAYS" in out and "--dry-run" in out

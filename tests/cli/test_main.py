@@ -27,7 +27,9 @@ def test_every_command_has_help(
     assert out.lower().startswith("usage:") and err == ""
 
 
-@pytest.mark.parametrize("command", [["verify"], ["doctor"]], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "command", [["verify"], ["doctor"], ["cache"], ["cache", "prune"]], ids=" ".join
+)
 def test_an_unknown_option_is_one_error_line_and_exit_2(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,4 @@
-"""`worker-build cache [list] [--json]` and `worker-build cache prune [...]`.
+"""`worker-build cache [list] [--json]` and `worker-build cache prune [...]` (typer).
 
 Lists the entries of the std cache (rust/stdcache/) with their sizes, what each holds
 and when a build last used it, and removes them: broken or incomplete entries and
@@ -9,31 +9,22 @@ other directories of worker-build's cache (tools) are listed with their sizes on
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from worker_build.cli.guard import run_guarded
-from worker_build.errors import UsageError, WorkerBuildError
+import typer
+
+from worker_build.cli import typer_app
+from worker_build.cli.guard import print_error, run_guarded
+from worker_build.cli.units import format_bytes
+from worker_build.errors import UsageError
 from worker_build.rust import stdcache
 from worker_build.util.cachedir import cache_root, tree_size
 
-USAGE = (
-    "usage: worker-build cache [list] [--json]\n"
-    "       worker-build cache prune [--older-than DAYS | --all] [--dry-run]"
-)
-USAGE_HINT = "see `worker-build cache --help`"
 DEFAULT_DAYS = 30.0
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def _since(stamp: float, now: float) -> str:
@@ -102,14 +93,14 @@ def list_entries(as_json: bool) -> int:
     for e in entries:
         state = "ok" if e.problem is None else f"broken: {e.problem}"
         out.append(
-            f"  {e.key}  {human(e.bytes):>9}  used {_age(e.last_used, now)}  {state}\n"
+            f"  {e.key}  {format_bytes(e.bytes):>9}  used {_age(e.last_used, now)}  {state}\n"
             f"      {_describe(e.spec)}"
         )
     total = sum(e.bytes for e in entries)
-    out.append(f"  {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {human(total)}")
+    out.append(f"  {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {format_bytes(total)}")
     if others:
         out.append(f"other caches in {cache_root()}:")
-        out += [f"  {name:<14} {human(size):>9}" for name, size in others.items()]
+        out += [f"  {name:<14} {format_bytes(size):>9}" for name, size in others.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return 0
 
@@ -130,18 +121,18 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
         else:
             why = "never used" if e.last_used is None else f"unused for {_since(e.last_used, now)}"
         if dry_run or stdcache.remove(e):
-            removed.append(f"  {e.key}  {human(e.bytes):>9}  ({why})")
+            removed.append(f"  {e.key}  {format_bytes(e.bytes):>9}  ({why})")
             freed += e.bytes
         else:
             kept_busy.append(e.key)
     for leftover in stdcache.leftovers():
         size = tree_size(leftover)
         if dry_run or stdcache.remove_leftover(leftover):
-            removed.append(f"  {leftover.name}  {human(size):>9}  (left by a killed build)")
+            removed.append(f"  {leftover.name}  {format_bytes(size):>9}  (left by a killed build)")
             freed += size
     verb = "would remove" if dry_run else "removed"
     lines = (
-        [f"{verb} {len(removed)} item(s), {human(freed)}:", *removed]
+        [f"{verb} {len(removed)} item(s), {format_bytes(freed)}:", *removed]
         if removed
         else ["nothing to remove"]
     )
@@ -151,54 +142,56 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
     return 0
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would exit(2) with its own text
-        raise UsageError(message, USAGE_HINT)
+JSON_HELP = "print the listing as JSON on stdout"
+TRACEBACK_HELP = "also print the Python traceback of an error (same exit code)"
+Json = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+Traceback = Annotated[bool, typer.Option("--traceback", help=TRACEBACK_HELP)]
+
+app = typer_app.new_app(
+    "List or prune worker-build's caches: the std cache (a wasm32 std per compiler, panic "
+    "strategy, profile and flags) and the tools. Without a command: list."
+)
 
 
-def run(argv: list[str]) -> int:
-    parser = _Parser(prog="worker-build cache", add_help=False)
-    parser.add_argument("command", nargs="?", default="list", choices=("list", "prune"))
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--older-than", type=float, metavar="DAYS")
-    parser.add_argument("--all", action="store_true")
-    parser.add_argument("--dry-run", action="store_true")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        if args.older_than is not None or args.all or args.dry_run:
-            raise UsageError("--older-than, --all and --dry-run go with `cache prune`", USAGE_HINT)
-        return list_entries(args.json)
-    if args.json:
-        raise UsageError("--json goes with `cache list`")
-    if args.all and args.older_than is not None:
-        raise UsageError("--all and --older-than conflict", "pass only one")
-    if args.older_than is not None and args.older_than < 0:
-        raise UsageError("--older-than must be a number of days >= 0")
-    days = None if args.all else (DEFAULT_DAYS if args.older_than is None else args.older_than)
-    return prune(days, args.all, args.dry_run)
+def _guarded(body: Callable[[], int], traceback: bool) -> int:
+    return run_guarded(body, print_error, show_traceback=traceback)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if "-h" in args or "--help" in args:
-        sys.stdout.write(
-            f"{USAGE}\n\nList or prune worker-build's std cache (a wasm32 std per compiler, "
-            "panic strategy, profile\nand flags). prune removes broken entries, leftovers of "
-            f"killed builds and entries unused\nfor --older-than DAYS (default "
-            f"{DEFAULT_DAYS:.0f}); --all removes every entry.\n"
-        )
-        return 0
-    return run_guarded(
-        lambda: run(args),
-        _report_error,
-        show_traceback=False,
-        interrupted="interrupted",
-    )
+@app.callback(invoke_without_command=True)
+def cache(ctx: typer.Context, json: Json = False, traceback: Traceback = False) -> int | None:
+    if ctx.invoked_subcommand is None:
+        return _guarded(lambda: list_entries(json), traceback)
+    return None
 
 
-def _report_error(exc: WorkerBuildError) -> None:
-    sys.stderr.write(f"error: {exc.one_line()}\n")
+@app.command("list", help="List the std cache's entries and the size of the other caches.")
+def list_command(json: Json = False, traceback: Traceback = False) -> int:
+    return _guarded(lambda: list_entries(json), traceback)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+@app.command(
+    "prune",
+    help="Remove broken entries and leftovers of killed builds, and entries unused for "
+    f"--older-than DAYS (default {DEFAULT_DAYS:.0f}); --all removes every entry. An entry "
+    "a build holds right now is never removed.",
+)
+def prune_command(
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", metavar="DAYS", min=0, help="unused for this long"),
+    ] = None,
+    remove_all: Annotated[bool, typer.Option("--all", help="every entry")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would go")] = False,
+    traceback: Traceback = False,
+) -> int:
+    def body() -> int:
+        if remove_all and older_than is not None:
+            raise UsageError("--all and --older-than conflict", "pass only one")
+        days = None if remove_all else (DEFAULT_DAYS if older_than is None else older_than)
+        return prune(days, remove_all, dry_run)
+
+    return _guarded(body, traceback)
+
+
+def main(argv: list[str]) -> int:
+    return typer_app.run(app, "cache", argv)

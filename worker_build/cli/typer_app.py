@@ -38,7 +38,7 @@ def run(app: typer.Typer, name: str, args: list[str]) -> int:
         return EXIT_INTERRUPTED
     except typer.TyperException as exc:
         format_message = getattr(exc, "format_message", None)
-        message = format_message() if callable(format_message) else str(exc)
+        message = str(format_message() if callable(format_message) else exc).rstrip(".")
         sys.stderr.write(f"error: {message} (see `worker-build {name} -h`)\n")
         return int(getattr(exc, "exit_code", EXIT_USAGE))
     return int(code) if isinstance(code, int) else EXIT_OK
