@@ -12,14 +12,12 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from worker_build import __version__
+from worker_build.build.context import BuildContext
 from worker_build.build.staging import install_file
 from worker_build.errors import WorkerBuildError
-
-if TYPE_CHECKING:
-    from worker_build.build.pipeline import BuildResult
 
 SCHEMA = 1
 # The JSON report of the last build, written into the output directory.
@@ -44,17 +42,18 @@ def measure(out_dir: Path) -> dict[str, int]:
     }
 
 
-def facts_of(result: BuildResult, start: float) -> dict[str, Any]:
+def facts_of(
+    ctx: BuildContext, timings: Iterable[tuple[str, float]], start: float
+) -> dict[str, Any]:
     """What a finished build reports: what each step found, the options that shaped
     it, the tools used and each step's time."""
-    ctx = result.context
     return {
         **ctx.facts,
         "out_dir": str(ctx.options.out_dir),
         "profile": ctx.options.profile.name,
         "panic_strategy": "unwind" if ctx.options.panic_unwind else "abort",
         "tools": {name: tool.label for name, tool in ctx.tools.items()},
-        "steps": [{"name": name, "seconds": round(sec, 3)} for name, sec in result.timings],
+        "steps": [{"name": name, "seconds": round(sec, 3)} for name, sec in timings],
         "notes": list(ctx.notes),
         "seconds": time.monotonic() - start,
     }

@@ -74,6 +74,6 @@ def _report(result: Any, start: float) -> dict[str, Any]:
     """The facts of a finished build; also written to <out>/worker-build.json."""
     from worker_build.build import report
 
-    facts = report.facts_of(result, start)
+    facts = report.facts_of(result.context, result.timings, start)
     facts["report"] = str(report.write(facts, result.context.staging))
     return facts
