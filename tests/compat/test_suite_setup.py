@@ -4,12 +4,12 @@ git repository, no cargo, no network."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from compat import suite_setup as setup
+from tests.support.git import git
 
 MANIFEST = """\
 [workspace]
@@ -114,15 +114,6 @@ def test_lock_queries() -> None:
         setup.locked_version(LOCK, "wasm-bindgen")
     with pytest.raises(setup.SetupError, match="locks 0 versions"):
         setup.locked_version(LOCK, "nope")
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 @pytest.fixture

@@ -5,23 +5,14 @@ repository and a stand-in `nice`: no cargo, no network."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from harness import realtool
+from tests.support.git import git
 
 UNCOMMITTED = " (working tree has uncommitted changes, not measured)"
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 
 from harness.paths import SAMPLES
 from tests.support.builds import Built, cargo_target_dir, tool_env
+from tests.support.procs import alive
 from worker_build.util.cachedir import cache_root
 
 pytest_plugins = ["pytester"]
@@ -36,15 +37,6 @@ def wait_until(condition: object, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting to be reaped counts as ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_the_plugin_is_registered_under_pytest11() -> None:

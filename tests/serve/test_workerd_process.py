@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.builddir import fake_build_dir
 from tests.support.fakes import fake_exe
+from tests.support.procs import alive
 from worker_build.serve import workerd_config as wd
 from worker_build.serve.workerd_process import WorkerdProcess, serve_build
 
@@ -41,15 +42,6 @@ def fake_process(tmp_path: Path, sockets: str, **env: str) -> WorkerdProcess:
         config,
         env={"FAKE_SOCKETS": sockets, "FAKE_PIDFILE": str(tmp_path / "grandchild"), **env},
     )
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for its new parent to reap it counts as ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_ports_are_read_back_and_stop_ends_the_whole_group(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from harness.mirror import (
 )
 from worker_build.errors import EXIT_USAGE, DownloadError, UsageError, VerificationError
 from worker_build.tools import prebuilt
-from worker_build.tools.download import Fetcher
+from worker_build.tools.download import Fetcher, Silent
 
 V = "0.2.130"
 TARGET = "x86_64-unknown-linux-musl"
@@ -36,22 +36,8 @@ ARCHIVE = release_tgz(
 )
 
 
-class Quiet:
-    def download_started(self, what: str, url: str, total: int | None) -> None:
-        pass
-
-    def download_advanced(self, done: int, total: int | None) -> None:
-        pass
-
-    def download_ended(self) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        pass
-
-
 def fetcher() -> Fetcher:
-    return Fetcher(sleep=lambda _s: None, progress=Quiet())
+    return Fetcher(sleep=lambda _s: None, progress=Silent())
 
 
 @pytest.fixture(autouse=True)
@@ -308,7 +294,7 @@ def test_a_file_url_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert prebuilt.obtain(asset(), fetcher(), no_check).is_file()
     monkeypatch.setenv(prebuilt.WASM_BINDGEN_MIRROR_VAR, (tmp_path / "empty").as_uri())
     sleeps: list[float] = []
-    quick = Fetcher(sleep=sleeps.append, progress=Quiet())
+    quick = Fetcher(sleep=sleeps.append, progress=Silent())
     with pytest.raises(DownloadError, match="is not available: no file"):
         prebuilt.obtain(prebuilt.wasm_bindgen("0.2.131") or asset(), quick, no_check)
     assert sleeps == []  # a missing file is not retried

@@ -53,7 +53,9 @@ class Progress(Protocol):
     def note(self, text: str) -> None: ...
 
 
-class _Silent:
+class Silent:
+    """Progress that shows nothing (the default, and for callers that show their own)."""
+
     def download_started(self, what: str, url: str, total: int | None) -> None:
         pass
 
@@ -67,13 +69,13 @@ class _Silent:
         pass
 
 
-_progress: Progress = _Silent()
+_progress: Progress = Silent()
 
 
 def set_progress(progress: Progress | None) -> None:
     """Show downloads through `progress` (the CLI sets its reporter, as `proc.set_echo`)."""
     global _progress
-    _progress = progress if progress is not None else _Silent()
+    _progress = progress if progress is not None else Silent()
 
 
 def current_progress() -> Progress:
