@@ -278,6 +278,10 @@ def test_wasm_bindgen_version_mismatch_is_explained(tmp_path: Path) -> None:
     assert "point it at wasm-bindgen 0.2.130" in proc.stderr
 
 
+@pytest.mark.registry(
+    reason="python -m build fetches the build backend (hatchling) into its isolated "
+    "environment, and pip installs the wheel's dependencies, both from PyPI, as for a user"
+)
 def test_wheel_installs_templates_and_builds(tmp_path: Path) -> None:
     """The non-editable wheel carries templates/ and builds a crate on its own."""
     dist = tmp_path / "dist"

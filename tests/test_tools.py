@@ -371,6 +371,10 @@ def test_no_prebuilt_for_this_platform(
 
 
 @pytest.mark.slow
+@pytest.mark.registry(
+    reason="the real npm registry's tarball and integrity for @esbuild/<platform>: the "
+    "download logic itself is tested against the loopback mirror above"
+)
 def test_esbuild_from_the_real_npm_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
 ) -> None:
