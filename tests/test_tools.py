@@ -422,10 +422,10 @@ def test_a_build_downloads_a_missing_tool_and_says_from_where(
     the real @esbuild/<platform> package (repacked, with its integrity); the build
     downloads it, says so in one line on stderr, and reports it as downloaded."""
     from harness.paths import CACHE, NODE_BIN, REPO, SAMPLES
-    from tests.support.builds import tool_env, worker_build
+    from tests.support.builds import tool_env, wasm_bindgen_for, worker_build
 
     monkeypatch.undo()  # the machine's environment: the wasm-bindgen setup.sh installed
-    bindgen = resolve.wasm_bindgen(V, InstallPolicy.OFFLINE).path
+    bindgen = wasm_bindgen_for(SAMPLES / "pure-exports")
     plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
     package = REPO / "node_modules" / "@esbuild" / plat
     buffer = io.BytesIO()
