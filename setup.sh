@@ -3,8 +3,8 @@
 # Idempotent: each part is skipped when already in place (a second run takes seconds).
 #
 #   1. Debian's rustc-web 1.96 toolchain + std sources + lld (builds std for wasm32,
-#      see README "Quick start"), and sccache (tests/test_sccache.py): apt-get, needs root or
-#      sudo.
+#      see README "Quick start"), and sccache (tests/integration/test_sccache.py):
+#      apt-get, needs root or sudo.
 #   2. The pinned JS tools (esbuild, binaryen's wasm-opt, workerd, wrangler): npm ci.
 #   3. .venv with worker-build (editable) and its test extras.
 #   4. wasm-bindgen-cli at the version the sample crates lock, into worker-build's
@@ -45,7 +45,8 @@ if [ "$(cat node_modules/.worker-build-setup 2>/dev/null)" != "$lock_stamp" ]; t
 fi
 
 # wrangler 4.164 refuses Node 20 (the machine's); Node 22 comes from the npm registry
-# into .cache/node22 and is put on PATH only where wrangler runs (tests/test_wrangler.py).
+# into .cache/node22 and is put on PATH only where wrangler runs
+# (tests/integration/test_wrangler.py).
 # It stays out of package.json: that package provides a `node` command, which would
 # replace Node 20 in node_modules/.bin for everything else.
 NODE22_VERSION=22.23.3

@@ -14,7 +14,7 @@ time the OS gave to other processes on a busy machine):
 and, for `add`, wasmtime-py's public `Func.__call__` on the same export.
 
 Both crates are built with panic=unwind and legacy EH (cargo + wasm-bindgen, by
-tests/test_loader_real.py's helper, sharing the tests' cargo target dirs) into
+tests/integration/test_loader_real.py's helper, sharing the tests' cargo target dirs) into
 .cache/loader-tests/. Python imports the loader emitted there (it runs the exnref
 translation `loader_bg.wasm` on wasmtime); Node (/usr/bin/node, which runs legacy
 EH) runs the module with the glue, whose `import source` line is replaced by a
@@ -84,7 +84,7 @@ console.log(JSON.stringify(out));
 
 def prepare(crate: str) -> Path:
     """wasm-bindgen's output for `crate` (legacy EH) with the loader emitted into it."""
-    from tests.test_loader_real import build_bindgen_output
+    from tests.integration.test_loader_real import build_bindgen_output
     from worker_build.build.steps.python_loader import emit_loader
 
     out = build_bindgen_output(SAMPLES / crate, "legacy")

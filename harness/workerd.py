@@ -1,34 +1,51 @@
 """A built Worker in the real runtime (workerd) on loopback, for tests and benchmarks.
 
-Not a test module: `tests/test_shim_workerd.py`, `benchmarks/load.py` and
-`benchmarks/compare_real.py` import it. The runtime side is the product's
-(`worker_build.serve.workerd_config` and `.workerd_process`: config, process, port
-read-back); this module keeps the small interface those scripts were written against:
-`Workerd(build_dir, ...)`, `.get(path)`, `.port`, `.log_text()`, and `build_hello_worker`.
+Not a test module: the integration tests (`tests/integration/test_shim_workerd.py`,
+`test_js_sys_env.py`), `benchmarks/load.py` and `benchmarks/compare_real.py` import it. The
+runtime side is the product's (`worker_build.serve.workerd_config` and `.workerd_process`:
+config, process, port read-back); this module keeps the small interface those scripts were
+written against: `Workerd(build_dir, ...)`, `.get(path)`, `.port`, `.log_text()`, and
+`build_hello_worker`.
 
 The served build gets a Durable Object namespace per entry of `durable_objects` (binding
 name -> class name; hello-worker: `COUNTER` -> `Counter`), stored in `storage_dir` or in
 memory, and one HTTP socket on 127.0.0.1.
+
+workerd writes its log as the Worker runs, not necessarily before the response leaves, so
+a test never reads it the moment a response arrives: `wait_for_log` waits for a line (with
+the product's `Logs.wait_for`), and `log_caught_up` proves the log complete up to now
+before a test asserts that a line is absent. For that, the same workerd also serves a
+small second worker (log_marker.js) on a socket of its own: it logs a fresh marker on each
+request. workerd runs all its workers on one event loop and writes each log line when it
+happens, so once the marker is in the log, so is every line written before the marker
+request was served.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import os
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 from harness.paths import CACHE, NODE_BIN, REPO, SAMPLES
+from worker_build.serve.client import Logs, RequestTimeout
 from worker_build.serve.workerd_config import (
     COMPATIBILITY_DATE,
     InMemory,
     Module,
     OnDisk,
     Service,
+    Socket,
+    Worker,
     WorkerdError,
 )
 from worker_build.serve.workerd_process import serve_build
@@ -36,6 +53,11 @@ from worker_build.tools import resolve
 from worker_build.tools.tool import InstallPolicy
 
 __all__ = ["COMPATIBILITY_DATE", "Response", "Workerd", "WorkerdError", "build_hello_worker"]
+
+LOG_MARKER = Module("log_marker.js", Path(__file__).resolve().with_name("log_marker.js"))
+LOG_MARKER_SERVICE = "log-marker"  # the marker worker's service and socket name
+LOG_TIMEOUT = 30.0  # seconds a line may take to reach the log before the test fails
+LOG_SHOWN = 6000  # characters of the log's end quoted when a wait fails
 
 
 @dataclass(frozen=True)
@@ -86,11 +108,19 @@ class Workerd:
             log_path=log_path,
             socket_entrypoint=socket_entrypoint,
         )
+        config = self._process.config  # not started yet: the marker worker joins it
+        self._process.config = dataclasses.replace(
+            config,
+            workers=(*config.workers, Worker(LOG_MARKER_SERVICE, (LOG_MARKER,))),
+            sockets=(*config.sockets, Socket(LOG_MARKER_SERVICE, LOG_MARKER_SERVICE)),
+        )
         self.log_path = self._process.log_path
         self.port = 0
+        self._marker_port = 0
 
     def start(self) -> Workerd:
-        self.port = self._process.start()["http"]
+        ports = self._process.start()
+        self.port, self._marker_port = ports["http"], ports[LOG_MARKER_SERVICE]
         return self
 
     def stop(self) -> None:
@@ -112,13 +142,54 @@ class Workerd:
         return self._process.running
 
     def log_text(self) -> str:
+        """The log as it is on disk now (what the runtime wrote so far; see the module's
+        docstring before asserting on it)."""
         return self._process.log_text()
 
+    def log_mark(self) -> int:
+        """A position in the log, for `wait_for_log(since=...)`: its length so far."""
+        return len(self.log_text())
+
+    def wait_for_log(
+        self, text: str, *, count: int = 1, since: int = 0, timeout: float = LOG_TIMEOUT
+    ) -> str:
+        """Wait until `text` occurs `count` times in the log after position `since`; return
+        the log from `since`. After `timeout` seconds the calling test fails with an
+        AssertionError quoting the end of the log."""
+        logs = Logs(self._process)
+        deadline = time.monotonic() + timeout
+        position = since
+        for found in range(count):
+            try:
+                tail = logs.wait_for(text, since=position, timeout=deadline - time.monotonic())
+            except RequestTimeout:
+                raise AssertionError(
+                    f"{text!r} appeared {found} of {count} times in workerd's log within "
+                    f"{timeout:g} s; the log ends:\n{self.log_text()[-LOG_SHOWN:]}"
+                ) from None
+            position += tail.index(text) + len(text)
+        return logs.since(since)
+
+    def log_caught_up(self, timeout: float = LOG_TIMEOUT) -> str:
+        """The whole log, once every line workerd wrote before this call is in it: the
+        marker worker logs a fresh line on stdout and stderr, and both are waited for
+        (module docstring). Assert that a line is absent only on this text."""
+        marker = f"harness log marker {uuid.uuid4().hex}"
+        since = self.log_mark()
+        answer = self._get(self._marker_port, "/?marker=" + quote(marker), timeout)
+        assert answer.status == 200, answer
+        self.wait_for_log(f"{marker}:stdout", since=since, timeout=timeout)
+        self.wait_for_log(f"{marker}:stderr", since=since, timeout=timeout)
+        return self.log_text()
+
     def get(self, path: str, timeout: float = 60.0) -> Response:
-        """One GET on a fresh loopback connection."""
+        """One GET to the served build on a fresh loopback connection."""
+        return self._get(self.port, path, timeout)
+
+    def _get(self, port: int, path: str, timeout: float) -> Response:
         if not self.running:
             raise WorkerdError("workerd is not running\n" + self.log_text())
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         try:
             conn.request("GET", path)
             resp = conn.getresponse()

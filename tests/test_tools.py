@@ -371,6 +371,10 @@ def test_no_prebuilt_for_this_platform(
 
 
 @pytest.mark.slow
+@pytest.mark.registry(
+    reason="the real npm registry's tarball and integrity for @esbuild/<platform>: the "
+    "download logic itself is tested against the loopback mirror above"
+)
 def test_esbuild_from_the_real_npm_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: Mirror
 ) -> None:
@@ -418,10 +422,10 @@ def test_a_build_downloads_a_missing_tool_and_says_from_where(
     the real @esbuild/<platform> package (repacked, with its integrity); the build
     downloads it, says so in one line on stderr, and reports it as downloaded."""
     from harness.paths import CACHE, NODE_BIN, REPO, SAMPLES
-    from tests.support.builds import tool_env, worker_build
+    from tests.support.builds import tool_env, wasm_bindgen_for, worker_build
 
     monkeypatch.undo()  # the machine's environment: the wasm-bindgen setup.sh installed
-    bindgen = resolve.wasm_bindgen(V, InstallPolicy.OFFLINE).path
+    bindgen = wasm_bindgen_for(SAMPLES / "pure-exports")
     plat = prebuilt.ESBUILD_PLATFORMS[prebuilt.host()]
     package = REPO / "node_modules" / "@esbuild" / plat
     buffer = io.BytesIO()

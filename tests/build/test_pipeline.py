@@ -1,6 +1,6 @@
 """pipeline.plan (which steps, in which order) and pipeline.build's handling of
 background jobs, with stand-in steps (the real steps are tested on their own and,
-end to end, in test_build_real.py)."""
+end to end, in tests/integration/test_build_real.py)."""
 
 from __future__ import annotations
 

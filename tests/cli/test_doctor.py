@@ -7,6 +7,7 @@ The slow tests run doctor on this machine and compare with a real build.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from harness.paths import SAMPLES
 from tests.support.builds import Built, tool_env, worker_build
 from tests.support.cratefix import GOOD_MANIFEST, write_crate
 from tests.support.fakes import fake_exe, path_with
+from worker_build.build.crate import load_crate
+from worker_build.build.report import REPORT_NAME
 from worker_build.cli import doctor, main
 from worker_build.errors import EXIT_CRATE, EXIT_OK, EXIT_TOOL_MISSING, EXIT_TOOLCHAIN, EXIT_USAGE
 from worker_build.rust import toolchain
@@ -392,8 +395,11 @@ def test_cli_returns_doctors_code(machine: Machine, capsys: pytest.CaptureFixtur
 
 @pytest.mark.slow
 def test_doctor_agrees_with_a_real_build(hello_unwind: Built) -> None:
-    """The environment that just built hello-worker with --panic-unwind passes doctor."""
-    proc = worker_build("doctor", SAMPLES / "hello-worker", "--panic-unwind")
+    """The environment that just built hello-worker with --panic-unwind passes doctor, and
+    doctor names the toolchain and tools that build used (its JSON report)."""
+    crate = SAMPLES / "hello-worker"
+    report = json.loads((hello_unwind.out / REPORT_NAME).read_text())
+    proc = worker_build("doctor", crate, "--panic-unwind")
     assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
     rows = parse(proc.stdout)
     for name in (
@@ -408,9 +414,15 @@ def test_doctor_agrees_with_a_real_build(hello_unwind: Built) -> None:
         "esbuild",
     ):
         assert rows[name].status == "ok", (name, proc.stdout)
-    assert rows["wasm-bindgen"].detail.startswith("0.2.130 ")
-    assert rows["wasm-opt"].detail.startswith("132 ")
-    assert "/usr/lib/rustlib/src/rust/library" in rows["wasm32 std"].detail
+    # the build's report says "NAME VERSION (SOURCE)" for each tool
+    built_with = {name: label.split()[1] for name, label in report["tools"].items()}
+    assert built_with["wasm-bindgen"] == load_crate(crate).wasm_bindgen_version
+    assert rows["wasm-bindgen"].detail.startswith(built_with["wasm-bindgen"] + " ")
+    assert rows["wasm-opt"].detail.startswith(built_with["wasm-opt"] + " ")
+    tc = toolchain.find_toolchain(None, unwind=True, cwd=crate)
+    assert tc.label == report["toolchain"]
+    assert rows["rust toolchain"].detail.startswith(tc.label)
+    assert str(toolchain.std_sources(tc.sysroot)) in rows["wasm32 std"].detail
 
 
 @pytest.mark.slow
@@ -423,7 +435,9 @@ def test_doctor_finds_the_distro_compiler_on_this_machine() -> None:
     assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
     row = parse(proc.stdout)["rust toolchain"]
     assert row.status == "ok"
-    assert row.detail.startswith("rustc 1.96.0 (stable, /usr/bin/rustc)"), row.detail
+    found = toolchain.discover(unwind=True, cwd=SAMPLES / "hello-worker")
+    assert found.rustc in toolchain.DISTRO_RUSTCS, found  # the distro's compiler ...
+    assert row.detail.startswith(found.label), row.detail  # ... is doctor's, version and all
     assert "passed over: rustup nightly: no std sources (rust-src)" in row.detail
 
 

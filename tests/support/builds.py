@@ -72,6 +72,22 @@ def cargo_build(crate: str | Path, eh_variant: str, target_dir: Path | None = No
     return wasm
 
 
+def wasm_bindgen_for(crate: Path) -> Path:
+    """The wasm-bindgen worker-build runs for `crate`: the version its Cargo.lock locks,
+    found the way the build finds it (resolve.wasm_bindgen, never installing). A missing
+    one fails the test (never skips)."""
+    from worker_build.build.crate import load_crate
+    from worker_build.errors import ToolMissingError
+    from worker_build.tools import resolve
+    from worker_build.tools.tool import InstallPolicy
+
+    version = load_crate(crate).wasm_bindgen_version
+    try:
+        return resolve.wasm_bindgen(version, InstallPolicy.OFFLINE).path
+    except ToolMissingError as exc:
+        pytest.fail(f"{exc.message}: run ./setup.sh", pytrace=False)
+
+
 def require_tool(path: Path | str) -> str:
     """Path of a tool the integration tests need; fails (never skips) when absent."""
     found = shutil.which(str(path))

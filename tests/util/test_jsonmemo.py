@@ -1,5 +1,5 @@
 """The bounded JSON memo (util/jsonmemo.py) on its own; its users' memos are tested
-with them (tests/test_incremental.py for the probe cache, tests/rust/stdcache/test_query.py
+with them (tests/tools/test_probes.py for the probe cache, tests/rust/stdcache/test_query.py
 for the std settings)."""
 
 from __future__ import annotations

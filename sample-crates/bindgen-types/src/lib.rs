@@ -1,6 +1,6 @@
 //! One export for each wasm-bindgen feature the generated Python loader
 //! handles (and a few it does not), loaded from Python by
-//! tests/test_loader_types.py. Each row of the README's table
+//! tests/integration/test_loader_types.py. Each row of the README's table
 //! "wasm-bindgen feature -> Python" has its export here.
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -85,7 +85,7 @@ def test_abort_build_leaves_rustflags_alone(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_js_sys_futures_are_selected_for_every_build() -> None:
     # as the Rust worker-build does: wasm-bindgen's macro then expands async exports
-    # through js_sys::futures (tests/test_build_real.py checks the built crate)
+    # through js_sys::futures (tests/integration/test_build_real.py checks the built crate)
     for opts in (options(), options(panic_unwind=True), options(dev=True)):
         env = cargo.environment(opts, toolchain())  # type: ignore[arg-type]
         assert env["WASM_BINDGEN_USE_JS_SYS"] == "1"

@@ -1,7 +1,7 @@
 """cargo_errors: each kind of cargo failure gets its cause and its own fix-it.
 
 The stderr samples are what cargo 1.96 printed here for each case (see
-test_build_real.py for the same cases through the real cargo)."""
+tests/integration/test_build_real.py for the same cases through the real cargo)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import SAMPLES
 from tests.support.builds import Built
 from tests.support.producers import (
     BINDGEN_FIELDS,
@@ -16,6 +17,7 @@ from tests.support.producers import (
     small_module,
     wasm_tools_producers,
 )
+from worker_build.build.crate import load_crate
 from worker_build.build.steps import producers as step
 
 
@@ -44,8 +46,11 @@ def test_built_module_carries_the_sdk_entry(hello_unwind: Built) -> None:
     subprocess.run([str(WASM_TOOLS), "validate", *validate_args, str(hello_unwind.wasm)],
                    check=True, capture_output=True)  # fmt: skip
     seen = wasm_tools_producers(hello_unwind.wasm)
-    assert seen["sdk"] == {"workers-rs": "0.8.7"}
-    assert seen["processed-by"]["wasm-bindgen"] == "0.2.130"  # wasm-bindgen's entries kept
+    _, sdk, version = step.SDK_ENTRY
+    assert seen["sdk"] == {sdk: version}
+    # wasm-bindgen's entries kept: the version hello-worker's Cargo.lock locks
+    locked = load_crate(SAMPLES / "hello-worker").wasm_bindgen_version
+    assert seen["processed-by"]["wasm-bindgen"] == locked
     # one producers section, as wasm-objdump lists the custom sections
     objdump = subprocess.run(
         [str(WASM_TOOLS.with_name("wasm-objdump")), "-x", str(hello_unwind.wasm)],

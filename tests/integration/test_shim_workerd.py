@@ -4,7 +4,10 @@ hello-worker is built by the real `worker-build` CLI (session fixtures in confte
 with `--panic-unwind` (default `--panic-body runtime`, and the shim's own `message` and
 `generic` answers) and without it. Every test starts its own workerd so instance state never
 leaks between tests. Nothing here waits for time to pass: where a request must be in flight
-when something else happens, the test waits for the Worker to say so (`/do/held`).
+when something else happens, the test waits for the Worker to say so (`/do/held`). workerd's
+log is never read the moment a response arrives: a line the test expects is waited for
+(`wait_for_log`), and a line that must be absent is looked for only once the log has caught
+up with everything workerd did before (`log_caught_up`, harness/workerd.py).
 """
 
 from __future__ import annotations
@@ -101,8 +104,16 @@ def counts(worker: Workerd, path: str, n: int) -> list[int]:
 
 
 def no_cross_context_settlement(worker: Workerd) -> None:
-    log = worker.log_text()
+    log = worker.log_caught_up()
     assert CROSS_CONTEXT not in log, log[-4000:]
+
+
+def cancelled_by_the_runtime(worker: Workerd, times: int) -> None:
+    """workerd logged CANCELLED exactly `times` times: waited for, then counted once the log
+    has caught up (a later cancellation would be a wrong one)."""
+    worker.wait_for_log(CANCELLED, count=times)
+    log = worker.log_caught_up()
+    assert log.count(CANCELLED) == times, log[-4000:]
 
 
 # -- the shape of the bundle -------------------------------------------------------------------
@@ -131,7 +142,7 @@ def test_panic_reaches_the_runtime_and_keeps_the_instance(unwind_worker: Workerd
     failed_without_detail(unwind_worker.get("/panic"))
     assert counts(unwind_worker, "/count", 1) == [5]
     # The runtime got the PanicError itself: the detail is in the log only.
-    assert f"PanicError: {PANIC_TEXT}" in unwind_worker.log_text()
+    unwind_worker.wait_for_log(f"PanicError: {PANIC_TEXT}")
 
 
 @pytest.mark.parametrize("route", ABORT_ROUTES)
@@ -145,7 +156,7 @@ def test_hard_abort_is_cancelled_by_the_runtime_and_resets(
     # And it recovers again after a second abort.
     failed_without_detail(unwind_worker.get(route))
     assert counts(unwind_worker, "/count", 1) == [1]
-    assert unwind_worker.log_text().count(CANCELLED) == 2  # the runtime ended both
+    cancelled_by_the_runtime(unwind_worker, 2)  # the runtime ended both
     no_cross_context_settlement(unwind_worker)
 
 
@@ -178,8 +189,7 @@ def test_no_settlement_across_requests_after_a_cancelled_request(unwind_worker: 
     assert counts(unwind_worker, "/count", 1) == [2]  # not an abort: same instance
     failed_without_detail(unwind_worker.get("/abort"))
     assert counts(unwind_worker, "/count", 1) == [1]
-    log = unwind_worker.log_text()
-    assert log.count(CANCELLED) == 2, log[-4000:]
+    cancelled_by_the_runtime(unwind_worker, 2)
     no_cross_context_settlement(unwind_worker)
 
 
@@ -280,7 +290,7 @@ def test_non_unwind_build_resets_before_the_next_call(abort_worker: Workerd, rou
     assert counts(abort_worker, "/count", 2) == [1, 2]  # the instance was reset
     failed_without_detail(abort_worker.get(route))
     assert counts(abort_worker, "/count", 1) == [1]
-    assert abort_worker.log_text().count(CANCELLED) == 2
+    cancelled_by_the_runtime(abort_worker, 2)
     no_cross_context_settlement(abort_worker)
 
 
@@ -342,7 +352,7 @@ def test_message_answers_a_request_in_flight_when_the_instance_aborts(
             assert response.status == 500
             assert response.body.startswith("InstanceAbortedError: "), response
         assert counts(worker, "/do/increment", 1) == [1]
-        log = worker.log_text()
+        log = worker.log_caught_up()
     assert CANCELLED not in log
     assert CROSS_CONTEXT not in log
 
@@ -359,11 +369,11 @@ def test_generic_body_keeps_the_detail_in_the_log(
         assert aborted.status == 500
         assert aborted.body == "Internal Server Error"
         assert counts(worker, "/count", 1) == [1]
-    log = worker.log_text()
-    # The shim answered both (its log lines), and the runtime cancelled nothing.
-    assert f"[worker-build] fetch failed: PanicError: {PANIC_TEXT}" in log
-    assert "[worker-build] fetch failed: InstanceAbortedError: " in log
-    assert "RuntimeError: unreachable" in log
+        # The shim answered both (its log lines), and the runtime cancelled nothing.
+        worker.wait_for_log(f"[worker-build] fetch failed: PanicError: {PANIC_TEXT}")
+        worker.wait_for_log("[worker-build] fetch failed: InstanceAbortedError: ")
+        worker.wait_for_log("RuntimeError: unreachable")
+        log = worker.log_caught_up()
     assert CANCELLED not in log
 
 

@@ -23,26 +23,26 @@ from typing import Any
 
 import pytest
 
-from tests.support.builds import cargo_build, cargo_target_dir
+from harness.paths import CACHE as REPO_CACHE
+from harness.paths import NODE_BIN, SAMPLES
+from tests.support.builds import cargo_build, cargo_target_dir, require_tool, wasm_bindgen_for
 from worker_build.build.steps.python_loader import LoaderInfo, emit_loader
 from worker_build.loader.runtime import LoaderWarning, import_loader
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / ".cache" / "loader-tests"
-PURE = REPO / "sample-crates" / "pure-exports"
-WASM_BINDGEN = Path.home() / ".cache/worker-build/wasm-bindgen/0.2.130/bin/wasm-bindgen"
-WASM_OPT = REPO / "node_modules" / ".bin" / "wasm-opt"
+CACHE = REPO_CACHE / "loader-tests"
+PURE = SAMPLES / "pure-exports"
+WASM_OPT = NODE_BIN / "wasm-opt"
 
 
 def build_bindgen_output(crate: Path, variant: str) -> Path:
     """cargo build as worker-build runs it (conftest.cargo_build, in the pure-exports
     fixtures' target dir for the variant: nothing is compiled twice) + wasm-bindgen;
     returns the directory holding index.js and index_bg.wasm."""
-    for tool in (WASM_BINDGEN, WASM_OPT):
-        if not tool.exists():
-            pytest.fail(f"required tool {tool} is missing: run ./setup.sh", pytrace=False)
+    require_tool(WASM_OPT)
+    # the wasm-bindgen of pure-exports' lock (a crate written here copies that lock)
+    wasm_bindgen = wasm_bindgen_for(PURE)
     # a sample crate in its own fixtures' target dir; a crate written by a test shares
     # pure-exports' (the same dependencies and flags: nothing is compiled twice)
     sample = crate.parent.name == "sample-crates"
@@ -51,7 +51,7 @@ def build_bindgen_output(crate: Path, variant: str) -> Path:
     out = CACHE / f"out-{crate.name}-{variant}"
     shutil.rmtree(out, ignore_errors=True)
     proc = subprocess.run(
-        [str(WASM_BINDGEN), str(artifact), "--out-dir", str(out), "--target", "module",
+        [str(wasm_bindgen), str(artifact), "--out-dir", str(out), "--target", "module",
          "--out-name", "index", "--no-typescript", "--experimental-reset-state-function",
          "--force-enable-abort-handler"],
         capture_output=True, text=True, check=False,

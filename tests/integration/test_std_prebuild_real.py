@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.paths import SAMPLES
-from tests.support.builds import tool_env, worker_build
+from tests.support.builds import tool_env, wasm_bindgen_for, worker_build
 from tests.support.fakes import fake_exe
-from worker_build.tools import resolve
 
 # A RUSTC_WRAPPER that records, for every compilation, the rustc cargo ran (the std
 # cache entry's, staged or final), the crate and whether it is a host unit.
@@ -37,8 +36,7 @@ def test_a_cold_entry_build_leaves_no_host_unit_to_the_crates_build(tmp_path: Pa
     shutil.copytree(
         SAMPLES / "pure-exports", crate, ignore=shutil.ignore_patterns("target", "build")
     )
-    locked = "0.2.130"  # the sample pins wasm-bindgen =0.2.130
-    bindgen = resolve.wasm_bindgen(locked, resolve.InstallPolicy.OFFLINE).path
+    bindgen = wasm_bindgen_for(crate)
     log = tmp_path / "rustc.log"
     env = {
         **tool_env(),

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the decoder with hypothesis.
+"""The wasm decoders (wasm/code.py, fast.py, eh.py) under property-based fuzzing (hypothesis).
 
 Seeds are real modules (tests/data/verify/: pure-exports built with legacy EH,
 exnref EH, and legacy run through `wasm-opt -O --translate-to-exnref`) and the
@@ -29,12 +29,12 @@ import functools
 import random
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.paths import REPO
 from tests.support.ehmodules import EXNREF, LEGACY, PLAIN, wb_module
 from tests.support.wasmgen import END, catalogue, func_module, s, u, u_padded
 from worker_build.errors import InvalidWasmError, NoExceptionHandlingError
@@ -43,7 +43,7 @@ from worker_build.wasm.eh import verify_bytes
 from worker_build.wasm.fast import scan_body, scan_ranges
 from worker_build.wasm.module import parse_module
 
-DATA = Path(__file__).parent / "data" / "verify"
+DATA = REPO / "tests" / "data" / "verify"
 MODULE_EXAMPLES = 20_000
 BODY_EXAMPLES = 50_000
 STRUCTURED_EXAMPLES = 30_000

@@ -21,7 +21,13 @@ import pytest
 from harness.paths import CACHE, REPO, SAMPLES
 from tests.support.builds import VENV_BIN, require_tool, tool_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.registry(
+        reason="pre-commit installs the hooks' environment as it does for a user: pip "
+        "fetches worker-build's dependencies (and its build backend) from PyPI"
+    ),
+]
 
 BUILD_HOOK = "worker-build (build the Worker)"
 VERIFY_HOOK = "worker-build verify (the module can unwind)"

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.builds import cargo_build
+from harness.paths import CACHE, NODE_BIN, SAMPLES
+from tests.support.builds import cargo_build, wasm_bindgen_for
 from worker_build.cli import verify
 from worker_build.errors import NoExceptionHandlingError
 from worker_build.wasm import code
@@ -30,10 +31,8 @@ from worker_build.wasm.opcodes import CATCH_CLAUSES
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
-WORK = REPO / ".cache" / "verify-tests"
-BINDGEN = Path.home() / ".cache/worker-build/wasm-bindgen/0.2.130/bin/wasm-bindgen"
-WASM_OPT = REPO / "node_modules/.bin/wasm-opt"
+WORK = CACHE / "verify-tests"
+WASM_OPT = NODE_BIN / "wasm-opt"
 WASM_TOOLS = Path(sys.executable).parent / "wasm-tools"
 # The feature list worker-build passes to wasm-opt (see shared/REFERENCE.md).
 OPT_FEATURES = (
@@ -60,7 +59,7 @@ def build_module(crate: str, variant: str) -> Path:
     raw = cargo_build(crate, variant)
     out = WORK / "out" / f"{crate}-{variant}"
     subprocess.run(
-        [_require(BINDGEN), str(raw), "--out-dir", str(out), "--target", "module",
+        [str(wasm_bindgen_for(SAMPLES / crate)), str(raw), "--out-dir", str(out), "--target", "module",
          "--out-name", "index", "--no-typescript", "--experimental-reset-state-function",
          "--force-enable-abort-handler"],
         check=True, capture_output=True,
