@@ -1,5 +1,5 @@
 """worker_build.serve.client against loopback stand-ins for workerd's two sockets (error paths
-and value encoding; the real runtime is in tests/test_serve_real.py)."""
+and value encoding; the real runtime is in tests/integration/test_serve_real.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """worker_build.serve: settings -> the workerd config of a served build (no process started;
-tests/test_serve_real.py runs it)."""
+tests/integration/test_serve_real.py runs it)."""
 
 from __future__ import annotations
 

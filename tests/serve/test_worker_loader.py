@@ -1,6 +1,6 @@
 """worker_build.serve.worker_loader: which crates are Workers, and the loader.py that serves
 one (the step that writes it is tested in tests/test_loader_step.py; the real builds are in
-tests/test_serve_real.py)."""
+tests/integration/test_serve_real.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """worker_build.serve.workerd_process: the process's start/stop paths with a fake workerd
 (a shell script speaking the control-fd protocol). The real runtime is run by
-tests/test_serve_real.py and tests/test_shim_workerd.py."""
+tests/integration/test_serve_real.py and tests/integration/test_shim_workerd.py."""
 
 from __future__ import annotations
 
