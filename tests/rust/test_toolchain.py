@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fakes import fake_rustc, fake_rustup, path_with, rustup_toolchain
+from tests.support.fakes import fake_rustc, rustup_toolchain
+from tests.support.rustmachine import (
+    NIGHTLY,
+    STABLE,
+    bare_machine,
+    no_caller_toolchain,
+    rustup,
+)
 from worker_build.errors import EXIT_TOOLCHAIN, ToolchainError
 from worker_build.rust import toolchain
 from worker_build.rust.toolchain import StdSource
@@ -13,9 +20,7 @@ from worker_build.tools import probes
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("WORKER_BUILD_RUSTC", raising=False)
-    monkeypatch.delenv("WORKER_BUILD_CARGO", raising=False)
-    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
+    no_caller_toolchain(monkeypatch, tmp_path)
 
 
 def test_explicit_stable_compiler_with_sources_needs_bootstrap(tmp_path: Path) -> None:
@@ -77,17 +82,7 @@ def test_explicit_rustc_without_cargo(tmp_path: Path) -> None:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake machine with no distro compiler (tests add one when they need it)."""
-    monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", ())
-    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
-    return tmp_path
-
-
-def rustup(home: Path, *toolchains: tuple[str, Path, str]) -> Path:
-    return fake_rustup(home / "bin", toolchains)
-
-
-NIGHTLY = "nightly-x86_64-unknown-linux-gnu"
-STABLE = "stable-x86_64-unknown-linux-gnu"
+    return bare_machine(tmp_path, monkeypatch)
 
 
 def test_unwind_prefers_rustup_nightly_with_sources(home: Path) -> None:
@@ -242,32 +237,3 @@ def test_rustc_answers_are_cached_per_binary(home: Path, monkeypatch: pytest.Mon
     for _ in range(3):
         assert toolchain.find_toolchain(None, unwind=True).origin == str(distro)
     assert log.read_text().splitlines() == ["--print sysroot", "-vV"]
-
-
-def test_the_build_reports_what_was_passed_over(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The summary (a note) and the JSON report say which toolchain was chosen and why
-    the others were not."""
-    from worker_build.build.context import BuildContext
-    from worker_build.build.options import RawArgs, resolve
-    from worker_build.build.steps import toolchain as toolchain_step
-
-    nightly = rustup_toolchain(home, NIGHTLY, "1.97.0-nightly")
-    rustup(home, (NIGHTLY, nightly, "active, default"))
-    distro = fake_rustc(home / "usr" / "bin", home / "usr", std_src=True)
-    monkeypatch.setattr(toolchain, "DISTRO_RUSTCS", (distro,))
-    options = resolve(RawArgs(panic_unwind=True), home, {})
-    ctx = BuildContext(options=options, staging=home / "staging")
-    toolchain_step.run(ctx)
-    assert ctx.facts["toolchain"] == f"rustc 1.96.0 (stable, {distro})"
-    assert ctx.facts["toolchain_rejected"] == [
-        {
-            "origin": "rustup nightly",
-            "rustc": str(nightly / "bin" / "rustc"),
-            "reason": "no std sources (rust-src)",
-        },
-    ]
-    assert ctx.notes == [
-        f"toolchain: {distro} chosen; passed over: rustup nightly: no std sources (rust-src)"
-    ]
