@@ -35,7 +35,7 @@ def test_an_unknown_option_is_one_error_line_and_exit_2(
 ) -> None:
     code, out, err = run(capsys, *command, "--bogus")
     assert code == EXIT_USAGE
-    assert_one_line_error(err, "--bogus", f"worker-build {command[0]} -h")
+    assert_one_line_error(err, "--bogus", f"worker-build {' '.join(command)} -h")
     assert len(err.splitlines()) == 1 and out == ""
 
 

@@ -39,6 +39,9 @@ def run(app: typer.Typer, name: str, args: list[str]) -> int:
     except typer.TyperException as exc:
         format_message = getattr(exc, "format_message", None)
         message = str(format_message() if callable(format_message) else exc).rstrip(".")
-        sys.stderr.write(f"error: {message} (see `worker-build {name} -h`)\n")
+        # click knows which (sub)command the error belongs to: point at its own help
+        context = getattr(exc, "ctx", None)
+        command = getattr(context, "command_path", None) or f"worker-build {name}"
+        sys.stderr.write(f"error: {message} (see `{command} -h`)\n")
         return int(getattr(exc, "exit_code", EXIT_USAGE))
     return int(code) if isinstance(code, int) else EXIT_OK

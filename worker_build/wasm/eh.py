@@ -28,6 +28,7 @@ import copy
 import os
 
 from worker_build.errors import NoExceptionHandlingError
+from worker_build.wasm import opcodes as ops
 from worker_build.wasm.code import (
     CATCH_REF_USE,
     CATCH_USE,
@@ -50,8 +51,9 @@ if TYPE_CHECKING:
 else:
     Expect = str
 EXPECT_CHOICES: tuple[str, ...] = ("legacy", "exnref", "any")
-LEGACY_NAMES = ("try", "catch", "catch_all", "rethrow", "delegate")
-EXNREF_NAMES = ("try_table", "throw_ref")
+# The instructions that tell the encodings apart (`throw` is in both).
+LEGACY_NAMES = tuple(ops.EH_NAMES[op] for op in sorted(ops.LEGACY_EH))
+EXNREF_NAMES = tuple(ops.EH_NAMES[op] for op in sorted(ops.EXNREF_EH))
 
 # wasm-bindgen names (import names may carry a hash suffix: match prefixes).
 JSTAG = "__wbindgen_jstag"

@@ -63,7 +63,8 @@ def test_an_unwinding_build_records_its_encoding_and_the_report(
     verify.run(ctx)
     assert ctx.eh_encodings == (encoding,)
     assert ctx.facts["eh_encoding"] == encoding
-    report = inspect_bytes(module, str(ctx.output_module))
+    # named where the user finds it once the build is installed, not in the staging dir
+    report = inspect_bytes(module, str(ctx.options.out_dir / "index_bg.wasm"))
     expect = raw.get("eh_encoding", "any")
     assert ctx.facts["eh"] == report.check(expect).to_json()
     assert ctx.facts["eh"]["expect"] == expect and ctx.facts["eh"]["can_unwind"] is True
@@ -80,7 +81,7 @@ def test_the_legacy_layout_is_verified_where_it_puts_the_module(tmp_path: Path) 
     ctx = staged(tmp_path, wb_module(LEGACY), panic_unwind=True, no_panic_recovery=True)
     assert ctx.output_module == ctx.out_dir / "worker" / "index.wasm"
     verify.run(ctx)
-    assert ctx.facts["eh"]["file"] == str(ctx.output_module)
+    assert ctx.facts["eh"]["file"] == str(ctx.options.out_dir / "worker" / "index.wasm")
 
 
 @pytest.mark.parametrize(
@@ -120,9 +121,10 @@ def test_an_unwind_build_that_cannot_unwind_fails(tmp_path: Path, code: bytes, w
         verify.run(ctx)
     assert info.value.exit_code == EXIT_NO_EH
     prefix = "--panic-unwind build produced a module without the expected exception handling: "
-    assert info.value.message.startswith(prefix + str(ctx.output_module))
+    assert info.value.message.startswith(prefix + str(ctx.options.out_dir / "index_bg.wasm"))
     assert why in info.value.message
-    assert info.value.fix  # every error line names a fix
+    # not verify's "build with --panic-unwind": this build was one
+    assert info.value.fix == verify.CANNOT_UNWIND_FIX
     assert "eh" not in ctx.facts and "eh_encoding" not in ctx.facts
 
 

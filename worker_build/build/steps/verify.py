@@ -21,8 +21,18 @@ EXPECT: dict[EhEncoding, Literal["legacy", "exnref", "any"]] = {
 }
 
 
+# A --panic-unwind build that cannot unwind: the flags reached cargo, so what went wrong
+# is elsewhere (verify's own "build with --panic-unwind" would mislead).
+CANNOT_UNWIND_FIX = (
+    "check that RUSTFLAGS does not override -Cpanic=unwind and that the toolchain's std "
+    "was built with panic_unwind; the previous output was left unchanged"
+)
+
+
 def run(ctx: BuildContext) -> None:
     report = inspect_file(ctx.output_module)
+    # Named as the user will find it, not by the staging directory that goes away.
+    report.path = str(ctx.options.out_dir / ctx.output_module.relative_to(ctx.out_dir))
     ctx.eh_encodings = report.encodings  # the python loader step reads them
     if ctx.options.panic_unwind:
         try:
@@ -31,7 +41,7 @@ def run(ctx: BuildContext) -> None:
             raise NoExceptionHandlingError(
                 f"--panic-unwind build produced a module without the expected exception "
                 f"handling: {exc.message}",
-                exc.fix or "check RUSTFLAGS and the toolchain; build/ was left unchanged",
+                exc.fix if report.can_unwind else CANNOT_UNWIND_FIX,
             ) from exc
     else:
         try:
