@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from harness.paths import CACHE, REPO, SAMPLES
-from tests.support.builds import VENV_BIN, Built, require_tool, tool_env, worker_build
+from tests.support.builds import (
+    VENV_BIN,
+    Built,
+    copy_crate,
+    require_tool,
+    snapshot,
+    tool_env,
+    worker_build,
+)
+from tests.support.procs import wait_for_fifo
 from worker_build.build import staging
 from worker_build.build.crate import load_crate
 
@@ -64,19 +71,6 @@ def test_abort_build_cannot_unwind(hello_abort: Built) -> None:
     assert "a panic cannot unwind" in proc.stderr
 
 
-def _copy_crate(name: str, dest: Path) -> Path:
-    shutil.copytree(SAMPLES / name, dest, ignore=shutil.ignore_patterns("target", "build"))
-    return dest
-
-
-def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(directory)): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
-
-
 def _env_for(variant: str) -> dict[str, str]:
     env = tool_env()
     env["CARGO_TARGET_DIR"] = str(CACHE / "test-target" / f"pure-exports-{variant}")
@@ -84,11 +78,11 @@ def _env_for(variant: str) -> dict[str, str]:
 
 
 def test_failed_build_keeps_previous_output(tmp_path: Path) -> None:
-    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    crate = copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")
     first = worker_build(crate, "--no-loader", env=env)
     assert first.returncode == 0, first.stderr
-    before = _snapshot(crate / "build")
+    before = snapshot(crate / "build")
 
     lib = crate / "src" / "lib.rs"
     lib.write_text(lib.read_text() + '\nfn broken() -> u32 { "not a number" }\n')
@@ -97,12 +91,12 @@ def test_failed_build_keeps_previous_output(tmp_path: Path) -> None:
     error_lines = [line for line in second.stderr.splitlines() if line.startswith("error:")]
     assert error_lines[-1].startswith("error: cargo exited with code 101")
     assert "Traceback" not in second.stderr
-    assert _snapshot(crate / "build") == before
+    assert snapshot(crate / "build") == before
     assert not [p for p in crate.iterdir() if p.name.startswith(".worker-build-staging")]
 
 
 def test_quiet_silences_cargo_but_not_its_errors(tmp_path: Path) -> None:
-    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    crate = copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")
     lib = crate / "src" / "lib.rs"
     # Each build below follows an edit, so cargo compiles the crate every time (a copy
@@ -151,27 +145,11 @@ def test_cargo_failures_that_are_not_compile_errors(
     assert not (tmp_path / "out").exists()
 
 
-def _wait_for_fifo(fifo: Path, proc: subprocess.Popen[str]) -> None:
-    """Block until something writes a line into `fifo` (a handshake, not a delay);
-    fail if `proc` exits first. The select timeout only lets us notice that exit."""
-    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        for _ in range(600):  # hang guard: 10 minutes
-            ready, _, _ = select.select([fd], [], [], 1.0)
-            if ready and os.read(fd, 64):
-                return
-            if proc.poll() is not None:
-                pytest.fail(f"worker-build exited ({proc.returncode}) before cargo ran rustc")
-        pytest.fail("cargo never ran rustc")
-    finally:
-        os.close(fd)
-
-
 def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
-    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    crate = copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")
     assert worker_build(crate, "--no-loader", env=env).returncode == 0
-    before = _snapshot(crate / "build")
+    before = snapshot(crate / "build")
     # cargo runs rustc through this wrapper: its first call (cargo's `rustc -vV` on a
     # fresh target dir) says so through a FIFO and then holds cargo there, so the
     # interrupt certainly lands while cargo is running, however busy the machine is.
@@ -191,7 +169,7 @@ def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        _wait_for_fifo(started, proc)
+        wait_for_fifo(started, proc, "cargo ran rustc")
         os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: worker-build, cargo and the wrapper
         _, err = proc.communicate(timeout=120)
     finally:
@@ -200,7 +178,7 @@ def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 130, err
     assert "previous output was left unchanged" in err
-    assert _snapshot(crate / "build") == before
+    assert snapshot(crate / "build") == before
     assert not [p for p in crate.iterdir() if p.name.startswith(".worker-build-staging")]
 
 
@@ -208,10 +186,10 @@ def test_concurrent_builds_are_serialised(tmp_path: Path) -> None:
     """The test is the other build: it holds the output's build lock (the product's own
     lock code), starts a build, reads its output until it says it waits, checks that it
     wrote nothing meanwhile, then releases the lock and lets it finish."""
-    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    crate = copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("abort")
     assert worker_build(crate, "--no-loader", env=env).returncode == 0
-    before = _snapshot(crate / "build")
+    before = snapshot(crate / "build")
     with staging.build_lock(crate / "build", timeout=0):
         proc = subprocess.Popen(
             [str(VENV_BIN / "worker-build"), str(crate), "--no-loader"],
@@ -230,7 +208,7 @@ def test_concurrent_builds_are_serialised(tmp_path: Path) -> None:
             proc.wait()
             pytest.fail(f"the build did not wait ({proc.returncode}):\n{''.join(seen)}")
         assert proc.poll() is None  # still waiting for us
-        assert _snapshot(crate / "build") == before
+        assert snapshot(crate / "build") == before
         assert not [p for p in crate.iterdir() if p.name.startswith(".worker-build-staging")]
     _, err = proc.communicate(timeout=1800)
     assert proc.returncode == 0, "".join(seen) + err
@@ -311,7 +289,7 @@ def test_wheel_installs_templates_and_builds(tmp_path: Path) -> None:
     assert (Path(site) / "templates" / "shim.js").is_file()
     assert str(REPO) not in site
 
-    crate = _copy_crate("pure-exports", tmp_path / "pure-exports")
+    crate = copy_crate("pure-exports", tmp_path / "pure-exports")
     env = _env_for("unwind")
     env["PATH"] = os.pathsep.join(
         [str(env_dir / "bin"), str(REPO / "node_modules" / ".bin"), env["PATH"]]

@@ -168,3 +168,20 @@ def cached_build(crate: str, variant: str) -> Built:
     if key not in _BUILT:
         _BUILT[key] = build_sample(crate, variant)
     return _BUILT[key]
+
+
+def copy_crate(name: str, dest: Path, *, lock: bool = True) -> Path:
+    """A copy of sample-crates/<name> at `dest`, without its build outputs; `lock=False`
+    leaves out its Cargo.lock as well (a crate as users copy it from an example)."""
+    ignored = ["target", "build", *([] if lock else ["Cargo.lock"])]
+    shutil.copytree(SAMPLES / name, dest, ignore=shutil.ignore_patterns(*ignored))
+    return dest
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` with its bytes, to compare before and after a build."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }

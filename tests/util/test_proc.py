@@ -83,3 +83,23 @@ def test_tee_shows_stderr_live_and_keeps_both(
     assert info.value.output == "{json}\n"  # stderr was seen already: not repeated
     with pytest.raises(ToolMissingError):
         proc.run([tmp_path / "missing"], output=proc.Output.TEE)
+
+
+@pytest.mark.parametrize("output", [proc.Output.CAPTURE, proc.Output.TEE])
+def test_a_child_killed_by_sigint_is_an_interrupt_not_a_failure(
+    tmp_path: Path, output: proc.Output
+) -> None:
+    """A Ctrl-C that reached the child's process group: exit 130, even when we ourselves
+    ignore SIGINT (a background job) and the child reset it, as Node does."""
+    exe = fake_exe(tmp_path / "tool", "trap - INT\nkill -INT $$\nexit 0")
+    with pytest.raises(KeyboardInterrupt):
+        proc.run([exe], output=output)
+    with pytest.raises(KeyboardInterrupt):  # also when the caller reads the code itself
+        proc.run([exe], output=output, check=False)
+
+
+def test_a_child_exiting_130_is_a_failure(tmp_path: Path) -> None:
+    """Only death by the signal counts: an exit code of 130 is the child's own answer."""
+    exe = fake_exe(tmp_path / "tool", "exit 130")
+    with pytest.raises(CommandFailedError):
+        proc.run([exe])

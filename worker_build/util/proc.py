@@ -3,7 +3,8 @@
 No shell, ever: argv lists only. The executable is resolved up front so a
 missing program is a `ToolMissingError` with a fix, not a bare
 `FileNotFoundError`. Failures raise `CommandFailedError` with the command,
-exit code and captured output.
+exit code and captured output; a child killed by SIGINT raises KeyboardInterrupt
+(see `_interrupted`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ def format_command(argv: Sequence[str], env: Mapping[str, str] | None = None) ->
     return f"{prefix} {cmd}" if prefix else cmd
 
 
+def _interrupted(returncode: int) -> None:
+    """A child that died of SIGINT means a Ctrl-C reached its process group, and so us:
+    the build is interrupted (exit 130), as a shell treats a child killed that way, not
+    failed. We may never see the signal ourselves: a process started with SIGINT ignored
+    (a background job of a script, `nohup`) keeps ignoring it, while Node, which runs npm's
+    wasm-opt and esbuild, resets it to the default at start-up and dies of it."""
+    if returncode == -signal.SIGINT:
+        raise KeyboardInterrupt
+
+
 def run(
     argv: Sequence[str | os.PathLike[str]],
     *,
@@ -106,6 +117,7 @@ def run(
         )
     except OSError as exc:
         raise ToolMissingError(f"cannot run {args[0]}: {exc.strerror}", fix) from exc
+    _interrupted(completed.returncode)
     result = Result(args, completed.returncode, completed.stdout or "", completed.stderr or "")
     if check and completed.returncode != 0:
         raise CommandFailedError(args, completed.returncode, result.stdout + result.stderr, fix)
@@ -219,6 +231,7 @@ def _run_tee(
             child.kill()
             child.wait()
             raise
+    _interrupted(returncode)
     stdout = out.decode("utf-8", "replace")
     result = Result(args, returncode, stdout, err.decode("utf-8", "replace"))
     if check and returncode != 0:
