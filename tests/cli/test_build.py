@@ -144,6 +144,18 @@ def test_toolchain_without_sources(tmp_path: Path, capsys: pytest.CaptureFixture
     assert_one_line_error(err, "has no std sources")
 
 
+def test_rustc_that_does_not_run_is_exit_4_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--rustc /bin/false`: a toolchain problem (exit 4), not a failed tool (exit 1)."""
+    root = write_crate(tmp_path / "c")
+    rustc = fake_exe(tmp_path / "bin" / "rustc", "exit 1")
+    fake_exe(tmp_path / "bin" / "cargo", "exit 0")
+    code, _, err = run(capsys, str(root), "--rustc", str(rustc))
+    assert code == EXIT_TOOLCHAIN
+    assert_one_line_error(err, "does not answer as a rustc", "unset it")
+
+
 def test_failed_build_leaves_previous_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fakes import fake_rustc, rustup_toolchain
+from tests.support.fakes import fake_exe, fake_rustc, rustup_toolchain
 from tests.support.rustmachine import (
     NIGHTLY,
     STABLE,
@@ -237,3 +237,25 @@ def test_rustc_answers_are_cached_per_binary(home: Path, monkeypatch: pytest.Mon
     for _ in range(3):
         assert toolchain.find_toolchain(None, unwind=True).origin == str(distro)
     assert log.read_text().splitlines() == ["--print sysroot", "-vV"]
+
+
+@pytest.mark.parametrize(
+    ("script", "cause"),
+    [
+        ("exit 1", "exited with code 1"),  # `--rustc /bin/false`
+        ("echo 'not a compiler'", "cannot read the version"),  # `--rustc /bin/true` and such
+        ('case "$1" in -vV) echo "release: 1.96.0";; *) exit 0;; esac', "prints no sysroot"),
+    ],
+)
+def test_explicit_program_that_is_not_a_rustc_is_a_toolchain_error(
+    tmp_path: Path, script: str, cause: str
+) -> None:
+    """Exit 4 with the fix, whichever way the program fails (not exit 1 as a failed tool)."""
+    rustc = fake_exe(tmp_path / "bin" / "rustc", script)
+    fake_exe(tmp_path / "bin" / "cargo", "exit 0")
+    with pytest.raises(ToolchainError) as info:
+        toolchain.find_toolchain(rustc, unwind=False)
+    assert info.value.exit_code == EXIT_TOOLCHAIN
+    assert info.value.message.startswith(f"--rustc points at {rustc}")
+    assert cause in info.value.message
+    assert "unset it to let worker-build find one" in (info.value.fix or "")

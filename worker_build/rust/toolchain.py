@@ -351,13 +351,35 @@ def _toolchain(candidate: Candidate, sysroot: Path, unwind: bool) -> Toolchain:
     )
 
 
+def _asked(candidate: Candidate) -> tuple[str, Path]:
+    """(release, sysroot) of an explicit candidate. A program that does not answer as a
+    rustc is a toolchain error (exit 4) naming the setting, however it failed: not a
+    failed tool (exit 1), nor a missing one (exit 5)."""
+    try:
+        version, _, _ = _version_info(candidate.rustc)
+        if _is_rustup_proxy(candidate.rustc, shutil.which("rustup")):
+            printed = proc.run([candidate.rustc, "--print", "sysroot"]).stdout.strip()
+        else:
+            printed = probes.output(candidate.rustc, "--print", "sysroot").strip()
+    except WorkerBuildError as exc:
+        raise ToolchainError(
+            f"{candidate.origin} points at {candidate.rustc}, which does not answer as a "
+            f"rustc ({exc.headline})",
+            f"set {candidate.origin} to a rustc that runs (`rustc -vV` and `rustc --print "
+            f"sysroot` must answer), or unset it to let worker-build find one",
+        ) from exc
+    if not printed:
+        raise ToolchainError(
+            f"{candidate.origin} points at {candidate.rustc}, which prints no sysroot "
+            "(`--print sysroot`)",
+            f"set {candidate.origin} to a working rustc, or unset it to let worker-build find one",
+        )
+    return version, Path(printed)
+
+
 def probe(candidate: Candidate, unwind: bool) -> Toolchain:
     """Check an explicit candidate; an unusable one is an error naming the fix."""
-    version, _, _ = _version_info(candidate.rustc)
-    if _is_rustup_proxy(candidate.rustc, shutil.which("rustup")):
-        sysroot = Path(proc.run([candidate.rustc, "--print", "sysroot"]).stdout.strip())
-    else:
-        sysroot = _sysroot_of(candidate)
+    version, sysroot = _asked(candidate)
     sources = has_std_sources(sysroot)
     if unwind and not sources:
         raise ToolchainError(
