@@ -70,9 +70,14 @@ class Fixture:
         ctx.artifact = self.artifact
         return ctx
 
-    def full_build(self, **raw: Any) -> BuildContext:
-        """What a real build leaves behind: the output files plus the state file."""
+    def full_build(self, *, before_checkpoint: str | None = None, **raw: Any) -> BuildContext:
+        """What a real build leaves behind: the output files plus the state file.
+        `before_checkpoint`: a note and a fact of that name from a step before cargo's."""
         ctx = self.context(**raw)
+        if before_checkpoint is not None:
+            ctx.notes.append(before_checkpoint)
+            ctx.facts[before_checkpoint] = True
+        ctx.mark_checkpoint()
         shutil.rmtree(ctx.staging, ignore_errors=True)
         ctx.out_dir.mkdir(parents=True)
         (ctx.out_dir / "worker").mkdir()
@@ -113,6 +118,17 @@ def test_unchanged_inputs_are_up_to_date_and_restore_the_report(fx: Fixture) -> 
     assert {name: t.path for name, t in ctx.tools.items()} == {
         name: t.path for name, t in fx.tools.items()
     }
+
+
+def test_what_the_steps_before_the_checkpoint_said_is_not_restored(fx: Fixture) -> None:
+    """Those steps run again in a no-op rebuild and say what happened in it: the note of a
+    std built (or a lock file written) by the build that wrote the output is not repeated."""
+    fx.full_build(before_checkpoint="std built once into the std cache")
+    ok, ctx = fx.check()
+    assert ok, ctx.facts["incremental"]
+    assert "std built once into the std cache" not in ctx.notes
+    assert "std built once into the std cache" not in ctx.facts
+    assert "a note from a skipped step" in ctx.notes and ctx.facts["eh_encoding"] == "legacy"
 
 
 def test_state_file_sits_in_the_output_and_lists_its_files(fx: Fixture) -> None:

@@ -126,3 +126,24 @@ def test_a_joined_job_reports_its_own_failure(tmp_path: Path) -> None:
         job.join()
     assert "bad input" in info.value.output and info.value.fix == "use another wasm-opt"
     job.stop()  # after join: nothing left to end, and no error
+
+
+def test_the_checkpoint_is_marked_before_the_incremental_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the steps up to cargo's said is told apart from what the skipped ones said."""
+    seen: list[tuple[int, frozenset[str]]] = []
+
+    def before(ctx: BuildContext) -> None:
+        ctx.notes.append("std built once")
+        ctx.facts["std"] = {"built": True}
+
+    def check(ctx: BuildContext) -> bool:
+        seen.append((ctx.checkpoint_notes, ctx.checkpoint_facts))
+        raise KeyboardInterrupt  # stop here: nothing after the check matters
+
+    monkeypatch.setattr(pipeline.incremental, "up_to_date", check)
+    steps = [pipeline.Step("std", before), pipeline.Step("cargo build", before, checkpoint=True)]
+    with pytest.raises(KeyboardInterrupt):
+        run_with_steps(tmp_path, monkeypatch, steps)
+    assert seen == [(2, frozenset({"std"}))]

@@ -34,6 +34,15 @@ class BuildContext:
     # pipeline stops whatever is left when the build ends (failed or interrupted).
     jobs: dict[str, Background] = field(default_factory=dict)
     eh_encodings: tuple[str, ...] | None = None  # of the output module, once verified
+    # How many notes, and which facts, the steps up to the checkpoint (cargo build) left:
+    # they run in every build and say what happened in this one (std built, a lock file
+    # written), so the state of the output (incremental.py) keeps only what came after.
+    checkpoint_notes: int = 0
+    checkpoint_facts: frozenset[str] = frozenset()
+
+    def mark_checkpoint(self) -> None:
+        self.checkpoint_notes = len(self.notes)
+        self.checkpoint_facts = frozenset(self.facts)
 
     @property
     def bindgen_dir(self) -> Path:

@@ -276,8 +276,12 @@ def up_to_date(ctx: BuildContext) -> bool:
 
 def record(ctx: BuildContext) -> None:
     """Before install: write the state file into the staged output, describing
-    the inputs of this build and the files the install step will put in place."""
-    facts = {k: v for k, v in ctx.facts.items() if k != "incremental"}
+    the inputs of this build and the files the install step will put in place, and what
+    the steps after the checkpoint reported (the ones a no-op rebuild skips; those before
+    it report afresh, so "std built once" is not repeated by a rebuild that built none)."""
+    facts = {
+        k: v for k, v in ctx.facts.items() if k != "incremental" and k not in ctx.checkpoint_facts
+    }
     state = {
         "schema": SCHEMA,
         "inputs": {
@@ -289,7 +293,7 @@ def record(ctx: BuildContext) -> None:
         },
         "outputs": output_files(ctx.out_dir),
         "facts": json.loads(json.dumps(facts, default=str)),
-        "notes": list(ctx.notes),
+        "notes": ctx.notes[ctx.checkpoint_notes :],
     }
     state_path(ctx.out_dir).write_text(
         json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8"

@@ -133,8 +133,10 @@ def build(
             ctx.out_dir.mkdir(parents=True)
             for step in plan(options):
                 _timed(reporter, timings, step.name, partial(step.run, ctx))
-                if step.checkpoint and incremental.up_to_date(ctx):
-                    break
+                if step.checkpoint:
+                    ctx.mark_checkpoint()
+                    if incremental.up_to_date(ctx):
+                        break
             result = BuildResult(ctx, timings)
             if finish is not None:
                 finish(result)
