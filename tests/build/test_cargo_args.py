@@ -34,3 +34,24 @@ def test_value_options_are_cargos() -> None:
     assert cargo_args.VALUE_OPTIONS["--features"] is True
     assert cargo_args.VALUE_OPTIONS["-p"] is False  # optional value
     assert "--release" not in cargo_args.VALUE_OPTIONS
+
+
+@pytest.mark.parametrize(
+    ("args", "found"),
+    [
+        (["--locked"], [("--locked", None)]),
+        (["--features", "--locked"], [("--features", "--locked")]),  # a value, not the flag
+        (
+            ["--config=net.offline=true", "--frozen"],
+            [("--config", "net.offline=true"), ("--frozen", None)],
+        ),
+        (
+            ["-Zminimal-versions", "-Z", "x", "-j4"],
+            [("-Z", "minimal-versions"), ("-Z", "x"), ("-j", "4")],
+        ),
+        (["-p", "--locked"], [("-p", None), ("--locked", None)]),  # -p's value is optional
+        (["-p", "name"], [("-p", "name")]),
+    ],
+)
+def test_options_with_their_values(args: list[str], found: list[tuple[str, str | None]]) -> None:
+    assert cargo_args.options(args) == found

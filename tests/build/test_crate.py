@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.cratefix import GOOD_MANIFEST, lock, write_crate
-from worker_build.build.crate import load_crate, parse_version
+from worker_build.build.crate import (
+    LockNeeded,
+    load_crate,
+    parse_version,
+    read_lock,
+    read_manifest,
+    refresh,
+)
 from worker_build.errors import EXIT_CRATE, CrateError
 
 
@@ -53,12 +60,12 @@ def test_plain_wasm_bindgen_crate_has_no_worker(tmp_path: Path) -> None:
             'does not include "cdylib"',
             'crate-type = ["cdylib"]',
         ),
-        (GOOD_MANIFEST, "", "no Cargo.lock", "cargo generate-lockfile"),
+        (GOOD_MANIFEST, "", "no Cargo.lock", "cargo update --workspace"),
         (
             GOOD_MANIFEST,
             lock(worker="0.8.7"),
             "does not lock wasm-bindgen",
-            "cargo generate-lockfile",
+            "cargo update --workspace",
         ),
         (
             GOOD_MANIFEST,
@@ -102,3 +109,26 @@ def test_parse_version() -> None:
     assert parse_version("2") == (2, 0, 0)
     with pytest.raises(CrateError):
         parse_version("x.y")
+
+
+@pytest.mark.parametrize(
+    ("lockfile", "found"),
+    [("", None), (lock(worker="0.8.7"), "Cargo.lock")],
+)
+def test_a_missing_or_incomplete_lock_file_is_left_to_cargo(
+    tmp_path: Path, lockfile: str, found: str | None
+) -> None:
+    """Not an error at pre-flight: the build has cargo write it (steps/lockfile.py)."""
+    root = write_crate(tmp_path / "c", lockfile=lockfile)
+    needed = read_lock(read_manifest(root))
+    assert isinstance(needed, LockNeeded)
+    assert needed.crate.package_name == "my-worker" and needed.crate.root == root.resolve()
+    assert needed.lockfile == (root / found if found else None)
+
+
+def test_refresh_reads_the_lock_file_cargo_rewrote(tmp_path: Path) -> None:
+    root = write_crate(tmp_path / "c")
+    crate = load_crate(root)
+    assert refresh(crate) is crate  # unchanged: not read again
+    (root / "Cargo.lock").write_text(lock(worker="0.8.7", wasm_bindgen="0.2.131"))
+    assert refresh(crate).wasm_bindgen_version == "0.2.131"

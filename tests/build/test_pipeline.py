@@ -67,7 +67,7 @@ def run_with_steps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, steps: list[pipeline.Step]
 ) -> Path:
     crate = write_crate(tmp_path / "crate")
-    monkeypatch.setattr(pipeline, "plan", lambda options: steps)
+    monkeypatch.setattr(pipeline, "plan", lambda options, **_: steps)
     pipeline.build(RawArgs(path=crate), Quiet())
     raise AssertionError("the steps were meant to fail")
 

@@ -186,7 +186,7 @@ def test_internal_errors_get_their_own_code(
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("unexpected\nsecond line")
 
-    monkeypatch.setattr("worker_build.build.crate.load_crate", boom)
+    monkeypatch.setattr("worker_build.build.crate.read_manifest", boom)
     code, _, err = run(capsys, str(tmp_path))
     assert code == EXIT_INTERNAL
     assert "internal error: RuntimeError: unexpected second line" in err and "--traceback" in err

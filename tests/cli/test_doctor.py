@@ -238,6 +238,20 @@ def test_first_blocking_problem_sets_the_exit_code(
     assert "2 problems; the first (crate) exits with 3" in out
 
 
+def test_a_crate_without_its_lock_file_is_a_warning(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The build has cargo write it (as the Rust tool's cargo metadata does): not a blocker,
+    but the wasm-bindgen version cannot be known before."""
+    (machine.crate / "Cargo.lock").unlink()
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK
+    assert rows["crate"].status == "warn"
+    assert rows["crate"].detail.startswith("no Cargo.lock for my-worker: the build has cargo")
+    assert rows["crate"].fix == "run `cargo update --workspace` to write it now"
+    assert rows["config"].status == "ok" and rows["wasm-bindgen"].status == "skipped"
+
+
 def test_wasm_bindgen_override_must_match_the_lockfile(
     machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

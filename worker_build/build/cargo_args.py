@@ -8,6 +8,8 @@ it before anything else is imported.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # cargo build's options that take a value: the next argument is that value, never the
 # crate path. `False`: the value is optional (clap takes the next argument unless it
 # starts with `-`).
@@ -55,3 +57,29 @@ def find_target(cargo_args: tuple[str, ...] | list[str]) -> str | None:
             )
             return f"cargo's --target {value}".rstrip()
     return None
+
+
+def options(cargo_args: Sequence[str]) -> list[tuple[str, str | None]]:
+    """cargo's options among the arguments for it, each with its value (None for a flag),
+    read as cargo reads them: `--name=value`, `--name value`, `-Zflag`, `-j4`; so that
+    a value (`--features --locked`, say) is never taken for an option."""
+    found: list[tuple[str, str | None]] = []
+    index = 0
+    while index < len(cargo_args):
+        arg = cargo_args[index]
+        index += 1
+        if arg.startswith("--") and "=" in arg:
+            name, _, value = arg.partition("=")
+            found.append((name, value))
+        elif arg in VALUE_OPTIONS:
+            following = cargo_args[index] if index < len(cargo_args) else None
+            if following is not None and (VALUE_OPTIONS[arg] or not following.startswith("-")):
+                found.append((arg, following))
+                index += 1
+            else:
+                found.append((arg, None))
+        elif arg[:2] in VALUE_OPTIONS and len(arg) > 2:  # -Zflag, -j4, -Ffeat, -pname
+            found.append((arg[:2], arg[2:].removeprefix("=")))
+        elif arg.startswith("-"):
+            found.append((arg, None))
+    return found

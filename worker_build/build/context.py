@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker_build.build.crate import Crate
+from worker_build.build.crate import Crate, LockNeeded
 from worker_build.build.options import BuildOptions
 from worker_build.rust.stdcache import StdUse
 from worker_build.rust.toolchain import Toolchain
@@ -23,7 +23,8 @@ from worker_build.util.proc import Background
 class BuildContext:
     options: BuildOptions
     staging: Path  # scratch space for this build, removed afterwards
-    crate: Crate | None = None
+    crate: Crate | None = None  # None until the lock file step when pre-flight needed one
+    lock_needed: LockNeeded | None = None  # no Cargo.lock yet, or none with wasm-bindgen
     toolchain: Toolchain | None = None
     std: StdUse | None = None  # None: no std step ran (--no-std-cache)
     tools: dict[str, Tool] = field(default_factory=dict)

@@ -1,11 +1,15 @@
 """What worker-build needs to know about the crate, read from Cargo.toml and Cargo.lock.
 
 Reads the files directly (no `cargo metadata`): it is the pre-flight step and
-must fail fast, with a fix-it message, before any slow tool starts.
+must fail fast, with a fix-it message, before any slow tool starts. A crate with no
+lock file yet, or one without wasm-bindgen in it, is `LockNeeded`: the build has cargo
+write it once the toolchain is known (build/steps/lockfile.py), as the Rust tool's
+first command, `cargo metadata`, does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,17 @@ MIN_WASM_BINDGEN = (0, 2, 122)
 
 
 @dataclass(frozen=True)
+class CrateManifest:
+    """What Cargo.toml says: enough to resolve the options before the lock file is read."""
+
+    root: Path  # directory holding Cargo.toml
+    manifest: Path
+    package_name: str
+    lib_name: str  # the artifact stem cargo writes (dashes become underscores)
+    metadata: dict[str, Any] = field(default_factory=dict)  # [package.metadata]
+
+
+@dataclass(frozen=True)
 class Crate:
     root: Path  # directory holding Cargo.toml
     manifest: Path
@@ -34,6 +49,37 @@ class Crate:
     wasm_bindgen_version: str
     worker_version: str | None  # None: a plain wasm-bindgen crate (no `worker` dependency)
     metadata: dict[str, Any] = field(default_factory=dict)  # [package.metadata]
+    # sha256 of the lock file as read: cargo build may rewrite it (refresh())
+    lock_digest: str = ""
+
+    @property
+    def from_manifest(self) -> CrateManifest:
+        return CrateManifest(
+            self.root, self.manifest, self.package_name, self.lib_name, self.metadata
+        )
+
+
+@dataclass(frozen=True)
+class LockNeeded:
+    """The lock file cargo must write (or complete) before the wasm-bindgen version,
+    and so the CLI to run, is known."""
+
+    crate: CrateManifest
+    lockfile: Path | None  # the one found, which locks no wasm-bindgen; None: none found
+
+    @property
+    def problem(self) -> str:
+        if self.lockfile is None:
+            return f"no Cargo.lock for {self.crate.package_name}"
+        return f"{self.lockfile} does not lock wasm-bindgen"
+
+    def error(self) -> CrateError:
+        """Where nothing may write it (doctor, a caller that needs the versions now)."""
+        return CrateError(
+            self.problem,
+            "run worker-build, which has cargo write it as a build would, or "
+            "`cargo update --workspace` (worker-build uses the locked wasm-bindgen version)",
+        )
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -93,7 +139,7 @@ def find_crate_root(start: Path) -> Path | None:
     return None
 
 
-def load_crate(path: Path | None) -> Crate:
+def read_manifest(path: Path | None) -> CrateManifest:
     """The crate at `path` (its directory or its Cargo.toml); None: the nearest one
     from the current directory upwards."""
     if path is None:
@@ -130,21 +176,32 @@ def load_crate(path: Path | None) -> Crate:
             f'{manifest}: [lib] crate-type does not include "cdylib"',
             'add `crate-type = ["cdylib"]` to the [lib] table of Cargo.toml',
         )
-    lib_name = str(lib.get("name", name)).replace("-", "_")
+    pkg_meta = package.get("metadata", {})
+    return CrateManifest(
+        root=root,
+        manifest=manifest,
+        package_name=name,
+        lib_name=str(lib.get("name", name)).replace("-", "_"),
+        metadata=pkg_meta if isinstance(pkg_meta, dict) else {},
+    )
 
-    lockfile = find_lockfile(root)
+
+def _digest(path: Path) -> str:
+    # The bytes, not the mtime: a rewrite within one timestamp tick must show too.
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_lock(crate: CrateManifest, lockfile: Path | None = None) -> Crate | LockNeeded:
+    """The crate with its locked versions, from `lockfile` (default: the crate's or its
+    workspace's), or LockNeeded when there is none or it locks no wasm-bindgen."""
+    lockfile = lockfile if lockfile is not None else find_lockfile(crate.root)
     if lockfile is None:
-        raise CrateError(
-            f"no Cargo.lock for {name}",
-            "run `cargo generate-lockfile` (worker-build uses the locked wasm-bindgen version)",
-        )
+        return LockNeeded(crate, None)
+    digest = _digest(lockfile)
     versions = locked_versions(lockfile)
     bindgen = _single(versions, "wasm-bindgen", lockfile)
     if bindgen is None:
-        raise CrateError(
-            f"{lockfile} does not lock wasm-bindgen",
-            "add the `worker` (or `wasm-bindgen`) dependency and run `cargo generate-lockfile`",
-        )
+        return LockNeeded(crate, lockfile)
     if parse_version(bindgen) < MIN_WASM_BINDGEN:
         raise CrateError(
             f"wasm-bindgen {bindgen} is too old (need >= 0.2.122)",
@@ -156,14 +213,38 @@ def load_crate(path: Path | None) -> Crate:
             f"worker {worker} is not supported (need 0.8.x)",
             'set `worker = "0.8"` in Cargo.toml and run `cargo update -p worker`',
         )
-    pkg_meta = package.get("metadata", {})
     return Crate(
-        root=root,
-        manifest=manifest,
-        package_name=name,
-        lib_name=lib_name,
+        root=crate.root,
+        manifest=crate.manifest,
+        package_name=crate.package_name,
+        lib_name=crate.lib_name,
         lockfile=lockfile,
         wasm_bindgen_version=bindgen,
         worker_version=worker,
-        metadata=pkg_meta if isinstance(pkg_meta, dict) else {},
+        metadata=crate.metadata,
+        lock_digest=digest,
     )
+
+
+def load_crate(path: Path | None) -> Crate:
+    """The crate at `path` with its locked versions; its lock file must be complete."""
+    found = read_lock(read_manifest(path))
+    if isinstance(found, LockNeeded):
+        raise found.error()
+    return found
+
+
+def refresh(crate: Crate) -> Crate:
+    """The crate as its lock file now says, after cargo build: cargo brings the lock file
+    up to date with Cargo.toml (a dependency bumped there), and the wasm-bindgen CLI must
+    match what it compiled: the Rust tool's `cargo metadata` brings the lock file up to
+    date before it reads the version."""
+    try:
+        if _digest(crate.lockfile) == crate.lock_digest:
+            return crate
+    except OSError:
+        return crate  # gone (cargo --lockfile-path elsewhere?): keep what was read
+    found = read_lock(crate.from_manifest, crate.lockfile)
+    if isinstance(found, LockNeeded):
+        raise found.error()
+    return found

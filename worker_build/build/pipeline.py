@@ -1,10 +1,11 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> toolchain -> [std] -> cargo build -> wasm-bindgen
+    pre-flight -> toolchain -> [Cargo.lock] -> [std] -> cargo build -> wasm-bindgen
     -> [loader translation] -> [wasm-opt] -> producers -> bundle -> verify
     -> [python loader] -> install
 
-Options add or drop steps here and nowhere else. One step works in the
+Options add or drop steps here and nowhere else (and a crate without a complete
+Cargo.lock adds the step that has cargo write it). One step works in the
 background: `loader translation` starts wasm-opt --translate-to-exnref on
 wasm-bindgen's module and returns, so that it runs beside the main wasm-opt
 (binaryen's wasm-opt is single-threaded, and wasmtime needs that exnref copy);
@@ -38,6 +39,7 @@ from worker_build.build.steps import (
     bundle,
     cargo,
     install,
+    lockfile,
     producers,
     python_loader,
     std,
@@ -73,8 +75,10 @@ class BuildResult:
     timings: list[tuple[str, float]]
 
 
-def plan(options: BuildOptions) -> list[Step]:
+def plan(options: BuildOptions, *, write_lock: bool = False) -> list[Step]:
     steps = [Step("toolchain", toolchain.run)]
+    if write_lock:
+        steps.append(Step(lockfile.NAME, lockfile.run))
     if options.std_cache:
         steps.append(Step("std", std.run))
     steps += [Step(CARGO, cargo.run, checkpoint=True), Step("wasm-bindgen", bindgen.run)]
@@ -117,23 +121,31 @@ def build(
     with a concurrent build of the same output."""
     timings: list[tuple[str, float]] = []
 
-    def preflight() -> tuple[crate_mod.Crate, BuildOptions]:
-        crate = crate_mod.load_crate(raw.path)
-        options = options_mod.resolve(raw, crate.root, crate.metadata)
+    def preflight() -> tuple[crate_mod.Crate | crate_mod.LockNeeded, BuildOptions]:
+        manifest = crate_mod.read_manifest(raw.path)
+        options = options_mod.resolve(raw, manifest.root, manifest.metadata)
+        found = crate_mod.read_lock(manifest)
+        if isinstance(found, crate_mod.LockNeeded):
+            refused = lockfile.refusal(found, options.cargo_args)
+            if refused is not None:
+                raise refused
         staging.check_writable(options.out_dir)
-        return crate, options
+        return found, options
 
-    crate, options = _timed(reporter, timings, PREFLIGHT, preflight)
+    found, options = _timed(reporter, timings, PREFLIGHT, preflight)
+    needed = found if isinstance(found, crate_mod.LockNeeded) else None
+    crate = found if isinstance(found, crate_mod.Crate) else None
     with staging.build_lock(
         options.out_dir, options.lock_timeout, lambda: reporter.waiting_for_lock(options.out_dir)
     ):
         scratch = staging.make_staging(options.out_dir)
-        ctx = BuildContext(options=options, staging=scratch, crate=crate)
+        ctx = BuildContext(options=options, staging=scratch, crate=crate, lock_needed=needed)
         try:
             ctx.out_dir.mkdir(parents=True)
-            for step in plan(options):
+            for step in plan(options, write_lock=needed is not None):
                 _timed(reporter, timings, step.name, partial(step.run, ctx))
                 if step.checkpoint:
+                    ctx.crate = crate_mod.refresh(ctx.need_crate())  # as cargo left Cargo.lock
                     ctx.mark_checkpoint()
                     if incremental.up_to_date(ctx):
                         break

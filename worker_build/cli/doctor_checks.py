@@ -80,21 +80,38 @@ def check_crate(
     path: Path, panic_unwind: bool
 ) -> tuple[list[Check], Crate | None, BuildOptions | None]:
     try:
-        crate = crate_mod.load_crate(path)
+        manifest = crate_mod.read_manifest(path)
+        found = crate_mod.read_lock(manifest)
     except WorkerBuildError as exc:
         return [_missing("crate", exc)], None, None
-    worker = f"worker {crate.worker_version}" if crate.worker_version else "no worker dependency"
-    checks = [
-        Check(
-            "crate",
-            Status.OK,
-            f"{crate.package_name}: {worker}, wasm-bindgen {crate.wasm_bindgen_version} "
-            f"(locked in {crate.lockfile})",
+    crate: Crate | None = None
+    if isinstance(found, crate_mod.LockNeeded):
+        checks = [
+            Check(
+                "crate",
+                Status.WARN,
+                f"{found.problem}: the build has cargo write it first (`cargo update "
+                "--workspace`, as the Rust tool's `cargo metadata` does); that tells the "
+                "wasm-bindgen version",
+                "run `cargo update --workspace` to write it now",
+            )
+        ]
+    else:
+        crate = found
+        worker = (
+            f"worker {crate.worker_version}" if crate.worker_version else "no worker dependency"
         )
-    ]
-    raw = RawArgs(path=crate.root, panic_unwind=True if panic_unwind else None)
+        checks = [
+            Check(
+                "crate",
+                Status.OK,
+                f"{crate.package_name}: {worker}, wasm-bindgen {crate.wasm_bindgen_version} "
+                f"(locked in {crate.lockfile})",
+            )
+        ]
+    raw = RawArgs(path=manifest.root, panic_unwind=True if panic_unwind else None)
     try:
-        opts = options_mod.resolve(raw, crate.root, crate.metadata)
+        opts = options_mod.resolve(raw, manifest.root, manifest.metadata)
     except WorkerBuildError as exc:
         return [*checks, _missing("config", exc)], crate, None
     source = (
