@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cratefix import write_crate
+from tests.support.cratefix import lock, write_crate
 from tests.support.fakes import fake_exe
 from worker_build.build import pipeline
 from worker_build.build.context import BuildContext
@@ -147,3 +147,25 @@ def test_the_checkpoint_is_marked_before_the_incremental_check(
     with pytest.raises(KeyboardInterrupt):
         run_with_steps(tmp_path, monkeypatch, steps)
     assert seen == [(2, frozenset({"std"}))]
+
+
+def test_the_lock_file_is_read_again_when_cargo_build_rewrote_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dependency bumped in Cargo.toml: cargo build updates the lock, and the later
+    steps (wasm-bindgen's version) follow it, as the Rust tool's cargo metadata has them."""
+    seen: list[str] = []
+
+    def cargo_build(ctx: BuildContext) -> None:
+        ctx.need_crate().lockfile.write_text(lock(worker="0.8.7", wasm_bindgen="0.2.131"))
+
+    def check(ctx: BuildContext) -> bool:
+        seen.append(ctx.need_crate().wasm_bindgen_version)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.incremental, "up_to_date", check)
+    with pytest.raises(KeyboardInterrupt):
+        run_with_steps(
+            tmp_path, monkeypatch, [pipeline.Step("cargo", cargo_build, checkpoint=True)]
+        )
+    assert seen == ["0.2.131"]
