@@ -7,13 +7,11 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
 
-from harness.paths import CACHE, REPO, SAMPLES
+from harness.paths import CACHE, SAMPLES
 from tests.support.builds import (
     VENV_BIN,
     Built,
@@ -256,51 +254,3 @@ def test_wasm_bindgen_version_mismatch_is_explained(tmp_path: Path) -> None:
     locked = load_crate(SAMPLES / "pure-exports").wasm_bindgen_version
     assert f"Cargo.lock locks wasm-bindgen {locked}" in proc.stderr
     assert f"point it at wasm-bindgen {locked}" in proc.stderr
-
-
-@pytest.mark.registry(
-    reason="python -m build fetches the build backend (hatchling) into its isolated "
-    "environment, and pip installs the wheel's dependencies, both from PyPI, as for a user"
-)
-def test_wheel_installs_templates_and_builds(tmp_path: Path) -> None:
-    """The non-editable wheel carries templates/ and builds a crate on its own."""
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    wheel = next(dist.glob("worker_build-*.whl"))
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    py = env_dir / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "-q", str(wheel)], check=True)
-    site = subprocess.run(
-        [
-            py,
-            "-c",
-            "import worker_build, pathlib; print(pathlib.Path(worker_build.__file__).parent)",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    ).stdout.strip()
-    assert (Path(site) / "templates" / "shim.js").is_file()
-    assert str(REPO) not in site
-
-    crate = copy_crate("pure-exports", tmp_path / "pure-exports")
-    env = _env_for("unwind")
-    env["PATH"] = os.pathsep.join(
-        [str(env_dir / "bin"), str(REPO / "node_modules" / ".bin"), env["PATH"]]
-    )
-    proc = subprocess.run(
-        [str(env_dir / "bin" / "worker-build"), str(crate), "--panic-unwind"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (crate / "build" / "index.js").is_file() and (crate / "build" / "loader.py").is_file()

@@ -63,9 +63,10 @@ def test_root(worker):
 def _user_env(venv_bin: Path) -> dict[str, str]:
     """The caller's environment without anything of the checkout: its tool directories
     leave PATH, and the new virtualenv's bin comes first, as after `source venv/bin/activate`."""
-    env = {k: v for k, v in tool_env().items() if str(REPO) not in v}
+    caller = tool_env()
+    path = [p for p in caller["PATH"].split(os.pathsep) if p and str(REPO) not in p]
+    env = {k: v for k, v in caller.items() if str(REPO) not in v}
     env.pop("PYTHONPATH", None)
-    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and str(REPO) not in p]
     env["PATH"] = os.pathsep.join([str(venv_bin), *path])
     env["VIRTUAL_ENV"] = str(venv_bin.parent)
     return env
