@@ -15,8 +15,9 @@ staging directory under the build lock; the `install` step is the only one
 that touches the user's output directory. The bodies of the steps are in steps/,
 one module per step.
 
-After `cargo build` (the step's `checkpoint`), a build whose output directory already
-holds what the remaining steps would write stops (incremental.py).
+After `cargo build` (the step's `checkpoint`), Cargo.lock is read again if cargo changed
+it, and a build whose output directory already holds what the remaining steps would write
+stops (incremental.py).
 """
 
 from __future__ import annotations
