@@ -84,31 +84,24 @@ def check_crate(
         found = crate_mod.read_lock(manifest)
     except WorkerBuildError as exc:
         return [_missing("crate", exc)], None, None
-    crate: Crate | None = None
+    crate = found if isinstance(found, Crate) else None
     if isinstance(found, crate_mod.LockNeeded):
-        checks = [
-            Check(
-                "crate",
-                Status.WARN,
-                f"{found.problem}: the build has cargo write it first (`cargo update "
-                "--workspace`, as the Rust tool's `cargo metadata` does); that tells the "
-                "wasm-bindgen version",
-                "run `cargo update --workspace` to write it now",
-            )
-        ]
-    else:
-        crate = found
-        worker = (
-            f"worker {crate.worker_version}" if crate.worker_version else "no worker dependency"
+        detail = (
+            f"{found.problem}: the build has cargo write it first (`cargo update --workspace`,"
+            " as the Rust tool's `cargo metadata` does); that tells the wasm-bindgen version"
         )
         checks = [
-            Check(
-                "crate",
-                Status.OK,
-                f"{crate.package_name}: {worker}, wasm-bindgen {crate.wasm_bindgen_version} "
-                f"(locked in {crate.lockfile})",
-            )
+            Check("crate", Status.WARN, detail, "run `cargo update --workspace` to write it now")
         ]
+    else:
+        worker = (
+            f"worker {found.worker_version}" if found.worker_version else "no worker dependency"
+        )
+        detail = (
+            f"{found.package_name}: {worker}, wasm-bindgen {found.wasm_bindgen_version} "
+            f"(locked in {found.lockfile})"
+        )
+        checks = [Check("crate", Status.OK, detail)]
     raw = RawArgs(path=manifest.root, panic_unwind=True if panic_unwind else None)
     try:
         opts = options_mod.resolve(raw, manifest.root, manifest.metadata)

@@ -352,15 +352,16 @@ def _toolchain(candidate: Candidate, sysroot: Path, unwind: bool) -> Toolchain:
 
 
 def _asked(candidate: Candidate) -> tuple[str, Path]:
-    """(release, sysroot) of an explicit candidate. A program that does not answer as a
-    rustc is a toolchain error (exit 4) naming the setting, however it failed: not a
-    failed tool (exit 1), nor a missing one (exit 5)."""
+    """(release, sysroot) of an explicit candidate. One that does not answer as a rustc
+    is a toolchain error (exit 4) naming the setting, not a failed tool (exit 1)."""
     try:
         version, _, _ = _version_info(candidate.rustc)
         if _is_rustup_proxy(candidate.rustc, shutil.which("rustup")):
             printed = proc.run([candidate.rustc, "--print", "sysroot"]).stdout.strip()
         else:
             printed = probes.output(candidate.rustc, "--print", "sysroot").strip()
+        if not printed:
+            raise ToolchainError("it prints no sysroot")
     except WorkerBuildError as exc:
         raise ToolchainError(
             f"{candidate.origin} points at {candidate.rustc}, which does not answer as a "
@@ -368,12 +369,6 @@ def _asked(candidate: Candidate) -> tuple[str, Path]:
             f"set {candidate.origin} to a rustc that runs (`rustc -vV` and `rustc --print "
             f"sysroot` must answer), or unset it to let worker-build find one",
         ) from exc
-    if not printed:
-        raise ToolchainError(
-            f"{candidate.origin} points at {candidate.rustc}, which prints no sysroot "
-            "(`--print sysroot`)",
-            f"set {candidate.origin} to a working rustc, or unset it to let worker-build find one",
-        )
     return version, Path(printed)
 
 
