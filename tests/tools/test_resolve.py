@@ -357,7 +357,7 @@ def test_no_prebuilt_for_this_platform(
     assert resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
         Source.INSTALLED
     )
-    assert "no prebuilt wasm-bindgen is published for plan9/mips" == shown.tasks[0][1]
+    assert shown.tasks[0][1] == "no prebuilt wasm-bindgen is published for plan9/mips"
     assert mirror.log == []
 
 
@@ -552,8 +552,8 @@ def recording_npm(tmp_path: Path, says: str) -> Path:
         tmp_path / "bin" / "npm",
         f'echo "$@" >> {log}\nprefix=$3\nnm="$prefix/node_modules"\n'
         'mkdir -p "$nm/.bin" "$nm/binaryen"\necho x > "$nm/binaryen/index.js"\n'
-        "printf '#!/bin/sh\\n[ -f \"${0%%/*}/../binaryen/index.js\" ] || "
-        f"{{ echo \"Cannot find module index.js\" >&2; exit 1; }}\\necho \"{says}\"\\n' "
+        'printf \'#!/bin/sh\\n[ -f "${0%%/*}/../binaryen/index.js" ] || '
+        f'{{ echo "Cannot find module index.js" >&2; exit 1; }}\\necho "{says}"\\n\' '
         '> "$nm/.bin/wasm-opt"\nchmod +x "$nm/.bin/wasm-opt"',
     )
     return log
