@@ -217,10 +217,6 @@ def _npm_integrity(fetcher: Fetcher, url: str) -> Expected:
     return Expected("sha512", digest, url)
 
 
-def discard(asset: Asset) -> None:
-    discard_directory(asset.directory)
-
-
 def discard_directory(directory: Path) -> None:
     """Remove a broken cache entry (a download or an install): renamed aside first, so
     nobody sees it half deleted."""
