@@ -1,6 +1,6 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> toolchain -> [std] -> cargo build -> wasm-bindgen
+    pre-flight -> [tools (offline)] -> toolchain -> [std] -> cargo build -> wasm-bindgen
     -> [loader translation] -> [wasm-opt] -> producers -> bundle -> verify
     -> [python loader] -> install
 
@@ -38,6 +38,7 @@ from worker_build.build.steps import (
     bundle,
     cargo,
     install,
+    offline_tools,
     producers,
     python_loader,
     std,
@@ -45,6 +46,7 @@ from worker_build.build.steps import (
     verify,
     wasm_opt,
 )
+from worker_build.tools.tool import InstallPolicy
 
 PREFLIGHT = "pre-flight"
 CARGO = "cargo build"
@@ -75,6 +77,8 @@ class BuildResult:
 
 def plan(options: BuildOptions) -> list[Step]:
     steps = [Step("toolchain", toolchain.run)]
+    if options.install_policy is InstallPolicy.OFFLINE:  # missing tools named before any build
+        steps.insert(0, Step(offline_tools.NAME, offline_tools.run))
     if options.std_cache:
         steps.append(Step("std", std.run))
     steps += [Step(CARGO, cargo.run, checkpoint=True), Step("wasm-bindgen", bindgen.run)]
