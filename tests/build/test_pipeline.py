@@ -36,6 +36,8 @@ def test_plan_release_unwind_starts_the_loader_translation_before_wasm_opt() -> 
     ]  # fmt: skip
     assert names(panic_unwind=True, eh_encoding="legacy") == names(panic_unwind=True)
     assert "std" not in names(panic_unwind=True, no_std_cache=True)
+    # --offline: every tool is looked up before the first build step
+    assert names(panic_unwind=True, offline=True) == ["tools (offline)", *names(panic_unwind=True)]
 
 
 @pytest.mark.parametrize(

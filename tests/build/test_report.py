@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from tests.support.stepctx import isolate, step_context
 from worker_build.build import report
+from worker_build.tools.tool import PassedOver, Source, Tool
 
 FACTS = {
     "profile": "release",
@@ -44,3 +48,30 @@ def test_measure_reports_raw_and_gzip_sizes_of_both_layouts(tmp_path: Path) -> N
     (legacy / "worker" / "shim.mjs").write_text("x")
     assert report.measure(legacy)["wasm_bytes"] == 14
     assert report.measure(legacy)["js_bytes"] == 1
+
+
+def test_the_report_says_what_was_passed_over_for_each_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `toolchain_rejected` for rustc: each tool's candidates passed over, and why."""
+    isolate(tmp_path, monkeypatch)
+    ctx = step_context(tmp_path)
+    theirs = PassedOver(
+        "node_modules", Path("/p/node_modules/.bin/esbuild"), "0.27.3", "not the pinned 0.28.2"
+    )
+    ctx.tools["esbuild"] = Tool(
+        "esbuild", Path("/c/esbuild"), "0.28.2", Source.CACHE, passed_over=(theirs,)
+    )
+    ctx.tools["wasm-bindgen"] = Tool("wasm-bindgen", Path("/c/wb"), "0.2.130", Source.PATH)
+    facts = report.facts_of(ctx, [], 0.0)
+    assert facts["tools"]["esbuild"] == "esbuild 0.28.2 (cache)"
+    assert facts["tools_passed_over"] == {
+        "esbuild": [
+            {
+                "origin": "node_modules",
+                "path": "/p/node_modules/.bin/esbuild",
+                "version": "0.27.3",
+                "reason": "not the pinned 0.28.2",
+            }
+        ]
+    }

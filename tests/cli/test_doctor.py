@@ -9,23 +9,34 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from harness.mirror import Mirror, Status, serving
 from harness.paths import SAMPLES
 from tests.support.builds import Built, tool_env, worker_build
 from tests.support.cratefix import GOOD_MANIFEST, write_crate
 from tests.support.fakes import fake_exe, path_with
 from worker_build.build.crate import load_crate
 from worker_build.build.report import REPORT_NAME
-from worker_build.cli import doctor, main
-from worker_build.errors import EXIT_CRATE, EXIT_OK, EXIT_TOOL_MISSING, EXIT_TOOLCHAIN, EXIT_USAGE
+from worker_build.cli import doctor, doctor_tools, main
+from worker_build.errors import (
+    EXIT_CRATE,
+    EXIT_OK,
+    EXIT_TOOL_MISSING,
+    EXIT_TOOLCHAIN,
+    EXIT_USAGE,
+    ToolMissingError,
+)
 from worker_build.rust import toolchain
-from worker_build.tools import prebuilt, resolve
+from worker_build.tools import prebuilt, probes, resolve
+from worker_build.tools.tool import InstallPolicy
 
-ROW = re.compile(r"^  (ok|warn|missing|absent|skipped)\s+(.+?)\s{2,}(.*)$")
+ROW = re.compile(r"^  (ok|warn|missing|broken|absent|skipped)\s+(.+?)\s{2,}(.*)$")
 FIX = re.compile(r"^\s+fix: (.*)$")
 HOST = "x86_64-unknown-linux-gnu"
 
@@ -60,6 +71,7 @@ class Machine:
     rustbin: Path
     sysroot: Path
     crate: Path
+    mirror: Mirror = field(default_factory=Mirror)
 
     def tool(self, name: str, script: str, where: Path | None = None) -> Path:
         return fake_exe((where or self.bin) / name, script)
@@ -98,7 +110,7 @@ esac""",
 
 
 @pytest.fixture
-def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
+def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
     m = Machine(
         tmp_path,
         tmp_path / "bin",
@@ -137,7 +149,21 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
         "FORCE_COLOR",
     ):
         monkeypatch.delenv(var, raising=False)
-    return m
+    # Every download host doctor asks is a loopback mirror: crates.io's index and the
+    # npm registry answer; no prebuilt archive is published until a test says so.
+    with serving(m.mirror) as mirror:
+        monkeypatch.setenv(prebuilt.WASM_BINDGEN_MIRROR_VAR, f"{mirror.base}/wb")
+        monkeypatch.setenv(prebuilt.BINARYEN_MIRROR_VAR, f"{mirror.base}/binaryen")
+        monkeypatch.setenv(prebuilt.NPM_REGISTRY_VAR, f"{mirror.base}/npm")
+        monkeypatch.setattr(doctor_tools, "CRATES_IO_PROBE", f"{mirror.base}/crates/config.json")
+        mirror.file("/crates/config.json", b"{}")
+        for package, version in (
+            ("binaryen", resolve.BINARYEN_VERSION),
+            ("esbuild", resolve.ESBUILD_VERSION),
+            ("workerd", resolve.WORKERD_VERSION),
+        ):
+            mirror.file(f"/npm/{package}/{version}", b"{}")
+        yield m
 
 
 def run_doctor(
@@ -146,8 +172,9 @@ def run_doctor(
     *,
     panic_unwind: bool = False,
     path: Path | None = None,
+    offline: bool = False,
 ) -> tuple[int, dict[str, Row], str]:
-    code = doctor.run(path or m.crate, panic_unwind=panic_unwind, rustc=None)
+    code = doctor.run(path or m.crate, panic_unwind=panic_unwind, rustc=None, offline=offline)
     out = capsys.readouterr().out
     return code, parse(out), out
 
@@ -173,8 +200,10 @@ def test_everything_in_place(machine: Machine, capsys: pytest.CaptureFixture[str
     assert rows["config"].detail.startswith("release build, panic=unwind (--panic-unwind)")
     assert "-Zbuild-std=std,panic_unwind; RUSTC_BOOTSTRAP=1" in rows["wasm32 std"].detail
     assert "once per key into the std cache" in rows["wasm32 std"].detail
-    assert rows["wasm-bindgen"].detail.startswith("0.2.130 (cache) matches Cargo.lock")
-    assert rows["wasm-opt"].detail.startswith("132 (PATH)")
+    # each tool called ok ran just now
+    assert rows["wasm-bindgen"].detail.startswith("0.2.130 (cache), ran now: ")
+    assert rows["wasm-opt"].detail == f"132 (PATH), ran now: {machine.bin / 'wasm-opt'}"
+    assert machine.mirror.log == []  # nothing to fetch: no host asked
     # wrangler refuses this node: a warning with the exact fix, not a blocker
     assert rows["wrangler"].fix == "install Node.js 22.12.0 or later and put it first on PATH"
     assert out.rstrip().endswith("result: a build would work (1 warning above)")
@@ -266,37 +295,62 @@ def test_wasm_bindgen_override_must_match_the_lockfile(
 
 
 def test_wasm_bindgen_not_installed(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
-    # Another version on PATH is ignored, as the build ignores it.
+    # Another version on PATH is passed over, as the build passes it over.
     machine.tool("wasm-bindgen", "echo wasm-bindgen 0.2.100")
     cached = machine.root / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_OK and rows["wasm-bindgen"].status == "ok"
-    assert "on PATH" in rows["wasm-bindgen"].detail and "is not used" in rows["wasm-bindgen"].detail
+    assert rows["wasm-bindgen"].detail.endswith(
+        f"; passed over: {machine.bin / 'wasm-bindgen'} (PATH): wasm-bindgen 0.2.100, not the "
+        f"0.2.130 Cargo.lock locks; set WASM_BINDGEN_BIN={machine.bin / 'wasm-bindgen'} to use "
+        "it anyway"
+    )
 
-    cached.unlink()
+    shutil.rmtree(cached.parents[1])
     code, rows, _ = run_doctor(capsys, machine)
-    assert code == EXIT_OK  # the first build installs it with cargo
+    assert code == EXIT_OK  # the first build compiles it with cargo: said, with how long
     assert rows["wasm-bindgen"].status == "warn"
-    assert "the first build installs it" in rows["wasm-bindgen"].detail
+    assert (
+        "; the first build compiles it with `cargo install wasm-bindgen-cli --version 0.2.130` "
+        f"into {cached.parents[1]}, about 5 min on 2 cores (no prebuilt wasm-bindgen is "
+        "published for plan9/mips; crates.io answered)"
+    ) in rows["wasm-bindgen"].detail
     assert rows["wasm-bindgen"].fix is not None
     assert "cargo install wasm-bindgen-cli --version 0.2.130" in rows["wasm-bindgen"].fix
 
-    (machine.bin / "cargo").unlink()  # ... unless there is no cargo to install it with
+    machine.mirror.route("/crates/config.json", Status(503))  # ... unless crates.io is down
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_TOOL_MISSING and rows["wasm-bindgen"].status == "missing"
+    assert "the first build fails: no prebuilt" in rows["wasm-bindgen"].detail
+    assert "crates.io does not answer (" in rows["wasm-bindgen"].detail
+    assert "HTTP 503" in rows["wasm-bindgen"].detail
+    assert (rows["wasm-bindgen"].fix or "").endswith("or set HTTPS_PROXY (README: Downloads)")
+
+    (machine.bin / "cargo").unlink()  # ... or there is no cargo to install it with
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOL_MISSING and rows["wasm-bindgen"].status == "missing"
+    assert rows["wasm-bindgen"].detail.endswith("cargo is not on PATH to install it")
 
 
-def test_wasm_opt_too_old_or_missing(machine: Machine, capsys: pytest.CaptureFixture[str]) -> None:
-    # Debian's binaryen is version 108: too old, so it does not count.
+def test_wasm_opt_of_another_binaryen_or_missing(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Debian's binaryen is version 108: not the pinned one, so it does not count.
     machine.tool("wasm-opt", 'echo "wasm-opt version 108"')
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_TOOL_MISSING
     assert rows["wasm-opt"].status == "missing"
+    assert "wasm-opt 108, not the pinned 132" in rows["wasm-opt"].detail
     assert rows["wasm-opt"].fix == "run `npm install binaryen@132.0.0` or set WASM_OPT_BIN"
 
     machine.tool("npm", "exit 0")  # with npm, the first build installs it
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_OK and rows["wasm-opt"].status == "warn"
+    assert (
+        "the first build installs npm's binaryen@132.0.0 into "
+        f"{machine.root / 'cache' / 'binaryen' / '132.0.0'}, usually under a minute "
+        "(no prebuilt wasm-opt is published for plan9/mips; the npm registry answered)"
+    ) in rows["wasm-opt"].detail
 
 
 def test_wasm_opt_not_needed_when_switched_off(
@@ -392,8 +446,9 @@ def test_github_annotations(
     assert doctor.run(machine.crate, panic_unwind=False, rustc=None) == EXIT_TOOL_MISSING
     err = capsys.readouterr().err.splitlines()
     assert (
-        "::error title=worker-build doctor::esbuild: esbuild not found (esbuild@0.28.2 is not "
-        "installed) (run `npm install esbuild@0.28.2` or set ESBUILD_BIN)" in err
+        "::error title=worker-build doctor::esbuild: esbuild 0.28.2 is not installed; the first "
+        "build fails: no prebuilt esbuild is published for plan9/mips; npm is not on PATH to "
+        "install it (run `npm install esbuild@0.28.2` or set ESBUILD_BIN)" in err
     )
     assert any(line.startswith("::warning title=worker-build doctor::wrangler:") for line in err)
 
@@ -458,17 +513,96 @@ def test_doctor_finds_the_distro_compiler_on_this_machine() -> None:
 def test_a_prebuilt_download_makes_a_missing_tool_a_warning(
     machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """What the first build fetches, from where and how large, after one look at each
+    host (all at once); one archive not published: its tool falls back to npm."""
     monkeypatch.setattr(prebuilt, "host", lambda: ("linux", "x86_64"))
     for name in ("cargo", "wasm-opt", "esbuild"):
         (machine.bin / name).unlink()
-    (machine.root / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen").unlink()
+    machine.tool("npm", "exit 0")
+    shutil.rmtree(machine.root / "cache" / "wasm-bindgen")
+    wb = "/wb/0.2.130/wasm-bindgen-0.2.130-x86_64-unknown-linux-musl.tar.gz"
+    machine.mirror.file(wb, bytes(3072))
+    machine.mirror.file(
+        "/binaryen/version_132/binaryen-version_132-x86_64-linux.tar.gz", bytes(2048)
+    )
     code, rows, _ = run_doctor(capsys, machine)
     assert code == EXIT_OK
     assert {rows[n].status for n in ("wasm-bindgen", "wasm-opt", "esbuild")} == {"warn"}
     assert rows["wasm-bindgen"].detail.endswith(
-        "the first build downloads the prebuilt release from https://github.com/wasm-bindgen/"
-        "wasm-bindgen/releases/download/0.2.130/"
-        "wasm-bindgen-0.2.130-x86_64-unknown-linux-musl.tar.gz (seconds)"
+        f"the first build downloads the prebuilt release (3 KiB) from {machine.mirror.base}{wb}, "
+        "reachable now"
     )
-    assert "binaryen-version_132-x86_64-linux.tar.gz" in rows["wasm-opt"].detail
-    assert "@esbuild/linux-x64/-/linux-x64-0.28.2.tgz" in rows["esbuild"].detail
+    assert "binaryen-version_132-x86_64-linux.tar.gz, reachable now" in rows["wasm-opt"].detail
+    assert rows["esbuild"].detail.endswith(
+        "usually under a minute (no prebuilt esbuild reachable "
+        f"({machine.mirror.base}/npm/@esbuild/linux-x64/-/linux-x64-0.28.2.tgz: HTTP 404 Not "
+        "Found); the npm registry answered)"
+    )
+    assert machine.mirror.hits(wb) == 1  # asked once, never downloaded by doctor
+    assert not (machine.root / "cache" / "wasm-bindgen").exists()
+
+
+def test_a_broken_cached_tool_is_reported_with_the_fix(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: a broken tool in the cache was called ok. Now doctor runs it, says it is
+    broken, what the next build does about it, and changes nothing."""
+    cached = machine.root / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
+    cached.write_text("#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n")
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK  # the next build repairs it
+    row = rows["wasm-bindgen"]
+    assert row.status == "broken"
+    assert row.detail.startswith(
+        f"the cached wasm-bindgen in {cached.parents[1]} is broken: `wasm-bindgen --version` "
+        "exits with code 127: error while loading shared libraries; the next build removes it "
+        "and compiles it with `cargo install"
+    )
+    assert row.fix == f"run a build (it replaces the entry) or delete {cached.parents[1]}"
+    assert cached.is_file()  # doctor changes nothing
+
+    code, rows, _ = run_doctor(capsys, machine, offline=True)  # ... an --offline build fails
+    assert code == EXIT_TOOL_MISSING and rows["wasm-bindgen"].status == "broken"
+    assert "the next build removes it and fails: an --offline build fetches nothing" in (
+        rows["wasm-bindgen"].detail
+    )
+
+
+def test_a_stale_probe_does_not_make_a_broken_tool_ok(
+    machine: Machine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build trusts a `--version` answer kept for an unchanged file; doctor runs the
+    tool, and a failing one loses that answer, so the next build does not use it."""
+    esbuild = machine.bin / "esbuild"
+    ident = probes.identity(esbuild)
+    esbuild.write_text("#!/bin/sh\nexit 1\n")  # broken, the kept answer made stale by hand:
+    monkeypatch.setattr(probes, "identity", lambda p: ident if p == esbuild else None)
+    entries = {str(esbuild): {"id": ident, "stdout": "0.28.2\n", "at": 1}}
+    probes._save(probes.cache_file(), entries)
+    assert resolve.esbuild(machine.crate, InstallPolicy.OFFLINE).path == esbuild  # stale
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_TOOL_MISSING and rows["esbuild"].status == "missing"
+    assert f"passed over: {esbuild} (PATH): `esbuild --version` exits with code 1" in (
+        rows["esbuild"].detail
+    )
+    with pytest.raises(ToolMissingError):
+        resolve.esbuild(machine.crate, InstallPolicy.OFFLINE)
+
+
+def test_offline_asks_no_host_and_a_missing_tool_fails(
+    machine: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (machine.bin / "esbuild").unlink()
+    machine.tool("npm", "exit 0")
+    code, rows, _ = run_doctor(capsys, machine)
+    assert code == EXIT_OK and rows["esbuild"].status == "warn"
+    asked = len(machine.mirror.log)
+    code, rows, _ = run_doctor(capsys, machine, offline=True)
+    assert code == EXIT_TOOL_MISSING and rows["esbuild"].status == "missing"
+    assert rows["esbuild"].detail == (
+        "esbuild 0.28.2 is not installed; the first build fails: an --offline build fetches nothing"
+    )
+    assert rows["esbuild"].fix == (
+        "run `npm install esbuild@0.28.2` or set ESBUILD_BIN, or build once without --offline"
+    )
+    assert len(machine.mirror.log) == asked

@@ -26,3 +26,21 @@ def test_loader_summary_counts_callable_and_not() -> None:
         ("  not callable", "u0: i128; u1: i128; u2: i128; u3: i128; 2 more in the report"),
         ("  JS imports", "cannot be provided: any: a JS value"),
     ]
+
+
+def test_a_tool_row_names_what_was_passed_over() -> None:
+    facts = {
+        "tools": {"esbuild": "esbuild 0.28.2 (cache)", "wasm-bindgen": "wasm-bindgen 0.2.130 (PATH)"},
+        "tools_passed_over": {
+            "esbuild": [
+                {"origin": "node_modules", "path": "/p/node_modules/.bin/esbuild",
+                 "version": "0.27.3", "reason": "esbuild 0.27.3, not the pinned 0.28.2"},
+            ]
+        },
+    }  # fmt: skip
+    assert summary.tool_row(facts, "esbuild") == (
+        "0.28.2 (cache); passed over: /p/node_modules/.bin/esbuild (node_modules): "
+        "esbuild 0.27.3, not the pinned 0.28.2"
+    )
+    assert summary.tool_row(facts, "wasm-bindgen") == "0.2.130 (PATH)"
+    assert summary.tool_row(facts, "wasm-opt") == "not run"

@@ -256,6 +256,56 @@ def test_download_off_a_terminal_is_one_line(mode: ui.Mode) -> None:
     assert lines == ([] if mode is ui.Mode.QUIET else ["▸ wasm-bindgen", expected])
 
 
+TASK_WHAT = (
+    "compiling wasm-bindgen-cli 0.2.130 with `cargo install` into /c, about 5 min on 2 cores"
+)
+TASK_WHY = "no prebuilt wasm-bindgen 0.2.130 reachable (host not found)"
+TASK_DRIVER = f"""
+import sys
+from worker_build.cli.ui import Mode, Reporter
+r = Reporter(Mode.NORMAL)
+r.step_started("wasm-bindgen")
+shown = r.task_started("{TASK_WHAT}", "{TASK_WHY}")
+sys.stderr.write("   Compiling walrus v0.23.3\\n"); sys.stderr.flush()
+r.task_ended()
+r.step_finished("wasm-bindgen", 1.0)
+print("shown:", shown)
+"""
+
+
+def test_a_long_job_on_a_terminal_says_why_then_shows_its_own_lines() -> None:
+    """Issue 16: a silent 5-minute `cargo install`. The reason and the estimate are said
+    first; the spinner stops so cargo's own lines are not drawn over, and comes back."""
+    code, out = run_in_pty([sys.executable, "-c", TASK_DRIVER], child_env(), cols=200)
+    assert code == 0, out
+    lines = plain_lines(out)
+    assert f"{TASK_WHY}; {TASK_WHAT}" in lines
+    assert "   Compiling walrus v0.23.3" in lines  # a whole line of its own
+    assert lines.index(f"{TASK_WHY}; {TASK_WHAT}") < lines.index("   Compiling walrus v0.23.3")
+    assert "✓ wasm-bindgen 1.00s" in lines and "shown: True" in lines
+
+
+@pytest.mark.parametrize("mode", [ui.Mode.NORMAL, ui.Mode.JSON, ui.Mode.QUIET])
+def test_a_long_job_off_a_terminal(mode: ui.Mode) -> None:
+    stream = Stream()
+    reporter = ui.Reporter(mode, stream=stream, env={})
+    reporter.step_started("wasm-bindgen")
+    shown = reporter.task_started(TASK_WHAT, TASK_WHY)
+    reporter.task_ended()
+    reporter.task_started("installing npm's esbuild@0.28.2 into /c", "")
+    reporter.task_ended()
+    lines = stream.getvalue().splitlines()
+    if mode is ui.Mode.QUIET:
+        assert (shown, lines) == (False, [])
+    else:
+        assert shown is True
+        assert lines == [
+            "▸ wasm-bindgen",
+            f"{TASK_WHY}; {TASK_WHAT}",
+            "installing npm's esbuild@0.28.2 into /c",
+        ]
+
+
 def test_json_document_on_stdout_progress_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     """Like cargo's JSON messages: stdout is only the document, people still see progress."""
     stream = Stream()

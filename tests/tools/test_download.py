@@ -12,7 +12,6 @@ import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,28 +26,12 @@ from harness.mirror import (
     self_signed_cert,
     serving,
 )
+from tests.support.progress import RecordingProgress as Recorder
 from worker_build.errors import DownloadError, ToolMissingError
 from worker_build.tools import download
 from worker_build.tools.download import Fetcher
 
 BODY = bytes(range(256)) * 1000  # 256 kB: several chunks
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[Any, ...]] = []
-
-    def download_started(self, what: str, url: str, total: int | None) -> None:
-        self.events.append(("started", what, url, total))
-
-    def download_advanced(self, done: int, total: int | None) -> None:
-        self.events.append(("advanced", done, total))
-
-    def download_ended(self) -> None:
-        self.events.append(("ended",))
-
-    def note(self, text: str) -> None:
-        self.events.append(("note", text))
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import pytest
 
 from harness.mirror import Mirror, Serve, Truncate, release_tgz, script, serving, sha256sum_line
 from tests.support.fakes import fake_exe, path_with
+from tests.support.progress import RecordingProgress as Notes
 from worker_build.errors import EXIT_TOOL_MISSING, ToolMissingError, VerificationError
 from worker_build.tools import prebuilt, probes, resolve
 from worker_build.tools.download import Fetcher
@@ -38,24 +39,6 @@ def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]:
         monkeypatch.setenv(prebuilt.BINARYEN_MIRROR_VAR, f"{m.base}/binaryen")
         monkeypatch.setenv(prebuilt.NPM_REGISTRY_VAR, f"{m.base}/npm")
         yield m
-
-
-class Notes:
-    def __init__(self) -> None:
-        self.notes: list[str] = []
-        self.started: list[str] = []
-
-    def download_started(self, what: str, url: str, total: int | None) -> None:
-        self.started.append(url)
-
-    def download_advanced(self, done: int, total: int | None) -> None:
-        pass
-
-    def download_ended(self) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        self.notes.append(text)
 
 
 def quick(progress: Notes | None = None) -> Fetcher:
@@ -134,8 +117,12 @@ def test_not_published_falls_back_to_cargo_install(
     tool = resolve.wasm_bindgen("0.2.130", InstallPolicy.ALLOW, fetcher=quick(shown))
     assert tool.source is Source.INSTALLED
     assert mirror.hits(f"/wb/{V}/{WB_NAME}.sha256sum") == 1  # asked once: 404 is final
-    assert len(shown.notes) == 1 and "HTTP 404" in shown.notes[0]
-    assert "installing it with `cargo install` (several minutes) instead" in shown.notes[0]
+    # the long job is announced with why and about how long, then ended
+    ((what, why),) = shown.tasks
+    assert why.startswith("no prebuilt wasm-bindgen 0.2.130 reachable (") and "HTTP 404" in why
+    assert what.startswith("compiling wasm-bindgen-cli 0.2.130 with `cargo install` into ")
+    assert what.endswith(", about 5 min on 2 cores")
+    assert shown.events[-1] == ("task ended",) and shown.notes == []
     assert tool.path == tmp_path / "cache" / "wasm-bindgen" / "0.2.130" / "bin" / "wasm-bindgen"
     assert "install wasm-bindgen-cli --version 0.2.130 --root" in log.read_text()
     assert "--locked" in log.read_text()
@@ -206,8 +193,12 @@ def test_workerd_order_env_path_node_modules_cache(
     assert resolve.workerd(crate, InstallPolicy.OFFLINE).source is Source.CACHE
     workerd_exe(tmp_path / "proj" / "node_modules" / ".bin" / "workerd", "2026-11-17")
     found = resolve.workerd(crate, InstallPolicy.OFFLINE)
-    assert (found.source, found.version) == (Source.NODE_MODULES, "2026-11-17")
-    workerd_exe(tmp_path / "bin" / "workerd", "2026-10-01")
+    assert (found.source, found.version, found.passed_over) == (
+        Source.NODE_MODULES,
+        "2026-11-17",
+        (),
+    )
+    workerd_exe(tmp_path / "bin" / "workerd", "2026-11-17")
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     assert resolve.workerd(crate, InstallPolicy.OFFLINE).source is Source.PATH
     monkeypatch.setenv("WORKERD_BIN", str(workerd_exe(tmp_path / "x" / "wd", "2024-01-01")))
@@ -366,7 +357,7 @@ def test_no_prebuilt_for_this_platform(
     assert resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown)).source is (
         Source.INSTALLED
     )
-    assert "no prebuilt wasm-bindgen is published for plan9/mips" in shown.notes[0]
+    assert shown.tasks[0][1] == "no prebuilt wasm-bindgen is published for plan9/mips"
     assert mirror.log == []
 
 
@@ -483,3 +474,130 @@ def test_a_broken_cached_download_is_replaced(
     assert resolve.wasm_bindgen(V, InstallPolicy.OFFLINE).source is Source.CACHE
     assert any("is broken" in n and "fetched again" in n for n in shown.notes), shown.notes
     assert [p.name for p in first.path.parents[1].iterdir()] == [first.path.parent.name]
+
+
+# --- pinned versions: what is passed over, and why ----------------------------------------
+
+
+def npm_cache_entry(tmp_path: Path, package: str, version: str, name: str, says: str) -> Path:
+    """An npm install in worker-build's cache, as `npm install --prefix` leaves it."""
+    root = tmp_path / "cache" / package / version / "node_modules"
+    (root / package).mkdir(parents=True, exist_ok=True)
+    (root / package / "package.json").write_text(f'{{"version": "{version}"}}')
+    return fake_exe(root / ".bin" / name, f'echo "{says}"')
+
+
+def test_a_projects_other_esbuild_is_passed_over_for_the_pinned_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: `npm install wrangler` in the project brings esbuild 0.27.3 into its
+    node_modules; the build keeps the pinned 0.28.2 and says why."""
+    crate = tmp_path / "proj" / "crate"
+    crate.mkdir(parents=True)
+    theirs = fake_exe(tmp_path / "proj" / "node_modules" / ".bin" / "esbuild", "echo 0.27.3")
+    ours = npm_cache_entry(tmp_path, "esbuild", "0.28.2", "esbuild", "0.28.2")
+    tool = resolve.esbuild(crate, InstallPolicy.OFFLINE)
+    assert (tool.source, tool.path, tool.version) == (Source.CACHE, ours, "0.28.2")
+    (passed,) = tool.passed_over
+    assert (passed.origin, passed.path, passed.version) == ("node_modules", theirs, "0.27.3")
+    assert passed.reason == (
+        f"esbuild 0.27.3, not the pinned 0.28.2; set ESBUILD_BIN={theirs} to use it anyway"
+    )
+    # asked for by name, it is used as given
+    monkeypatch.setenv("ESBUILD_BIN", str(theirs))
+    chosen = resolve.esbuild(crate, InstallPolicy.OFFLINE)
+    assert (chosen.source, chosen.version, chosen.passed_over) == (Source.ENV, "0.27.3", ())
+
+
+def test_every_candidate_before_the_used_one_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PATH first, then node_modules: a wasm-opt of another binaryen and one that does
+    not run are both passed over, in that order, before the pinned one in the cache."""
+    crate = tmp_path / "proj"
+    fake_exe(tmp_path / "bin" / "wasm-opt", 'echo "wasm-opt version 131 (version_131)"')
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    fake_exe(crate / "node_modules" / ".bin" / "wasm-opt", "echo oops >&2; exit 3")
+    npm_cache_entry(
+        tmp_path, "binaryen", resolve.BINARYEN_VERSION, "wasm-opt", "wasm-opt version 132"
+    )
+    tool = resolve.wasm_opt(crate, InstallPolicy.OFFLINE)
+    assert (tool.source, tool.version) == (Source.CACHE, "132")
+    assert [(p.origin, p.version) for p in tool.passed_over] == [
+        ("PATH", "131"),
+        ("node_modules", None),
+    ]
+    assert tool.passed_over[1].reason == "`wasm-opt --version` exits with code 3: oops"
+
+
+def test_nothing_pinned_anywhere_names_what_was_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_exe(tmp_path / "bin" / "esbuild", "echo 0.25.0")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    with pytest.raises(ToolMissingError) as info:
+        resolve.esbuild(tmp_path, InstallPolicy.OFFLINE)
+    assert info.value.message.startswith("esbuild 0.28.2 is not installed (passed over: ")
+    assert "esbuild 0.25.0, not the pinned 0.28.2" in info.value.message
+
+
+# --- broken cache entries: found, repaired, reported --------------------------------------
+
+
+def recording_npm(tmp_path: Path, says: str) -> Path:
+    """A fake npm whose "install" leaves a wasm-opt that needs a file of its package
+    (as binaryen's JavaScript build needs its index.js), logging each run."""
+    log = tmp_path / "npm.txt"
+    fake_exe(
+        tmp_path / "bin" / "npm",
+        f'echo "$@" >> {log}\nprefix=$3\nnm="$prefix/node_modules"\n'
+        'mkdir -p "$nm/.bin" "$nm/binaryen"\necho x > "$nm/binaryen/index.js"\n'
+        'printf \'#!/bin/sh\\n[ -f "${0%%/*}/../binaryen/index.js" ] || '
+        f'{{ echo "Cannot find module index.js" >&2; exit 1; }}\\necho "{says}"\\n\' '
+        '> "$nm/.bin/wasm-opt"\nchmod +x "$nm/.bin/wasm-opt"',
+    )
+    return log
+
+
+def test_a_cached_npm_install_that_no_longer_runs_is_reinstalled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: a broken wasm-opt in the cache. Its own file is untouched (so its cached
+    `--version` answer would still say 132), but a file of its package is gone: the
+    probe is keyed on the whole entry, runs again, fails, and the entry is replaced."""
+    monkeypatch.setattr(probes, "RACY_SECONDS", -1.0)  # cache even a fresh probe
+    log = recording_npm(tmp_path, "wasm-opt version 132 (version_132)")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    first = resolve.wasm_opt(tmp_path, InstallPolicy.ALLOW, fetcher=quick())
+    assert first.source is Source.INSTALLED
+    assert resolve.wasm_opt(tmp_path, InstallPolicy.OFFLINE).source is Source.CACHE
+    entry = tmp_path / "cache" / "binaryen" / resolve.BINARYEN_VERSION
+    (entry / "node_modules" / "binaryen" / "index.js").unlink()
+
+    with pytest.raises(ToolMissingError, match="broken: `wasm-opt --version` exits with code 1"):
+        resolve.wasm_opt(tmp_path, InstallPolicy.OFFLINE)  # offline: reported, not touched
+    assert entry.is_dir()
+    shown = Notes()
+    again = resolve.wasm_opt(tmp_path, InstallPolicy.ALLOW, fetcher=quick(shown))
+    assert (again.source, again.path) == (Source.INSTALLED, first.path)
+    assert log.read_text().count("install --prefix") == 2
+    (note,) = shown.notes
+    assert note.startswith(f"the cached wasm-opt in {entry} is broken: `wasm-opt --version`")
+    assert note.endswith("Cannot find module index.js; removed, to be fetched again")
+    (passed,) = again.passed_over
+    assert passed.origin == "cache" and passed.reason.endswith("; removed and fetched again")
+    assert resolve.wasm_opt(tmp_path, InstallPolicy.OFFLINE).source is Source.CACHE
+
+
+def test_a_cargo_installed_wasm_bindgen_that_is_gone_is_installed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording_cargo(tmp_path)
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    first = resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick())
+    first.path.write_text("#!/bin/sh\nexit 127\n")
+    shown = Notes()
+    again = resolve.wasm_bindgen(V, InstallPolicy.ALLOW, fetcher=quick(shown))
+    assert again.source is Source.INSTALLED and again.path == first.path
+    assert any("is broken" in n for n in shown.notes)
+    assert "exits with code 127" in again.passed_over[0].reason

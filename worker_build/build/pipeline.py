@@ -1,7 +1,7 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> toolchain -> [Cargo.lock] -> [std] -> cargo build -> wasm-bindgen
-    -> [loader translation] -> [wasm-opt] -> producers -> bundle -> verify
+    pre-flight -> [tools (offline)] -> toolchain -> [Cargo.lock] -> [std] -> cargo build
+    -> wasm-bindgen -> [loader translation] -> [wasm-opt] -> producers -> bundle -> verify
     -> [python loader] -> install
 
 Options add or drop steps here and nowhere else (and a crate without a complete
@@ -41,6 +41,7 @@ from worker_build.build.steps import (
     cargo,
     install,
     lockfile,
+    offline_tools,
     producers,
     python_loader,
     std,
@@ -48,6 +49,7 @@ from worker_build.build.steps import (
     verify,
     wasm_opt,
 )
+from worker_build.tools.tool import InstallPolicy
 
 PREFLIGHT = "pre-flight"
 CARGO = "cargo build"
@@ -80,6 +82,10 @@ def plan(options: BuildOptions, *, write_lock: bool = False) -> list[Step]:
     steps = [Step("toolchain", toolchain.run)]
     if write_lock:
         steps.append(Step(lockfile.NAME, lockfile.run))
+    if options.install_policy is InstallPolicy.OFFLINE:
+        # Missing tools are named before any build step: first, or right after the lock
+        # file is written when there was none, since it tells which wasm-bindgen to look up.
+        steps.insert(len(steps) if write_lock else 0, Step(offline_tools.NAME, offline_tools.run))
     if options.std_cache:
         steps.append(Step("std", std.run))
     steps += [Step(CARGO, cargo.run, checkpoint=True), Step("wasm-bindgen", bindgen.run)]

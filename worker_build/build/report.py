@@ -53,6 +53,12 @@ def facts_of(
         "profile": ctx.options.profile.name,
         "panic_strategy": "unwind" if ctx.options.panic_unwind else "abort",
         "tools": {name: tool.label for name, tool in ctx.tools.items()},
+        # what tools/resolve.py looked at before the tool it used, and why not that one
+        "tools_passed_over": {
+            name: [p.as_json() for p in tool.passed_over]
+            for name, tool in ctx.tools.items()
+            if tool.passed_over
+        },
         "steps": [{"name": name, "seconds": round(sec, 3)} for name, sec in timings],
         "notes": list(ctx.notes),
         "seconds": time.monotonic() - start,

@@ -7,10 +7,10 @@ would pick, its wasm32 standard library (precompiled or std sources for
 wasm-bindgen at the version Cargo.lock locks; wasm-opt and esbuild. Then what
 local runs need and a build does not: node, workerd, wrangler.
 
-It never installs or builds anything (tools are looked up with
-InstallPolicy.OFFLINE). A tool the first build would install by itself is a
-warning, not a failure. Each check is a row with the exact fix for its gap and
-the exit code the build would fail with; cli/doctor.py prints them.
+It never installs or builds anything. The tools' rows are cli/doctor_tools.py's:
+a tool the first build would fetch by itself is a warning, not a failure. Each
+check is a row with the exact fix for its gap and the exit code the build would
+fail with; cli/doctor.py runs them in order and prints them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -29,19 +28,14 @@ from worker_build.build.crate import Crate
 from worker_build.build.options import BuildOptions, RawArgs
 from worker_build.errors import (
     EXIT_OK,
-    EXIT_TOOL_MISSING,
     EXIT_TOOLCHAIN,
     ToolchainError,
-    ToolMissingError,
     WorkerBuildError,
 )
 from worker_build.rust import stdcache, toolchain
 from worker_build.rust.flags import EhEncoding, build_std_flag
 from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
-from worker_build.tools import prebuilt, resolve
-from worker_build.tools.tool import InstallPolicy, Tool
 from worker_build.util import proc
-from worker_build.util.cachedir import cache_root
 
 # Oldest Node release of each line that runs the exnref exception-handling encoding
 # (older ones, Node 20 among them, reject a module using it: "Invalid opcode 0x1f").
@@ -52,6 +46,7 @@ class Status(Enum):
     OK = "ok"
     WARN = "warn"  # a build works; worth knowing (e.g. the first build installs a tool)
     MISSING = "missing"  # a build would fail
+    BROKEN = "broken"  # a cached tool that no longer runs (exit_code: whether a build fails)
     ABSENT = "absent"  # optional (local runs only) and not there
     SKIPPED = "skipped"  # cannot be checked until an earlier problem is fixed
 
@@ -66,10 +61,12 @@ class Check:
 
     @property
     def blocking(self) -> bool:
-        return self.status is Status.MISSING
+        return self.status is Status.MISSING or (
+            self.status is Status.BROKEN and self.exit_code != EXIT_OK
+        )
 
 
-def _missing(name: str, exc: WorkerBuildError, exit_code: int | None = None) -> Check:
+def missing(name: str, exc: WorkerBuildError, exit_code: int | None = None) -> Check:
     return Check(name, Status.MISSING, exc.message, exc.fix, exit_code or exc.exit_code)
 
 
@@ -83,7 +80,7 @@ def check_crate(
         manifest = crate_mod.read_manifest(path)
         found = crate_mod.read_lock(manifest)
     except WorkerBuildError as exc:
-        return [_missing("crate", exc)], None, None
+        return [missing("crate", exc)], None, None
     crate = found if isinstance(found, Crate) else None
     if isinstance(found, crate_mod.LockNeeded):
         detail = (
@@ -106,7 +103,7 @@ def check_crate(
     try:
         opts = options_mod.resolve(raw, manifest.root, manifest.metadata)
     except WorkerBuildError as exc:
-        return [*checks, _missing("config", exc)], crate, None
+        return [*checks, missing("config", exc)], crate, None
     source = (
         "--panic-unwind"
         if panic_unwind
@@ -141,9 +138,9 @@ def check_toolchain(
     try:
         tc = toolchain.find_toolchain(rustc, unwind, root)
     except ToolchainError as exc:
-        return [_missing(name, exc)]
+        return [missing(name, exc)]
     except WorkerBuildError as exc:  # the rustc does not run at all
-        return [_missing(name, exc, EXIT_TOOLCHAIN)]
+        return [missing(name, exc, EXIT_TOOLCHAIN)]
     detail = f"{tc.label}: {tc.rustc} + {tc.cargo}"
     if tc.rejected:
         detail += "; passed over: " + "; ".join(r.label for r in tc.rejected)
@@ -170,7 +167,7 @@ def check_toolchain(
         targets = proc.run([tc.rustc, "--print", "target-list"]).stdout.split()
     except WorkerBuildError as exc:
         targets = []
-        checks.append(_missing("wasm32 target", exc, EXIT_TOOLCHAIN))
+        checks.append(missing("wasm32 target", exc, EXIT_TOOLCHAIN))
     else:
         if WASM_TARGET in targets:
             checks.append(Check("wasm32 target", Status.OK, f"rustc lists {WASM_TARGET}"))
@@ -202,76 +199,6 @@ def check_toolchain(
             )
         )
     return checks
-
-
-# --- wasm-bindgen, wasm-opt, esbuild ------------------------------------------------------------
-
-
-def check_wasm_bindgen(crate: Crate | None) -> Check:
-    name = "wasm-bindgen"
-    if crate is None:
-        return Check(name, Status.SKIPPED, "needs the crate's Cargo.lock (see above)")
-    locked = crate.wasm_bindgen_version
-    try:
-        tool = resolve.wasm_bindgen(locked, InstallPolicy.OFFLINE)
-    except ToolMissingError as exc:
-        asset = prebuilt.wasm_bindgen(locked)
-        cargo = shutil.which("cargo")
-        if os.environ.get("WASM_BINDGEN_BIN") or (asset is None and cargo is None):
-            return _missing(name, exc)
-        how = [f"downloads the prebuilt release from {asset.url} (seconds)"] if asset else []
-        if cargo is not None:
-            how.append(
-                f"installs it into {cache_root() / 'wasm-bindgen' / locked} "
-                "with cargo (several minutes, needs crates.io)"
-            )
-        return Check(
-            name,
-            Status.WARN,
-            f"wasm-bindgen {locked} (locked in Cargo.lock) is not installed; the first build "
-            + ", else ".join(how),
-            exc.fix,
-        )
-    if tool.version != locked:
-        return Check(
-            name,
-            Status.MISSING,
-            f"WASM_BINDGEN_BIN is wasm-bindgen {tool.version} but Cargo.lock locks {locked} "
-            "(the CLI must match the crate's wasm-bindgen)",
-            f"point WASM_BINDGEN_BIN at wasm-bindgen {locked} or unset it",
-            EXIT_TOOL_MISSING,
-        )
-    detail = f"{tool.version} ({tool.source.value}) matches Cargo.lock: {tool.path}"
-    on_path = shutil.which(name)
-    if on_path and Path(on_path) != tool.path:
-        detail += f"; the {name} on PATH ({on_path}) is another version and is not used"
-    return Check(name, Status.OK, detail)
-
-
-def check_npm_tool(
-    name: str,
-    env_var: str,
-    lookup: Callable[[Path, InstallPolicy], Tool],
-    root: Path,
-    needed: bool,
-    why_not_needed: str = "",
-    asset: prebuilt.Asset | None = None,
-) -> Check:
-    try:
-        tool = lookup(root, InstallPolicy.OFFLINE)
-    except ToolMissingError as exc:
-        if not needed:
-            return Check(name, Status.ABSENT, f"{exc.message}; {why_not_needed}", exc.fix)
-        npm = shutil.which("npm")
-        if os.environ.get(env_var) or (asset is None and npm is None):
-            return _missing(name, exc)
-        how = [f"downloads the prebuilt release from {asset.url}"] if asset else []
-        if npm is not None:
-            how.append(f"installs it with npm into {cache_root()}")
-        return Check(
-            name, Status.WARN, f"{exc.message}; the first build " + ", else ".join(how), exc.fix
-        )
-    return Check(name, Status.OK, f"{tool.version} ({tool.source.value}): {tool.path}")
 
 
 # --- local runs: node, workerd, wrangler ---------------------------------------------------------
@@ -348,54 +275,3 @@ def check_local_tool(name: str, root: Path, package: str) -> Check:
         )
         return Check(name, Status.WARN, f"{path} fails: {first}", hint)
     return Check(name, Status.OK, f"{first}: {path}")
-
-
-# --- the whole check ----------------------------------------------------------------------------
-
-
-def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check]:
-    checks, crate, opts = check_crate(path, panic_unwind)
-    unwind = opts.panic_unwind if opts is not None else panic_unwind
-    root = crate.root if crate is not None else path.resolve()
-    checks += check_toolchain(rustc, unwind, root, opts.std_cache if opts is not None else True)
-    checks.append(check_wasm_bindgen(crate))
-    # The release build runs wasm-opt; a --panic-unwind build's Python loader may
-    # use it too (legacy -> exnref), whatever the profile.
-    wasm_opt_needed = (
-        opts is None or opts.wasm_opt_args is not None or (opts.panic_unwind and opts.loader)
-    )
-    checks.append(
-        check_npm_tool(
-            "wasm-opt",
-            "WASM_OPT_BIN",
-            resolve.wasm_opt,
-            root,
-            wasm_opt_needed,
-            "not needed: wasm-opt is off for this crate",
-            prebuilt.binaryen(resolve.BINARYEN_MAJOR),
-        )
-    )
-    checks.append(
-        check_npm_tool(
-            "esbuild",
-            "ESBUILD_BIN",
-            resolve.esbuild,
-            root,
-            True,
-            asset=prebuilt.esbuild(resolve.ESBUILD_VERSION),
-        )
-    )
-    checks.append(check_node(opts.eh_encoding if opts is not None and opts.panic_unwind else None))
-    # found as loader.serve() finds it, so the row says what serve() will run
-    checks.append(
-        check_npm_tool(
-            "workerd",
-            "WORKERD_BIN",
-            resolve.workerd,
-            root,
-            False,
-            "only loader.serve() needs it (local runs); its first use installs it with npm",
-        )
-    )
-    checks.append(check_local_tool("wrangler", root, "wrangler"))
-    return checks

@@ -50,6 +50,21 @@ def std_row(std: Any) -> str:
     return str(source)
 
 
+def tool_row(facts: Mapping[str, Any], name: str) -> str:
+    """'0.28.2 (cache)', and what was passed over for it and why (facts from
+    build/report.py: `tools_passed_over`)."""
+    tools: Mapping[str, str] = facts.get("tools", {})
+    if name not in tools:
+        return "not run" if name == "wasm-opt" else "unknown"
+    row = _tool_version(tools[name], name)
+    passed = facts.get("tools_passed_over", {}).get(name) or []
+    if passed:
+        row += "; passed over: " + "; ".join(
+            f"{p.get('path')} ({p.get('origin')}): {p.get('reason')}" for p in passed
+        )
+    return row
+
+
 def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     tools: Mapping[str, str] = facts.get("tools", {})
     rows = [
@@ -57,16 +72,11 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
         ("toolchain", str(facts.get("toolchain", "unknown"))),
         ("std", std_row(facts.get("std"))),
-        ("wasm-bindgen", _tool_version(tools.get("wasm-bindgen", "unknown"), "wasm-bindgen")),
-        (
-            "wasm-opt",
-            _tool_version(tools["wasm-opt"], "wasm-opt") if "wasm-opt" in tools else "not run",
-        ),
+        ("wasm-bindgen", tool_row(facts, "wasm-bindgen")),
+        ("wasm-opt", tool_row(facts, "wasm-opt")),
     ]
     rows += [
-        (name, _tool_version(label, name))
-        for name, label in tools.items()
-        if name not in ("wasm-bindgen", "wasm-opt")
+        (name, tool_row(facts, name)) for name in tools if name not in ("wasm-bindgen", "wasm-opt")
     ]
     rows += [
         ("EH encoding", str(facts.get("eh_encoding", "unknown"))),

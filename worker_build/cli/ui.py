@@ -186,17 +186,21 @@ class Reporter:
             self._command(github.command("group", f"worker-build: {name}"))
         elif self.term.live and name not in SELF_DRAWING_STEPS:
             self._running = _RunningStep(name, self.term.unicode)
-            self._live = Live(
-                self._running,
-                console=self.console,
-                refresh_per_second=10,
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
-            )
-            self._live.start()
+            self._live = self._new_live(self._running)
         else:
             self._print(f"[bold cyan]{self._start}[/bold cyan] {escape(name)}")
+
+    def _new_live(self, running: _RunningStep) -> Live:
+        live = Live(
+            running,
+            console=self.console,
+            refresh_per_second=10,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        live.start()
+        return live
 
     def _ended(self, name: str, seconds: float, ok: bool) -> None:
         self.steps.append(StepRecord(name, seconds, ok))
@@ -255,6 +259,24 @@ class Reporter:
     def note(self, text: str) -> None:
         if self.chatty:
             self._print(f"[yellow]note:[/yellow] {escape(text)}")
+
+    # -- a long job inside a step (worker_build.tools.download.Progress)
+    def task_started(self, what: str, why: str) -> bool:
+        """One line saying why the step now takes minutes and about how many; then the
+        job's own output is shown (cargo's lines and progress bar), so the spinner stops
+        until `task_ended` and the two never fight over a line. --quiet: nothing."""
+        if not self.chatty:
+            return False
+        if self._live is not None:  # paused: `_running` keeps the step's start time
+            self._live.stop()
+            self._live = None
+        because = f"[yellow]{escape(why)}[/yellow]; " if why else ""
+        self._print(f"{because}[cyan]{escape(what)}[/cyan]")
+        return True
+
+    def task_ended(self) -> None:
+        if self._running is not None and self._live is None and self.term.live:
+            self._live = self._new_live(self._running)
 
     def guard(self, body: Callable[[], int], *, show_traceback: bool = False) -> int:
         """Run a command body; every outcome becomes an exit code (guard.run_guarded),

@@ -45,12 +45,21 @@ USER_AGENT = f"worker-build/{__version__} (python-urllib)"
 
 
 class Progress(Protocol):
-    """Where a download is shown (the CLI's ui.Reporter)."""
+    """Where a download, or a tool compiled or installed instead, is shown (the CLI's
+    ui.Reporter)."""
 
     def download_started(self, what: str, url: str, total: int | None) -> None: ...
     def download_advanced(self, done: int, total: int | None) -> None: ...
     def download_ended(self) -> None: ...
     def note(self, text: str) -> None: ...
+
+    def task_started(self, what: str, why: str) -> bool:
+        """A long job that reports no progress through us (`cargo install`): `what` it
+        does and about how long, `why` (may be empty). True: its own output is to be
+        shown (it goes to stderr as it comes); False: keep it quiet (kept for an error)."""
+        ...
+
+    def task_ended(self) -> None: ...
 
 
 class Silent:
@@ -66,6 +75,12 @@ class Silent:
         pass
 
     def note(self, text: str) -> None:
+        pass
+
+    def task_started(self, what: str, why: str) -> bool:
+        return False
+
+    def task_ended(self) -> None:
         pass
 
 

@@ -217,19 +217,20 @@ def _npm_integrity(fetcher: Fetcher, url: str) -> Expected:
     return Expected("sha512", digest, url)
 
 
-def discard(asset: Asset) -> None:
-    """Remove a broken cache entry: renamed aside first, so nobody sees it half deleted."""
-    parent = asset.directory.parent
+def discard_directory(directory: Path) -> None:
+    """Remove a broken cache entry (a download or an install): renamed aside first, so
+    nobody sees it half deleted."""
+    parent = directory.parent
     try:
-        aside = Path(tempfile.mkdtemp(prefix=f".{asset.directory.name}.broken.", dir=parent))
+        aside = Path(tempfile.mkdtemp(prefix=f".{directory.name}.broken.", dir=parent))
     except OSError as exc:
         raise local_error(exc, "create a directory in", parent) from exc
     try:
-        asset.directory.rename(aside / "entry")
+        directory.rename(aside / "entry")
     except FileNotFoundError:
         pass  # another build removed it first
     except OSError as exc:
-        raise local_error(exc, "remove the broken cache entry", asset.directory) from exc
+        raise local_error(exc, "remove the broken cache entry", directory) from exc
     finally:
         shutil.rmtree(aside, ignore_errors=True)
 

@@ -73,6 +73,10 @@ BT_RE = (
 ANY = b"[\\x00-\\xff]"
 CLAUSE_RE = b"(?:[\\x00\\x01]" + U32_RE + U32_RE + b"|[\\x02\\x03]" + U32_RE + b")"
 MAX_FAST_TARGETS = 15  # br_table / try_table vectors longer than this take the slow path
+# The br_tables of the second pass (WIDE), for bodies the main pass gave up on: every
+# target count of one LEB byte. Compiling it costs more (about 14 ms for both patterns
+# here) than a small module takes to verify, so only modules with such br_tables pay.
+MAX_WIDE_TARGETS = 127
 MAX_FAST_CLAUSES = 4
 
 
@@ -94,13 +98,12 @@ def _sub(table: dict[int, int], kind: int) -> bytes:
     return b"(?:" + b"|".join(alts) + b")"
 
 
-def _simple_alternatives(mem64: bool) -> list[bytes]:
-    """One alternative per group of non-control instructions, with their immediates."""
+def _simple_alternatives(mem64: bool, max_targets: int) -> list[bytes]:
+    """One alternative per group of non-control instructions, with their immediates;
+    br_tables of up to `max_targets` targets."""
     memarg = b"(?:[\\x00-\\x3f]|[\\x40-\\x7f]" + U32_RE + b")" + (U64_RE if mem64 else U32_RE)
     base = ops.BASE
-    brt = b"|".join(
-        b"\\x%02x" % n + U32_RE + b"{%d}" % (n + 1) for n in range(MAX_FAST_TARGETS + 1)
-    )
+    brt = b"|".join(b"\\x%02x" % n + U32_RE + b"{%d}" % (n + 1) for n in range(max_targets + 1))
     fd, fe, fb, fc = ops.FD, ops.FE, ops.FB, ops.FC
     u32_ops = _kind_ops(base, ops.U32, _STRUCTURAL)
     memarg_ops = _cls(_kind_ops(base, ops.MEMARG, _STRUCTURAL))
@@ -142,7 +145,7 @@ _CLAUSES_RE = b"(?:" + b"|".join(
 _STAR = b"*+" if sys.version_info >= (3, 11) else b"*"
 
 
-def _build_pattern(mem64: bool, immediates: bool) -> bytes:
+def _build_pattern(mem64: bool, immediates: bool, max_targets: int = MAX_FAST_TARGETS) -> bytes:
     """SIMPLE* then one control/EH opcode (captured) with its immediates, or one
     undecodable byte (empty capture), or the end of the range (empty capture).
     With `immediates`, a second group captures the immediates that name tags: the
@@ -158,19 +161,20 @@ def _build_pattern(mem64: bool, immediates: bool) -> bytes:
         + b")"
     )  # fmt: skip
     return (
-        b"(?:" + b"|".join(_simple_alternatives(mem64)) + b")" + _STAR
+        b"(?:" + b"|".join(_simple_alternatives(mem64, max_targets)) + b")" + _STAR
         + b"(?:(" + _cls(_STRUCTURAL) + b")" + imm + b"|" + ANY + b"|\\Z)"
     )  # fmt: skip
 
 
-MAIN, IMMS = 0, 1  # the two patterns
+MAIN, IMMS, WIDE = 0, 1, 2  # the patterns: WIDE is IMMS with br_tables up to 127 targets
 _PATTERNS: dict[tuple[bool, int], re.Pattern[bytes]] = {}
 
 
 def _pattern(mem64: bool, which: int = MAIN) -> re.Pattern[bytes]:
     pat = _PATTERNS.get((mem64, which))
     if pat is None:
-        text = _build_pattern(mem64, which == IMMS)
+        targets = MAX_WIDE_TARGETS if which == WIDE else MAX_FAST_TARGETS
+        text = _build_pattern(mem64, which != MAIN, targets)
         pat = _PATTERNS[mem64, which] = re.compile(text, re.DOTALL)
     return pat
 
@@ -309,7 +313,7 @@ def scan_ranges(
         with_eh = len(streams) - eh.split(b"\xff").count(b"")
     for index in slow:
         start, end = ranges[index]
-        resumed = _resume(data, start, end, mem64)
+        resumed = _wide(data, start, end, mem64) or _resume(data, start, end, mem64)
         if resumed is not None and _nesting_ok(resumed[0]):
             stream, body_named = resumed
             counts = [stream.count(op) for op in _EH_BYTES]
@@ -329,16 +333,31 @@ def scan_ranges(
     return Scan(totals, with_eh, None)
 
 
+def _wide(
+    data: bytes, start: int, end: int, mem64: bool
+) -> tuple[bytes, list[tuple[int, bytes]]] | None:
+    """Decode, in C like the main pass, a body the main pass gave up on, with br_tables of
+    up to MAX_WIDE_TARGETS targets (`match` statements over a few dozen cases, common in
+    compiled C++ and Rust alike). Returns what _resume returns, or None when the body
+    holds anything else the expression does not decode."""
+    toks, imms = zip(*_pattern(mem64, WIDE).findall(data, start, end), strict=True)
+    stream = b"".join(toks)
+    if len(stream) + 1 != len(toks) or toks[-1] or stream[-1:] != b"\x0b":
+        return None
+    naming = stream.translate(None, _NOT_NAMING)
+    return stream, list(zip(naming, filter(None, imms), strict=True))
+
+
 def _resume(
     data: bytes, pos: int, end: int, mem64: bool
 ) -> tuple[bytes, list[tuple[int, bytes]]] | None:
     """Decode a body the main pass gave up on, when what stopped it was only br_tables
-    with more than MAX_FAST_TARGETS targets (big `match` statements): the expression
+    with more than MAX_WIDE_TARGETS targets (the biggest `match` statements): the expression
     decodes up to each one (a call per control instruction), Python reads its count
     and targets, and the expression resumes after them. Returns the control opcodes
     and the (opcode, immediate) of each instruction naming tags; None for any other
     stop (walk_body then reports it exactly)."""
-    match = _pattern(mem64, IMMS).match
+    match = _pattern(mem64, WIDE).match
     tokens = bytearray()
     named: list[tuple[int, bytes]] = []
     while pos < end:

@@ -195,3 +195,10 @@ def test_the_step_is_planned_after_the_toolchain_only_when_needed() -> None:
     planned = [step.name for step in pipeline.plan(options, write_lock=True)]
     assert planned[:3] == ["toolchain", "Cargo.lock", "std"]
     assert "Cargo.lock" not in [step.name for step in pipeline.plan(options)]
+
+
+def test_offline_tools_are_looked_up_once_the_lock_file_tells_wasm_bindgens_version() -> None:
+    options = resolve(RawArgs(offline=True), Path("/crate"), {})
+    planned = [step.name for step in pipeline.plan(options, write_lock=True)]
+    assert planned[:4] == ["toolchain", "Cargo.lock", "tools (offline)", "std"]
+    assert [step.name for step in pipeline.plan(options)][:2] == ["tools (offline)", "toolchain"]
