@@ -5,18 +5,22 @@
 //   node serve_miniflare.mjs OPTIONS.json MINIFLARE_PACKAGE_DIR CONTROL_FD
 //
 // OPTIONS.json holds miniflare's v4 option shape (worker_build/serve/miniflare_options.py).
-// Once miniflare is ready, one JSON line per socket goes to the control fd, as workerd's
-// --control-fd does: {"event":"listen","socket":"http"|"control","port":N}; "http" is
-// miniflare's entry socket (the Worker), "control" the direct socket of worker-build's
-// harness worker. SIGTERM or SIGINT disposes of miniflare (and its workerd), then exits.
+// Once ready, one JSON line per socket goes to the control fd, as workerd's --control-fd
+// does: {"event":"listen","socket":"http"|"control","port":N}. "http" is miniflare's entry
+// socket (the Worker, behind its assets when it has some); "control" is this script's own
+// loopback HTTP server for the client's scheduled()/queue()/call(), which calls the Worker
+// through miniflare's getWorker() with the routes of serve_control.js. SIGTERM or SIGINT
+// disposes of miniflare (and the workerd it started), then exits.
 
 import { readFileSync, writeSync } from "node:fs";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { control, isControlRoute } from "./serve_control.js";
 
 const [optionsPath, packageDir, controlFd] = process.argv.slice(2);
-// The package is loaded from its directory: worker-build's cache or a node_modules that is
-// not on this script's resolution path.
+// Loaded from its directory: worker-build's cache, or a node_modules that is not on this
+// script's own resolution path.
 const miniflare = createRequire(join(packageDir, "package.json"))(packageDir);
 const { Miniflare, Log, LogLevel } = miniflare;
 
@@ -28,10 +32,12 @@ const converted = miniflare.convertV4MiniflareOptions
   : options;
 
 let mf;
+let server;
 let stopping = false;
 async function stop(code) {
   if (stopping) return;
   stopping = true;
+  server?.close();
   const bounded = new Promise((resolve) => setTimeout(resolve, 5000).unref());
   try {
     if (mf !== undefined) await Promise.race([mf.dispose(), bounded]);
@@ -42,16 +48,37 @@ async function stop(code) {
 process.on("SIGTERM", () => stop(0));
 process.on("SIGINT", () => stop(0));
 
-function report(socket, url) {
-  const line = JSON.stringify({ event: "listen", socket, port: Number(new URL(url).port) });
-  writeSync(Number(controlFd), `${line}\n`);
+function report(socket, port) {
+  writeSync(Number(controlFd), `${JSON.stringify({ event: "listen", socket, port })}\n`);
+}
+
+function serveControl(worker) {
+  server = createServer(async (request, response) => {
+    const name = new URL(request.url, "http://control").pathname.slice(1);
+    if (request.method !== "POST" || !isControlRoute(name)) {
+      response.writeHead(404).end("not a worker-build control route");
+      return;
+    }
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    const answer = await control(worker, name, JSON.parse(Buffer.concat(chunks).toString()));
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify(answer));
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve(server.address().port));
+  });
 }
 
 try {
   mf = new Miniflare(converted);
-  report("http", await mf.ready);
-  report("control", await mf.unsafeGetDirectURL("harness"));
+  const url = await mf.ready;
+  const controlPort = await serveControl(await mf.getWorker("main"));
+  report("http", Number(url.port));
+  report("control", controlPort);
 } catch (error) {
-  console.error(`miniflare did not start: ${error?.code ? `${error.code}: ` : ""}${error?.message ?? error}`);
+  const code = error?.code ? `${error.code}: ` : "";
+  console.error(`miniflare did not start: ${code}${error?.message ?? error}`);
   await stop(1);
 }

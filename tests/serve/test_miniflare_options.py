@@ -96,7 +96,7 @@ def test_every_binding_maps_to_the_option_wrangler_fills(tmp_path: Path) -> None
     }
 
 
-def test_shared_options_loopback_storage_and_the_harness(tmp_path: Path) -> None:
+def test_shared_options_loopback_and_storage(tmp_path: Path) -> None:
     build = fake_build_dir(tmp_path / "crate")
     options = mo.options(build, Settings(None), storage=None, tmp=tmp_path / "t", port=8790)
     assert (options["host"], options["port"]) == ("127.0.0.1", 8790)
@@ -104,12 +104,8 @@ def test_shared_options_loopback_storage_and_the_harness(tmp_path: Path) -> None
     assert options["telemetry"] == {"enabled": False}
     assert options["resourceTmpPath"] == str(tmp_path / "t")
     assert "resourcePersistencePath" not in options  # no storage: the private directory
-    main, harness = options["workers"]
+    (main,) = options["workers"]  # the control routes are the runner's own
     assert main["compatibilityDate"] == mo.COMPATIBILITY_DATE
-    assert harness["serviceBindings"] == {"WORKER": "main"}
-    assert harness["unsafeDirectSockets"] == [{"host": "127.0.0.1", "port": 0}]
-    assert "service_binding_extra_handlers" in harness["compatibilityFlags"]
-    assert Path(harness["modules"][0]["path"]).name == "serve_harness.js"
     kept = mo.options(build, Settings(None), storage=tmp_path / "data", tmp=tmp_path / "t")
     assert kept["resourcePersistencePath"] == str(tmp_path / "data" / "miniflare")
     json.dumps(kept)  # all of it crosses to Node as JSON

@@ -150,6 +150,7 @@ def test_environment_inherits_settings_but_not_bindings(tmp_path: Path) -> None:
     settings = load(path, "staging")
     assert settings.compatibility_date == "2025-11-01"
     assert settings.compatibility_flags == ("nodejs_compat",)  # inherited
+    assert settings.name == "app-staging"  # wrangler's name for the environment's Worker
     assert dict(settings.bindings) == {"GREETING": "staging", "TOKEN": "for staging"}
     assert settings.queue_consumers == ()  # `queues` is not inherited...
     assert settings.assets is not None  # ...`assets` is (wrangler's rules)

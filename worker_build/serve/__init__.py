@@ -131,7 +131,10 @@ def worker_config(
     )
     harness = wd.Worker(
         name=HARNESS,
-        modules=(wd.Module("harness.js", resources.template("serve_harness.js")),),
+        modules=(
+            wd.Module("harness.js", resources.template("serve_harness.js")),
+            wd.Module("serve_control.js", resources.template("serve_control.js")),
+        ),
         compatibility_flags=HARNESS_FLAGS,
         bindings=(wd.Service("WORKER", "main"), wd.DurableObject("KV_STORE", "KvStore")),
         durable_object_classes=("KvStore",),

@@ -2,9 +2,10 @@
 
 `options()` returns miniflare's v4 option shape (what wrangler itself builds and passes
 through miniflare's `convertV4MiniflareOptions`), as JSON for templates/serve_miniflare.mjs:
-the build as worker "main" behind miniflare's entry socket, and worker-build's harness
-(templates/serve_harness.js) as worker "harness" on a direct socket, calling "main"
-through a service binding for `scheduled()`, `queue()` and RPC, as in a workerd run.
+the build as worker "main" behind miniflare's entry socket. (`scheduled()`, `queue()` and
+RPC are answered by that script itself, through miniflare's getWorker(): a service binding
+from a harness worker, as in a workerd run, would reach a Worker with [assets] through
+miniflare's asset proxy, which has no queue handler.)
 
 Every binding maps to the option `wrangler dev` fills for it (wrangler's
 buildMiniflareBindingOptions was read for the names and shapes, nothing copied): vars
@@ -33,11 +34,8 @@ from worker_build.serve.bindings import (
 )
 from worker_build.serve.workerd_config import COMPATIBILITY_DATE, LOOPBACK, build_modules
 from worker_build.serve.wrangler import Settings
-from worker_build.util import resources
 
 MAIN = "main"
-HARNESS = "harness"
-HARNESS_FLAGS = ["service_binding_extra_handlers"]  # Fetcher.scheduled() / .queue()
 # Options that hold one binding (the binding's name goes inside the value).
 SINGLE_OPTIONS = ("versionMetadata", "images", "browserRendering", "stream")
 # A fixed `request.cf`: miniflare would otherwise fetch one from Cloudflare at startup.
@@ -173,19 +171,6 @@ def main_worker(build_dir: Path, settings: Settings) -> dict[str, Any]:
     return worker
 
 
-def harness_worker() -> dict[str, Any]:
-    return {
-        "name": HARNESS,
-        "modules": [
-            {"type": "ESModule", "path": str(resources.template("serve_harness.js").resolve())}
-        ],
-        "compatibilityDate": COMPATIBILITY_DATE,
-        "compatibilityFlags": HARNESS_FLAGS,
-        "serviceBindings": {"WORKER": MAIN},
-        "unsafeDirectSockets": [{"host": LOOPBACK, "port": 0}],
-    }
-
-
 def options(
     build_dir: Path,
     settings: Settings,
@@ -205,4 +190,4 @@ def options(
         "resourceTmpPath": str(tmp),
     }
     persist = {} if storage is None else {"resourcePersistencePath": str(storage / "miniflare")}
-    return {**shared, **persist, "workers": [main_worker(build_dir, settings), harness_worker()]}
+    return {**shared, **persist, "workers": [main_worker(build_dir, settings)]}

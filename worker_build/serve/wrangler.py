@@ -253,6 +253,9 @@ def load(path: Path | None, environment: str | None = None) -> Settings:
         # Top-level settings are inherited; bindings are not (wrangler's rule).
         inherited = {k: v for k, v in data.items() if k not in ("env", *NOT_INHERITED)}
         table = {**inherited, **envs[environment]}
+        top = data.get("name")
+        if "name" not in envs[environment] and isinstance(top, str):
+            table["name"] = f"{top}-{environment}"  # wrangler names it so
     name = table.get("name") if isinstance(table.get("name"), str) else None
     bindings = from_wrangler(path, table, name)
     dev_vars = path.with_name(DEV_VARS + (f".{environment}" if environment else ""))
