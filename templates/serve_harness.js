@@ -4,16 +4,16 @@
 //
 // - the control socket: POST /scheduled, /queue, /rpc call the Worker through the service
 //   binding WORKER (`scheduled()` and `queue()` need the compatibility flag
-//   service_binding_extra_handlers), answering JSON (serve_control.js);
+//   service_binding_extra_handlers), answering JSON (serve_control.mjs);
 // - the KV namespaces: every `kvNamespace` binding of "main" points at the entrypoint
 //   `KvNamespace` with props { namespace }, which speaks workerd's KV protocol and keeps the
 //   data in the Durable Object `KvStore` (one object per namespace; in memory or on disk like
 //   the Worker's own Durable Objects).
 //
-// The control routes and how values cross the JSON boundary are serve_control.js's.
+// The control routes and how values cross the JSON boundary are serve_control.mjs's.
 
 import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
-import { control, isControlRoute } from "./serve_control.js";
+import { control, isControlRoute } from "./serve_control.mjs";
 
 export default {
   async fetch(request, env) {

@@ -9,14 +9,14 @@
 // does: {"event":"listen","socket":"http"|"control","port":N}. "http" is miniflare's entry
 // socket (the Worker, behind its assets when it has some); "control" is this script's own
 // loopback HTTP server for the client's scheduled()/queue()/call(), which calls the Worker
-// through miniflare's getWorker() with the routes of serve_control.js. SIGTERM or SIGINT
+// through miniflare's getWorker() with the routes of serve_control.mjs. SIGTERM or SIGINT
 // disposes of miniflare (and the workerd it started), then exits.
 
 import { readFileSync, writeSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { control, isControlRoute } from "./serve_control.js";
+import { control, isControlRoute } from "./serve_control.mjs";
 
 const [optionsPath, packageDir, controlFd] = process.argv.slice(2);
 // Loaded from its directory: worker-build's cache, or a node_modules that is not on this

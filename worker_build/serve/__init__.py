@@ -133,7 +133,7 @@ def worker_config(
         name=HARNESS,
         modules=(
             wd.Module("harness.js", resources.template("serve_harness.js")),
-            wd.Module("serve_control.js", resources.template("serve_control.js")),
+            wd.Module("serve_control.mjs", resources.template("serve_control.mjs")),
         ),
         compatibility_flags=HARNESS_FLAGS,
         bindings=(wd.Service("WORKER", "main"), wd.DurableObject("KV_STORE", "KvStore")),
