@@ -14,8 +14,12 @@ once the runtime does (status 500, detail in the log).
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +29,7 @@ import pytest
 from harness.paths import NODE_BIN, SAMPLES
 from tests.support.bindings_worker import HOME, bindings_worker, node22_env
 from tests.support.builds import Built, require_tool
+from tests.support.procs import alive
 from worker_build.errors import UsageError
 from worker_build.serve import LocalKv, LocalR2, PortInUseError, QueueMessage, RpcError, Worker
 from worker_build.util.pyimport import import_file
@@ -360,6 +365,41 @@ def test_runtime_can_be_chosen_and_workerd_refuses_what_it_lacks(
         bindings_loader.serve(environment="full", runtime="workerd").__enter__()
     with bindings_loader.serve(bindings={"FILES": LocalR2("files")}) as worker:
         assert worker.runtime == "miniflare"  # an R2 override needs miniflare too
+
+
+# A Python process serving [env.full] that prints miniflare's runner (node) and the workerd it
+# started, then waits to be killed.
+HOLD_MINIFLARE = """
+import json, pathlib, sys, time
+from worker_build.util.pyimport import import_file
+loader = import_file(pathlib.Path(sys.argv[1]) / "loader.py", "loader", register=True)
+with loader.serve(environment="full") as worker:
+    children = pathlib.Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text()
+    print(json.dumps([worker.pid, [int(c) for c in children.split()]]), flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.usefixtures("node22")
+def test_a_killed_python_leaves_neither_node_nor_miniflares_workerd(
+    bindings_build: Built,
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_MINIFLARE, str(bindings_build.out)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        node, workerds = json.loads(holder.stdout.readline())
+        assert workerds and all(alive(pid) for pid in (node, *workerds))
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs in Python; the parent-death signal does
+        holder.wait()
+    deadline = time.monotonic() + 60  # the signal is sent; its handling takes a moment
+    while any(alive(pid) for pid in (node, *workerds)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in (node, *workerds))
 
 
 def free_port() -> int:
