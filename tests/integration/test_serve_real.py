@@ -321,8 +321,9 @@ def test_assets_in_front_of_the_worker_and_through_their_binding(full: Worker) -
     assert full.fetch("/var").text == "hello from vars"  # no such asset: the Worker answers
 
 
-def test_analytics_engine_dataset(full: Worker) -> None:
+def test_analytics_engine_dataset_and_version_metadata(full: Worker) -> None:
     assert full.fetch("/event").text == "written"
+    assert full.fetch("/version").text.startswith("version ")
 
 
 def test_kv_and_the_queue_trigger_in_miniflare(full: Worker) -> None:

@@ -59,7 +59,8 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
 }
 
-/// Served by miniflare: R2, D1, a queue producer, a rate limiter, assets, analytics engine.
+/// Served by miniflare: R2, D1, a queue producer, a rate limiter, assets, analytics engine,
+/// version metadata.
 async fn miniflare_only(mut req: Request, env: Env, path: &str) -> Result<Response> {
     match path {
         "/r2" => {
@@ -107,6 +108,10 @@ async fn miniflare_only(mut req: Request, env: Env, path: &str) -> Result<Respon
         "/assets-binding" => {
             let mut file = env.assets("ASSETS")?.fetch("http://assets/hello.txt", None).await?;
             Response::ok(format!("via ASSETS: {}", file.text().await?))
+        }
+        "/version" => {
+            let version = env.get_binding::<WorkerVersionMetadata>("VERSION")?;
+            Response::ok(format!("version {} {}", version.id(), version.tag()))
         }
         "/event" => {
             let dataset = env.analytics_engine("EVENTS")?;
