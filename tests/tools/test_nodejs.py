@@ -89,7 +89,7 @@ def test_no_node_offline_or_without_npm_names_the_extra(tmp_path: Path) -> None:
     for policy in (InstallPolicy.OFFLINE, InstallPolicy.ALLOW):
         with pytest.raises(ToolMissingError) as info:
             nodejs.node(policy)
-        assert "pip install 'worker-build[serve]'" in (info.value.fix or "")
+        assert "install worker-build with its `serve` extra" in (info.value.fix or "")
         assert "NODE_BIN" in (info.value.fix or "")
 
 

