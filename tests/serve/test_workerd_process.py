@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from tests.support.builddir import fake_build_dir
@@ -52,5 +53,18 @@ def test_serve_build_is_one_worker_on_one_http_socket(tmp_path: Path) -> None:
         assert worker.durable_object_classes == ("Bag", "Counter")
         assert worker.storage == wd.InMemory()
         assert process.config.sockets == (wd.Socket("http", "main", "Api"),)
+    finally:
+        process.stop()
+
+
+def test_the_sockets_waited_for_are_those_of_the_config_at_start(tmp_path: Path) -> None:
+    # harness/workerd.py adds a worker and its socket to the config before starting
+    process = serve_build(tmp_path / "workerd", fake_build_dir(tmp_path))
+    try:
+        config = process.config
+        process.config = dataclasses.replace(
+            config, sockets=(*config.sockets, wd.Socket("log-marker", "main"))
+        )
+        assert process.sockets == {"http": 0, "log-marker": 0}
     finally:
         process.stop()

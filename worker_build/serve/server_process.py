@@ -90,7 +90,7 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.binary = binary
-        self.sockets = dict(sockets)  # name -> the port asked for (0: any)
+        self._sockets = dict(sockets)
         self.env = dict(env or {})
         self._workdir = Path(tempfile.mkdtemp(prefix=f"worker-build-{self.name}-"))
         self._own_log = log_path is None
@@ -102,6 +102,11 @@ class ServerProcess:
         self._saved_log: str | None = None  # our own log's text, kept when stop() removes it
 
     # -- what subclasses provide ------------------------------------------------------------
+
+    @property
+    def sockets(self) -> dict[str, int]:
+        """{socket name: the port asked for (0: any)}, read when the server starts."""
+        return self._sockets
 
     def files(self, workdir: Path) -> dict[str, str]:
         """{file name: text} written into the private directory before the start and

@@ -45,9 +45,13 @@ class WorkerdProcess(ServerProcess):
         log_path: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        sockets = {s.name: s.port for s in config.sockets}
-        super().__init__(binary, sockets, log_path=log_path, env=env)
+        super().__init__(binary, {}, log_path=log_path, env=env)
         self.config = config
+
+    @property
+    def sockets(self) -> dict[str, int]:
+        # from the config as it is when the process starts (a caller may extend it first)
+        return {s.name: s.port for s in self.config.sockets}
 
     def files(self, workdir: Path) -> dict[str, str]:
         return {CONFIG_FILE: render(self.config, workdir)}
