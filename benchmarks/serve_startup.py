@@ -1,4 +1,5 @@
-"""Benchmark: startup of `loader.serve()` (workerd) vs Miniflare, on the same hello-worker build.
+"""Benchmark: startup of `loader.serve()` in plain workerd, `loader.serve()` in miniflare, and
+Miniflare started from Node directly, on the same hello-worker build.
 
     .venv/bin/python benchmarks/serve_startup.py [-n 15] [--build-dir DIR]
 
@@ -9,10 +10,13 @@ Measured up to the first answered request (`GET /` == 200), medians of alternati
 - warm: in one long-lived process, another start after the first (serve() again in Python;
   new Miniflare() again in Node), timed inside that process.
 
-Miniflare is the peer because it is what `wrangler dev` and vitest-pool-workers start: it
-runs the same workerd binary behind its own proxy and loopback services. It runs on the Node
-22 that setup.sh installs (.cache/node22). The goal for serve() is under 1 s warm. The load
-average is printed before and after: the machine is shared, so compare ratios, not seconds.
+serve() picks plain workerd when it can provide every binding and miniflare otherwise
+(R2, D1, queues, ...): `serve(runtime="miniflare")` vs `serve(runtime="workerd")` is what a
+Worker pays for a binding only miniflare provides. Miniflare from Node is the peer because
+it is what `wrangler dev` and vitest-pool-workers start: the same workerd binary behind its
+own proxy and loopback services. Node is the 22 that setup.sh installs (.cache/node22;
+NODE_BIN for serve()). The goal for serve() in workerd is under 1 s warm. The load average
+is printed before and after: the machine is shared, so compare ratios, not seconds.
 """
 
 from __future__ import annotations
@@ -41,14 +45,15 @@ import json, sys, time
 import loader
 for _ in range(int(sys.argv[1])):
     t = time.perf_counter()
-    with loader.serve() as worker:
+    with loader.serve(runtime=sys.argv[2]) as worker:
         assert worker.fetch("/").status == 200
         print(json.dumps({"seconds": time.perf_counter() - t,
                           "startup": worker.startup_seconds}), flush=True)
 """
 PY_COLD = """
+import sys
 import loader
-with loader.serve() as worker:
+with loader.serve(runtime=sys.argv[1]) as worker:
     assert worker.fetch("/").status == 200
     print("ready", flush=True)
 """
@@ -93,7 +98,8 @@ Run = tuple[list[str], dict[str, str]]  # argv, environment
 
 def python_run(script: str, build: Path, *extra: str) -> Run:
     path = os.pathsep.join(p for p in (str(build), os.environ.get("PYTHONPATH")) if p)
-    return [sys.executable, "-c", script, *extra], dict(os.environ, PYTHONPATH=path)
+    env = dict(os.environ, PYTHONPATH=path, NODE_BIN=str(NODE22))
+    return [sys.executable, "-c", script, *extra], env
 
 
 def node_run(script: str, build: Path, *extra: str) -> Run:
@@ -150,27 +156,42 @@ def main() -> int:
     build_hello_worker(build, panic_unwind=True, loader=True)
     load_before = loadavg()
 
-    cold: dict[str, list[float]] = {"serve()": [], "Miniflare": []}
+    runs = {
+        "serve() workerd": lambda *extra: python_run(PY_COLD, build, "workerd", *extra),
+        "serve() miniflare": lambda *extra: python_run(PY_COLD, build, "miniflare", *extra),
+        "Miniflare (Node)": lambda *extra: node_run(JS_COLD, build, *extra),
+    }
+    cold: dict[str, list[float]] = {name: [] for name in runs}
     for i in range(args.n):
         order = list(cold) if i % 2 == 0 else list(reversed(cold))
         for name in order:
-            run = python_run(PY_COLD, build) if name == "serve()" else node_run(JS_COLD, build)
-            cold[name].append(cold_start(run))
-    ours = warm_starts(python_run(PY_WARM, build, str(args.n + 1)))
-    peer = warm_starts(node_run(JS_WARM, build, str(args.n + 1)))
-    warm = {"serve()": [r["seconds"] for r in ours], "Miniflare": [r["seconds"] for r in peer]}
+            cold[name].append(cold_start(runs[name]()))
+    starts = str(args.n + 1)
+    ours = warm_starts(python_run(PY_WARM, build, starts, "workerd"))
+    ours_mf = warm_starts(python_run(PY_WARM, build, starts, "miniflare"))
+    peer = warm_starts(node_run(JS_WARM, build, starts))
+    warm = {
+        "serve() workerd": [r["seconds"] for r in ours],
+        "serve() miniflare": [r["seconds"] for r in ours_mf],
+        "Miniflare (Node)": [r["seconds"] for r in peer],
+    }
     listening = [r["startup"] for r in ours]
 
     print(f"hello-worker {build}; {args.n} rounds; load {load_before} -> {loadavg()}")
-    print(f"{'':12} {'cold ms':>9} {'warm ms':>9}")
+    print(f"{'':18} {'cold ms':>9} {'warm ms':>9}")
     for name in cold:
-        print(f"{name:12} {median_ms(cold[name]):9.0f} {median_ms(warm[name]):9.0f}")
-    ratios = {kind: median_ms(t["serve()"]) / median_ms(t["Miniflare"]) for kind, t in
-              (("cold", cold), ("warm", warm))}  # fmt: skip
-    print(f"ratio serve()/Miniflare: cold {ratios['cold']:.2f}, warm {ratios['warm']:.2f}")
+        print(f"{name:18} {median_ms(cold[name]):9.0f} {median_ms(warm[name]):9.0f}")
+
+    def ratio(a: str, b: str) -> str:
+        parts = (f"{kind} {median_ms(t[a]) / median_ms(t[b]):.2f}" for kind, t in
+                 (("cold", cold), ("warm", warm)))  # fmt: skip
+        return f"ratio {a} / {b}: " + ", ".join(parts)
+
+    print(ratio("serve() miniflare", "serve() workerd"))
+    print(ratio("serve() workerd", "Miniflare (Node)"))
     print(
-        f"serve() warm: workerd listening after {median_ms(listening):.0f} ms (median), "
-        f"first response after {median_ms(warm['serve()']):.0f} ms; goal < 1000 ms"
+        f"serve() workerd warm: listening after {median_ms(listening):.0f} ms (median), "
+        f"first response after {median_ms(warm['serve() workerd']):.0f} ms; goal < 1000 ms"
     )
     return 0
 

@@ -4,88 +4,26 @@
 //
 // - the control socket: POST /scheduled, /queue, /rpc call the Worker through the service
 //   binding WORKER (`scheduled()` and `queue()` need the compatibility flag
-//   service_binding_extra_handlers), answering JSON;
+//   service_binding_extra_handlers), answering JSON (serve_control.mjs);
 // - the KV namespaces: every `kvNamespace` binding of "main" points at the entrypoint
 //   `KvNamespace` with props { namespace }, which speaks workerd's KV protocol and keeps the
 //   data in the Durable Object `KvStore` (one object per namespace; in memory or on disk like
 //   the Worker's own Durable Objects).
 //
-// Values cross the JSON boundary with one tag: { "$bytes": base64 } is a Uint8Array.
+// The control routes and how values cross the JSON boundary are serve_control.mjs's.
 
 import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
-
-function decode(value) {
-  if (Array.isArray(value)) return value.map(decode);
-  if (value !== null && typeof value === "object") {
-    if (typeof value.$bytes === "string" && Object.keys(value).length === 1) {
-      return Uint8Array.from(atob(value.$bytes), (c) => c.charCodeAt(0));
-    }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decode(v)]));
-  }
-  return value;
-}
-
-function encode(value) {
-  if (value === undefined) return null;
-  if (value instanceof ArrayBuffer) value = new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) {
-    const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    let text = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) {
-      text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    }
-    return { $bytes: btoa(text) };
-  }
-  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [k, encode(v)]));
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(encode);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encode(v)]));
-  }
-  if (typeof value === "bigint") return value.toString();
-  return value;
-}
-
-function failure(error) {
-  return Response.json({
-    ok: false,
-    error: { name: error?.name ?? "Error", message: String(error?.message ?? error) },
-  });
-}
-
-const CONTROL = {
-  async scheduled(env, { cron, scheduledTime }) {
-    return env.WORKER.scheduled({ cron, scheduledTime: new Date(scheduledTime) });
-  },
-  async queue(env, { queue, messages }) {
-    const batch = messages.map((m) => ({
-      id: m.id,
-      timestamp: new Date(m.timestamp),
-      body: decode(m.body),
-      attempts: m.attempts,
-    }));
-    return env.WORKER.queue(queue, batch);
-  },
-  async rpc(env, { method, args }) {
-    return env.WORKER[method](...decode(args));
-  },
-};
+import { control, isControlRoute } from "./serve_control.mjs";
 
 export default {
   async fetch(request, env) {
     const name = new URL(request.url).pathname.slice(1);
-    if (request.method !== "POST" || !Object.hasOwn(CONTROL, name)) {
+    if (request.method !== "POST" || !isControlRoute(name)) {
       return new Response("not a worker-build control route", { status: 404 });
     }
-    try {
-      const value = await CONTROL[name](env, await request.json());
-      return Response.json({ ok: true, value: encode(value) });
-    } catch (error) {
-      return failure(error);
-    }
+    return Response.json(await control(env.WORKER, name, await request.json()));
   },
 };
-
 // ---------------------------------------------------------------------------------------------
 // KV
 

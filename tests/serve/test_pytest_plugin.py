@@ -3,7 +3,8 @@
 
 The slow tests serve hello-worker for real: a session that builds it once and tests the
 recovery semantics through the `worker` fixture, and sessions that fail or are interrupted
-(SIGINT, SIGKILL) while a workerd runs, after which that workerd must be gone.
+(SIGINT, SIGKILL) while a workerd runs, after which that workerd must be gone; and
+bindings-worker's `[env.full]` in miniflare, each of its bindings through the fixture.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import SAMPLES
+from tests.support.bindings_worker import bindings_worker, node22_env
 from tests.support.builds import Built, cargo_target_dir, tool_env
 from tests.support.procs import alive
 from worker_build.util.cachedir import cache_root
@@ -245,3 +247,72 @@ def test_an_interrupted_session_leaves_no_server(
     # SIGINT: pytest's teardown and atexit stop it; SIGKILL: nothing runs in the session,
     # the parent-death signal does. Either way it ends soon after; the wait is bounded.
     wait_until(lambda: not alive(server), f"workerd {server} to end after {sig.name}")
+
+
+# bindings-worker's [env.full] through the `worker` fixture: each binding only miniflare
+# provides locally, exercised by a request (one runtime for the module).
+FULL_TESTS = """
+def test_runs_in_miniflare(worker):
+    assert worker.runtime == "miniflare"
+    assert worker.fetch("/welcome").text == "grüße aus 日本 😀"
+    assert worker.fetch("/self").text == "via SELF: hello from vars"
+
+def test_r2(worker):
+    assert worker.fetch("/r2/k", method="PUT", body="v").text == "put"
+    assert worker.fetch("/r2/k").text == "v"
+
+def test_d1(worker):
+    assert worker.fetch("/d1", method="POST", body="n").json()[-1]["text"] == "n"
+
+def test_queue_producer_and_consumer(worker):
+    mark = worker.logs.mark()
+    assert worker.fetch("/enqueue", method="POST", body="from pytest").text == "sent"
+    worker.logs.wait_for('consumed "from pytest" from jobs', since=mark)
+
+def test_rate_limiter(worker):
+    assert [worker.fetch("/limit/p").text for _ in range(3)][-1] == "limited"
+
+def test_assets(worker):
+    assert worker.fetch("/hello.txt").text == "hello from assets, grüße\\n"
+    assert worker.fetch("/assets-binding").text.startswith("via ASSETS: hello")
+
+def test_analytics_engine(worker):
+    assert worker.fetch("/event").text == "written"
+
+def test_that_fails_shows_the_log(worker):
+    worker.fetch("/log")
+    assert False, "deliberately"
+"""
+
+
+@pytest.fixture(scope="module")
+def bindings_build() -> Built:
+    """Built before pytester points HOME elsewhere (cargo would lose its registry cache)."""
+    return bindings_worker()
+
+
+@pytest.mark.slow
+def test_the_fixture_serves_an_environment_in_miniflare(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, bindings_build: Built
+) -> None:
+    node22_env(monkeypatch)
+    pytester.makefile(".toml", Cargo="[package]\nname = 'x'\n")
+    pytester.makepyfile(test_full=FULL_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--worker-build-no-build",
+        f"--worker-build-out-dir={bindings_build.out}",
+        "--worker-build-env=full",
+        "-o",
+        "worker_build_scope=module",
+        timeout=600,
+    )
+    result.assert_outcomes(passed=7, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*miniflare log (last lines)*",
+            "*bindings-worker: logged GET*",
+            "worker-build: miniflare started 1x: first * s, median * s, max * s",
+        ]
+    )

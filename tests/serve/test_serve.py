@@ -3,17 +3,25 @@ tests/integration/test_serve_real.py runs it)."""
 
 from __future__ import annotations
 
+import socket
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.support.builddir import fake_build_dir
-from worker_build.errors import UsageError
+from worker_build.errors import EXIT_NOT_WRITABLE, NotWritableError, UsageError
 from worker_build.serve import (
     AUTO,
     LocalDurableObject,
     LocalKv,
+    LocalQueue,
+    LocalR2,
+    PortInUseError,
     SelfService,
+    check_port,
+    check_storage,
+    pick_runtime,
     resolve_settings,
     worker_config,
 )
@@ -82,3 +90,67 @@ def test_settings_from_auto_explicit_or_no_configuration(tmp_path: Path) -> None
     assert settings(None) == {"B": "x"}
     with pytest.raises(UsageError, match=r"missing\.toml does not exist"):
         settings(tmp_path / "missing.toml")
+
+
+def test_plain_workerd_when_it_suffices_else_miniflare() -> None:
+    plain = Settings(None, bindings={"T": "t", "KV": LocalKv("n"), "SELF": SelfService()})
+    assert pick_runtime(plain, AUTO) == "workerd"
+    assert pick_runtime(plain, "miniflare") == "miniflare"
+    bucket = Settings(None, bindings={"T": "t", "FILES": LocalR2("f"), "JOBS": LocalQueue("j")})
+    assert pick_runtime(bucket, AUTO) == "miniflare"
+    with pytest.raises(UsageError, match="runtime='workerd' cannot serve FILES, JOBS") as info:
+        pick_runtime(bucket, "workerd")
+    assert "bindings={'FILES': None, 'JOBS': None}" in (info.value.fix or "")
+    with pytest.raises(UsageError, match="runtime='node' is not a runtime"):
+        pick_runtime(plain, "node")
+
+
+def test_storage_must_be_a_writable_directory(tmp_path: Path) -> None:
+    made = check_storage(tmp_path / "dätä" / "new")
+    assert made.is_dir() and list(made.iterdir()) == []  # created, the probe removed
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    with pytest.raises(NotWritableError) as info:
+        check_storage(file)
+    assert info.value.one_line() == (
+        f"storage={file} is a file, not a directory (pass a directory, or leave storage= "
+        "out to keep the data in memory)"
+    )
+    with pytest.raises(NotWritableError, match=r"storage=.*/a-file/sub cannot be written: Not a"):
+        check_storage(file / "sub")
+
+
+def test_an_unwritable_storage_directory_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root every directory is writable, so the refusal is faked at the probe file.
+    def refuse(**_: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(NotWritableError) as info:
+        check_storage(tmp_path)
+    assert info.value.exit_code == EXIT_NOT_WRITABLE
+    assert info.value.message == f"storage={tmp_path} cannot be written: Permission denied"
+
+
+def test_a_fixed_port_is_checked_before_the_server_starts() -> None:
+    assert check_port(None) == 0 and check_port(0) == 0
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError) as info:
+            check_port(port)
+    assert info.value.one_line() == (
+        f"port {port} on 127.0.0.1 is already in use (pass another port= (or none: the "
+        f"server then picks a free one), or stop what listens on {port})"
+    )
+    for bad in (-1, 70000, "80", True):
+        with pytest.raises(UsageError, match="is not a TCP port"):
+            check_port(bad)  # type: ignore[arg-type]
+
+
+def test_a_fixed_port_goes_into_the_workerd_config(tmp_path: Path) -> None:
+    out = fake_build_dir(tmp_path / "crate")
+    config = worker_config(out, Settings(None), None, port=8789)
+    assert config.sockets[0] == wd.Socket("http", "main", port=8789)
+    assert config.sockets[1].port == 0  # the control socket: always a free one

@@ -1,77 +1,35 @@
-"""worker_build.serve.workerd_process: the process's start/stop paths with a fake workerd
-(a shell script speaking the control-fd protocol). The real runtime is run by
-tests/integration/test_serve_real.py and tests/integration/test_shim_workerd.py."""
+"""worker_build.serve.workerd_process: workerd's command line and config file, and
+`serve_build` (the harness's one-worker serve); process handling is test_server_process.py."""
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from pathlib import Path
 
-import pytest
-
 from tests.support.builddir import fake_build_dir
-from tests.support.fakes import fake_exe
-from tests.support.procs import alive
 from worker_build.serve import workerd_config as wd
-from worker_build.serve.workerd_process import WorkerdProcess, serve_build
-
-# A fake workerd: finds --control-fd=N, starts a grandchild (to prove the whole group is
-# stopped; its pid is written before any socket is reported), reports the sockets named in
-# FAKE_SOCKETS and waits.
-FAKE = r"""
-for a in "$@"; do case "$a" in --control-fd=*) fd="${a#--control-fd=}";; esac; done
-echo "fake workerd starting"
-if [ -n "$FAKE_EXIT" ]; then echo "config error: $FAKE_EXIT"; exit 3; fi
-sleep 300 &
-echo $! > "$FAKE_PIDFILE"
-port=4000
-for s in $FAKE_SOCKETS; do
-  port=$((port + 1))
-  printf '{"event":"listen","socket":"%s","port":%d}\n' "$s" "$port" >> "/dev/fd/$fd"
-done
-wait
-"""
+from worker_build.serve.workerd_process import CONFIG_FILE, WorkerdProcess, serve_build
 
 
-def fake_process(tmp_path: Path, sockets: str, **env: str) -> WorkerdProcess:
-    exe = fake_exe(tmp_path / "bin" / "workerd", FAKE)
-    worker = wd.Worker("main", wd.build_modules(fake_build_dir(tmp_path)))
-    config = wd.Config((worker,), (wd.Socket("http", "main"), wd.Socket("control", "main")))
-    return WorkerdProcess(
-        exe,
-        config,
-        env={"FAKE_SOCKETS": sockets, "FAKE_PIDFILE": str(tmp_path / "grandchild"), **env},
+def test_workerd_serves_its_config_file_with_a_control_fd(tmp_path: Path) -> None:
+    worker = wd.Worker("main", wd.build_modules(fake_build_dir(tmp_path / "crate ö")))
+    process = WorkerdProcess(
+        tmp_path / "workerd", wd.Config((worker,), (wd.Socket("http", "main", port=8792),))
     )
-
-
-def test_ports_are_read_back_and_stop_ends_the_whole_group(tmp_path: Path) -> None:
-    process = fake_process(tmp_path, "http control")
-    with process:
-        assert process.ports == {"http": 4001, "control": 4002}
-        assert process.running
-        grandchild = int((tmp_path / "grandchild").read_text())
-        assert alive(grandchild)
-    assert not process.running
-    deadline = time.monotonic() + 30  # the signal is sent; its delivery is asynchronous
-    while alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not alive(grandchild)
-    assert "fake workerd starting" in process.log_text()  # kept after the dir is removed
-
-
-def test_exit_before_listening_quotes_the_log(tmp_path: Path) -> None:
-    process = fake_process(tmp_path, "", FAKE_EXIT="no such module")
-    with pytest.raises(wd.WorkerdError, match="exited with code 3") as info:
-        process.start()
-    assert "config error: no such module" in info.value.message
-    assert not process.running
-
-
-def test_missing_socket_times_out_and_stops_it(tmp_path: Path) -> None:
-    process = fake_process(tmp_path, "http")  # never reports "control"
-    with pytest.raises(wd.WorkerdError, match="did not listen within 1 s"):
-        process.start(timeout=1.0)
-    assert not process.running
+    try:
+        assert process.sockets == {"http": 8792}
+        argv = process.argv(tmp_path, 7)
+        assert argv == [
+            tmp_path / "workerd",
+            "serve",
+            "--experimental",
+            "--control-fd=7",
+            tmp_path / CONFIG_FILE,
+        ]
+        text = process.files(tmp_path)[CONFIG_FILE]
+        assert text.isascii() and "crate \\xc3\\xb6/build/index.js" in text
+    finally:
+        process.stop()
 
 
 def test_serve_build_is_one_worker_on_one_http_socket(tmp_path: Path) -> None:
@@ -95,5 +53,18 @@ def test_serve_build_is_one_worker_on_one_http_socket(tmp_path: Path) -> None:
         assert worker.durable_object_classes == ("Bag", "Counter")
         assert worker.storage == wd.InMemory()
         assert process.config.sockets == (wd.Socket("http", "main", "Api"),)
+    finally:
+        process.stop()
+
+
+def test_the_sockets_waited_for_are_those_of_the_config_at_start(tmp_path: Path) -> None:
+    # harness/workerd.py adds a worker and its socket to the config before starting
+    process = serve_build(tmp_path / "workerd", fake_build_dir(tmp_path))
+    try:
+        config = process.config
+        process.config = dataclasses.replace(
+            config, sockets=(*config.sockets, wd.Socket("log-marker", "main"))
+        )
+        assert process.sockets == {"http": 0, "log-marker": 0}
     finally:
         process.stop()

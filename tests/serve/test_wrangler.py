@@ -9,11 +9,17 @@ import pytest
 
 from worker_build.errors import EXIT_USAGE, UsageError
 from worker_build.serve import wrangler
-from worker_build.serve.wrangler import (
+from worker_build.serve.bindings import (
     LocalDurableObject,
     LocalKv,
+    LocalQueue,
+    LocalR2,
     SelfService,
     Unsupported,
+)
+from worker_build.serve.wrangler import (
+    Assets,
+    QueueConsumer,
     load,
     require_providable,
     with_overrides,
@@ -62,6 +68,14 @@ binding = "AI"
 binding = "JOBS"
 queue = "jobs"
 
+[[queues.consumers]]
+queue = "jobs"
+max_batch_timeout = 1
+
+[assets]
+directory = "public"
+binding = "ASSETS"
+
 [triggers]
 crons = ["*/5 * * * *"]
 
@@ -82,6 +96,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_toml_bindings_of_every_kind(tmp_path: Path) -> None:
+    (tmp_path / "public").mkdir()
     settings = load(write(tmp_path, "wrangler.toml", TOML))
     assert settings.name == "app"
     assert settings.compatibility_date == "2025-10-01"
@@ -93,42 +108,52 @@ def test_toml_bindings_of_every_kind(tmp_path: Path) -> None:
         "LIMITS": {"max": 3},
         "CACHE": LocalKv("abc123"),
         "COUNTER": LocalDurableObject("Counter"),
-        "REMOTE": Unsupported("durable_objects (class Other of script elsewhere)"),
+        "REMOTE": Unsupported("durable_objects", "class Other of another Worker"),
         "SELF": SelfService("Api"),
-        "AUTH": Unsupported("services"),
-        "FILES": Unsupported("r2_buckets"),
-        "AI": Unsupported("ai"),
-        "JOBS": Unsupported("queues.producers"),
+        "AUTH": Unsupported("services", "Worker 'auth-worker' is not this one"),
+        "FILES": LocalR2("files"),
+        "AI": Unsupported("ai", "served only remotely by Cloudflare"),
+        "JOBS": LocalQueue("jobs"),
     }
     assert settings.durable_object_classes == ("Counter",)
+    assert settings.queue_consumers == (QueueConsumer("jobs", max_batch_timeout=1),)
+    assert settings.assets == Assets((tmp_path / "public").resolve(), "ASSETS")
+    assert settings.miniflare_reasons() == ["FILES", "JOBS", "[assets]"]
 
 
-def test_unprovidable_bindings_are_one_error_naming_each(tmp_path: Path) -> None:
+def test_unprovidable_bindings_are_one_error_naming_each_and_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "public").mkdir()
     settings = load(write(tmp_path, "wrangler.toml", TOML))
     with pytest.raises(UsageError) as info:
         require_providable(settings)
     error = info.value
     assert error.exit_code == EXIT_USAGE
-    assert error.message.startswith("bindings REMOTE (durable_objects (class Other of script")
-    for name in ("AUTH (services)", "FILES (r2_buckets)", "AI (ai)", "JOBS (queues.producers)"):
-        assert name in error.message
-    assert "'FILES': None" in (error.fix or "")
-    # Leaving them out, or replacing them, makes the rest servable.
-    kept = with_overrides(
-        settings, {"REMOTE": None, "AUTH": None, "FILES": None, "AI": "fake", "JOBS": None}
+    assert error.message.startswith(
+        "bindings REMOTE (durable_objects: class Other of another Worker), AUTH (services: "
     )
+    assert "AI (ai: served only remotely by Cloudflare)" in error.message
+    assert error.message.endswith("are not served locally")
+    assert "FILES" not in error.message  # R2 is served (by miniflare)
+    assert "serve(bindings={'REMOTE': None, 'AUTH': None, 'AI': None})" in (error.fix or "")
+    assert "worker_build_bindings fixture" in (error.fix or "")
+    # Leaving them out, or replacing them, makes the rest servable.
+    kept = with_overrides(settings, {"REMOTE": None, "AUTH": None, "AI": "fake", "FILES": None})
     require_providable(kept)
     assert kept.bindings["AI"] == "fake" and "FILES" not in kept.bindings
 
 
 def test_environment_inherits_settings_but_not_bindings(tmp_path: Path) -> None:
+    (tmp_path / "public").mkdir()
     path = write(tmp_path, "wrangler.toml", TOML)
     write(tmp_path, ".dev.vars", "TOKEN=top\n")
     write(tmp_path, ".dev.vars.staging", "# staging secrets\nexport TOKEN='for staging'\n")
     settings = load(path, "staging")
     assert settings.compatibility_date == "2025-11-01"
     assert settings.compatibility_flags == ("nodejs_compat",)  # inherited
+    assert settings.name == "app-staging"  # wrangler's name for the environment's Worker
     assert dict(settings.bindings) == {"GREETING": "staging", "TOKEN": "for staging"}
+    assert settings.queue_consumers == ()  # `queues` is not inherited...
+    assert settings.assets is not None  # ...`assets` is (wrangler's rules)
     assert load(path).bindings["TOKEN"] == "top"
     with pytest.raises(UsageError, match=r"no environment 'prod' \(\[env\.prod\]\)"):
         load(path, "prod")
@@ -188,3 +213,19 @@ def test_find_config_in_the_crate_or_a_parent_whose_main_is_this_build(tmp_path:
     assert wrangler.find_config(crate, build) == other
     own = write(crate, "wrangler.jsonc", "{}")
     assert wrangler.find_config(crate, build) == own  # the crate's own wins, whatever main
+
+
+def test_non_ascii_paths_vars_and_secrets(tmp_path: Path) -> None:
+    crate = tmp_path / "crate ö 日本"
+    crate.mkdir()
+    (crate / "wrangler.toml").write_text(
+        'name = "wörker"\n[vars]\nGREETING = "grüße"\nLIST = ["ä", "😀"]\n', encoding="utf-8"
+    )
+    (crate / ".dev.vars").write_text('TOKEN="sëcret 秘密"\n', encoding="utf-8")
+    settings = load(crate / "wrangler.toml")
+    assert settings.name == "wörker"
+    assert dict(settings.bindings) == {
+        "GREETING": "grüße",
+        "LIST": ["ä", "😀"],
+        "TOKEN": "sëcret 秘密",
+    }

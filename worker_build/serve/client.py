@@ -16,15 +16,17 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import string
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 from typing import Any
 
+from worker_build.serve.server_process import ServerProcess
 from worker_build.serve.workerd_config import LOOPBACK, WorkerdError
-from worker_build.serve.workerd_process import WorkerdProcess
 
 DEFAULT_TIMEOUT = 30.0  # seconds a call may take before RequestTimeout
 
@@ -111,7 +113,7 @@ def decode(value: Any) -> Any:
 class Logs:
     """workerd's output (the Worker's console lines among it), read from its log file."""
 
-    _process: WorkerdProcess
+    _process: ServerProcess
     _start: int = field(default=0)
 
     @property
@@ -147,22 +149,25 @@ class Logs:
 
 
 class Worker:
-    """A Worker served by workerd on 127.0.0.1. Made by `serve()`; valid inside its `with`."""
+    """A Worker served by workerd (or miniflare) on 127.0.0.1. Made by `serve()`; valid
+    inside its `with`."""
 
     def __init__(
         self,
-        process: WorkerdProcess,
+        process: ServerProcess,
         *,
         crons: tuple[str, ...] = (),
         timeout: float = DEFAULT_TIMEOUT,
         startup_seconds: float = 0.0,
+        runtime: str = "workerd",
     ) -> None:
         self._process = process
         self.port = process.ports["http"]
         self.control_port = process.ports["control"]
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.timeout = timeout
-        self.startup_seconds = startup_seconds  # from spawning workerd to its sockets
+        self.startup_seconds = startup_seconds  # from spawning the server to its sockets
+        self.runtime = runtime  # "workerd" or "miniflare": which one serves the build
         self.logs = Logs(process)
         self.rpc = _Rpc(self.call)
         self._crons = crons
@@ -188,7 +193,7 @@ class Worker:
         limit = self.timeout if timeout is None else timeout
         if not self.running:
             raise WorkerdError(
-                f"workerd is not running\n{self._process.log_tail()}",
+                f"{self.runtime} is not running\n{self._process.log_tail()}",
                 "serve() the build again",
             )
         conn = http.client.HTTPConnection(LOOPBACK, port, timeout=limit)
@@ -222,6 +227,9 @@ class Worker:
         """One HTTP request to the Worker's fetch handler. `path` may carry a query."""
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
+        # Non-ASCII letters and spaces percent-encoded (UTF-8), as a browser sends them;
+        # what is already encoded and URL punctuation stay as they are.
+        path = urllib.parse.quote(path, safe=string.punctuation)
         sent = dict(headers or {})
         data = body.encode() if isinstance(body, str) else body
         if json is not None:

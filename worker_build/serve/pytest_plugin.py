@@ -4,8 +4,9 @@
         assert worker.fetch("/").status == 200
 
 The crate is built once per session with worker-build (incremental: a no-op when nothing
-changed) and its generated `loader.py` serves the build in workerd on 127.0.0.1; `worker` is
-the client `loader.serve()` returns. Each test gets a fresh runtime by default.
+changed) and its generated `loader.py` serves the build on 127.0.0.1 (in workerd, or in
+miniflare when a binding needs it); `worker` is the client `loader.serve()` returns. Each
+test gets a fresh runtime by default.
 
 Configuration (a command-line option wins over its ini option):
 
@@ -15,6 +16,7 @@ Configuration (a command-line option wins over its ini option):
 | `--worker-build-args ARGS` | `worker_build_args` (e.g. `--dev --panic-unwind`) | none |
 | `--worker-build-out-dir DIR` | `worker_build_out_dir` (relative to the crate) | `build` |
 | `--worker-build-no-build` | `worker_build_build = false` (serve the existing output) | build |
+| `--worker-build-env NAME` | `worker_build_environment` (the wrangler `[env.NAME]`) | none |
 | | `worker_build_scope` = function, module or session | function |
 
 Fixtures to override in a conftest.py: `worker_build_bindings` (the `bindings=` of
@@ -62,11 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="serve the existing output without building",
     )
+    group.addoption("--worker-build-env", metavar="NAME", help="serve with the wrangler [env.NAME]")
     parser.addini("worker_build_crate", "the Worker crate (relative to the rootdir)")
     parser.addini("worker_build_args", "worker-build flags for the session's build")
     parser.addini("worker_build_out_dir", "output directory, relative to the crate")
     parser.addini("worker_build_build", "build before serving (false: serve as is)", "bool", True)
     parser.addini("worker_build_scope", "scope of the `worker` fixture", default="function")
+    parser.addini("worker_build_environment", "the wrangler [env.NAME] to serve with")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -118,6 +122,11 @@ def _should_build(config: pytest.Config) -> bool:
     if config.getoption("worker_build_no_build"):
         return False
     return bool(config.getini("worker_build_build"))
+
+
+def _environment(config: pytest.Config) -> str | None:
+    text = config.getoption("worker_build_env") or config.getini("worker_build_environment")
+    return str(text) if text else None
 
 
 def _say(config: pytest.Config, text: str) -> None:
@@ -192,22 +201,26 @@ def worker(
     worker_build_bindings: dict[str, Any],
     worker_build_storage: Path | None,
 ) -> Iterator[Worker]:
-    """The Worker served by workerd on 127.0.0.1 (see the module docstring)."""
+    """The Worker served on 127.0.0.1 (see the module docstring)."""
     with worker_build_loader.serve(
-        bindings=worker_build_bindings, storage=worker_build_storage
+        bindings=worker_build_bindings,
+        storage=worker_build_storage,
+        environment=_environment(request.config),
     ) as served:
-        request.config.stash[_timings]["startups"].append(served.startup_seconds)
+        runtime = getattr(served, "runtime", "workerd")  # a loader of an older worker-build
+        request.config.stash[_timings]["startups"].append((runtime, served.startup_seconds))
         yield served
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """A failed test that used `worker` gets the tail of workerd's log in its report."""
+    """A failed test that used `worker` gets the tail of the server's log in its report."""
     report: Any = yield
     served: Any = getattr(item, "funcargs", {}).get("worker")
     if report.failed and call.when == "call" and hasattr(served, "logs"):
         tail = "\n".join(served.logs.lines[-LOG_TAIL_LINES:])
-        report.sections.append(("workerd log (last lines)", tail))
+        runtime = getattr(served, "runtime", "workerd")
+        report.sections.append((f"{runtime} log (last lines)", tail))
     return report  # type: ignore[no-any-return]
 
 
@@ -218,10 +231,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     parts = []
     if timings["build"] is not None:
         parts.append(f"build {timings['build']:.1f} s")
-    startups = timings["startups"]
-    if startups:
+    for runtime in dict.fromkeys(r for r, _ in timings["startups"]):  # in order of use
+        startups = [seconds for r, seconds in timings["startups"] if r == runtime]
         parts.append(
-            f"workerd started {len(startups)}x: first {startups[0]:.2f} s, "
+            f"{runtime} started {len(startups)}x: first {startups[0]:.2f} s, "
             f"median {statistics.median(startups):.2f} s, max {max(startups):.2f} s"
         )
     terminalreporter.write_line("worker-build: " + "; ".join(parts))

@@ -2,13 +2,13 @@
 
 The model: workers (their modules, bindings, Durable Object classes and storage) and
 the sockets that serve them. `render` writes it as `workerd.capnp`'s `Workerd.Config`,
-with every socket on `127.0.0.1:0`: workerd picks the port, and workerd_process.py reads
-it back. `build_modules` lists the modules of a worker-build output directory.
+with every socket on `127.0.0.1:0` (workerd picks the port, and server_process.py reads
+it back) unless the socket asks for a fixed port. `build_modules` lists the modules of a
+worker-build output directory.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +31,16 @@ class WorkerdError(WorkerBuildError):
     or stopped (then the message ends with the tail of its log)."""
 
 
+_PLAIN = frozenset(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
+
+
 def _string(text: str) -> str:
-    # Cap'n Proto text literals use C-style escapes; JSON's are a compatible subset.
-    return json.dumps(text)
+    """A Cap'n Proto text literal: printable ASCII as it is, every other byte of the UTF-8
+    text as `\\xNN`. Cap'n Proto reads C escapes but not JSON's `\\uNNNN` (json.dumps
+    wrote those for any non-ASCII letter: issue 16), and an all-ASCII file does not depend
+    on how it is read. surrogateescape: a path with bytes that are not UTF-8 keeps them."""
+    data = text.encode("utf-8", "surrogateescape")
+    return '"' + "".join(chr(b) if b in _PLAIN else f"\\x{b:02x}" for b in data) + '"'
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,7 @@ class Socket:
     name: str
     service: str
     entrypoint: str | None = None  # a named export (default: the default export)
+    port: int = 0  # 0: workerd picks a free one
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,7 @@ def render(config: Config, config_dir: Path) -> str:
 """
         )
     sockets = ", ".join(
-        f"(name = {_string(s.name)}, address = {_string(LOOPBACK + ':0')}, http = (), "
+        f"(name = {_string(s.name)}, address = {_string(f'{LOOPBACK}:{s.port}')}, http = (), "
         f"service = {_designator(s.service, s.entrypoint)})"
         for s in config.sockets
     )

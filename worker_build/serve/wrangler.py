@@ -2,15 +2,15 @@
 
 `find_config` looks for `wrangler.toml`, `wrangler.json` or `wrangler.jsonc` in the crate
 directory (or a parent whose config's `main` is this build). `load` reads what a local run
-needs: the compatibility date and flags, `[vars]`, `kv_namespaces`,
-`durable_objects.bindings` (the classes in `new_sqlite_classes` migrations are SQLite-backed,
-as in production), `[triggers] crons`, and every other binding by name and kind, which
-cannot be provided locally. `.dev.vars` beside the config (`.dev.vars.<env>` for an
-environment) adds text variables, as `wrangler dev` does. `[env.NAME]` replaces the
-top-level values it sets; bindings are not inherited from the top level (wrangler's rule).
+needs: the compatibility date and flags, every binding (bindings.py: which are served
+locally, and by which runtime), the classes in `new_sqlite_classes` migrations (SQLite-backed,
+as in production), `[[queues.consumers]]`, `[assets]` and `[triggers] crons`. `.dev.vars`
+beside the config (`.dev.vars.<env>` for an environment) adds text variables, as `wrangler
+dev` does. `[env.NAME]` replaces the top-level values it sets; bindings are not inherited
+from the top level (wrangler's rule).
 
 `with_overrides` applies the `bindings=` argument of `serve()`; `require_providable` raises
-one error naming every binding that is left and cannot be provided.
+one error naming every binding that is left and is not served locally.
 """
 
 from __future__ import annotations
@@ -23,6 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from worker_build.errors import UsageError
+from worker_build.serve.bindings import (
+    NOT_INHERITED,
+    LocalD1,
+    LocalDurableObject,
+    LocalKv,
+    LocalQueue,
+    LocalR2,
+    LocalRateLimit,
+    MiniflareBinding,
+    SelfService,
+    Unsupported,
+    entries,
+    from_wrangler,
+    needs_miniflare,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,58 +48,36 @@ CONFIG_NAMES = ("wrangler.toml", "wrangler.json", "wrangler.jsonc")
 DEV_VARS = ".dev.vars"
 MAIN_FILES = ("index.js", "worker/shim.mjs")  # what a wrangler `main` names in a build
 
-# Binding kinds in a wrangler configuration that a local workerd cannot provide, and where
-# each entry keeps its binding name. Unknown keys are ignored, as wrangler warns and goes on.
-_LISTS = {
-    "r2_buckets": "binding",
-    "d1_databases": "binding",
-    "services": "binding",
-    "analytics_engine_datasets": "binding",
-    "hyperdrive": "binding",
-    "vectorize": "binding",
-    "send_email": "name",
-    "dispatch_namespaces": "binding",
-    "mtls_certificates": "binding",
-    "workflows": "binding",
-    "secrets_store_secrets": "binding",
-    "pipelines": "binding",
-    "worker_loaders": "binding",
-}
-_SINGLE = ("ai", "browser", "version_metadata", "images", "assets")
-_NESTED = {("queues", "producers"): "binding", ("unsafe", "bindings"): "name"}
+
+@dataclass(frozen=True)
+class Assets:
+    """`[assets]`: a directory of static files served in front of (or behind) the Worker,
+    by miniflare's asset worker as in `wrangler dev`."""
+
+    directory: Path
+    binding: str | None = None
+    run_worker_first: bool = False  # a list of routes is taken as true (the Worker decides)
+    html_handling: str | None = None
+    not_found_handling: str | None = None
 
 
 @dataclass(frozen=True)
-class LocalKv:
-    """A KV namespace kept by worker-build's harness (in memory, or in `storage`).
-    Bindings with the same `namespace` share their data."""
+class QueueConsumer:
+    """`[[queues.consumers]]`: this Worker consumes `queue` (settings as wrangler's)."""
 
-    namespace: str
-
-
-@dataclass(frozen=True)
-class LocalDurableObject:
-    """A Durable Object namespace of a class the Worker itself exports."""
-
-    class_name: str
-
-
-@dataclass(frozen=True)
-class SelfService:
-    """A service binding to the Worker itself (optionally a named entrypoint)."""
-
-    entrypoint: str | None = None
-
-
-@dataclass(frozen=True)
-class Unsupported:
-    """A binding in the configuration that cannot be provided locally; `kind` is its key."""
-
-    kind: str
+    queue: str
+    max_batch_size: int | None = None
+    max_batch_timeout: float | None = None
+    max_retries: int | None = None
+    dead_letter_queue: str | None = None
+    retry_delay: int | None = None
 
 
 # str: a text variable; any other JSON value: a JSON variable.
-BindingValue = str | LocalKv | LocalDurableObject | SelfService | Unsupported | Any
+BindingValue = (
+    str | LocalKv | LocalDurableObject | SelfService | LocalR2 | LocalD1 | LocalQueue
+    | LocalRateLimit | MiniflareBinding | Unsupported | Any
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,11 +89,19 @@ class Settings:
     bindings: Mapping[str, BindingValue] = field(default_factory=dict)
     sqlite_classes: frozenset[str] = frozenset()
     crons: tuple[str, ...] = ()
+    queue_consumers: tuple[QueueConsumer, ...] = ()
+    assets: Assets | None = None
 
     @property
     def durable_object_classes(self) -> tuple[str, ...]:
         found = {v.class_name for v in self.bindings.values() if isinstance(v, LocalDurableObject)}
         return tuple(sorted(found))
+
+    def miniflare_reasons(self) -> list[str]:
+        """Why plain workerd cannot serve these settings (empty: it can): the bindings only
+        miniflare provides, and `[assets]`."""
+        reasons = [name for name, value in self.bindings.items() if needs_miniflare(value)]
+        return [*reasons, "[assets]"] if self.assets is not None else reasons
 
 
 def _bad(path: Path, what: str) -> UsageError:
@@ -174,62 +175,6 @@ def find_config(crate_dir: Path, build_dir: Path) -> Path | None:
     return None
 
 
-def _entries(path: Path, kind: str, value: object) -> list[dict[str, Any]]:
-    items = value if isinstance(value, list) else [value]
-    if not all(isinstance(item, dict) for item in items):
-        raise _bad(path, f"`{kind}` must hold tables")
-    return items  # type: ignore[return-value]
-
-
-def _name(path: Path, kind: str, entry: Mapping[str, Any], key: str) -> str:
-    name = entry.get(key)
-    if not isinstance(name, str) or not name:
-        raise _bad(path, f"an entry of `{kind}` has no `{key}`")
-    return name
-
-
-def _bindings(path: Path, table: Mapping[str, Any], worker_name: str | None) -> dict[str, Any]:
-    bindings: dict[str, BindingValue] = {}
-    variables = table.get("vars", {})
-    if not isinstance(variables, dict):
-        raise _bad(path, "`vars` must be a table")
-    bindings.update(variables)
-    for entry in _entries(path, "kv_namespaces", table.get("kv_namespaces", [])):
-        name = _name(path, "kv_namespaces", entry, "binding")
-        bindings[name] = LocalKv(str(entry.get("id") or name))
-    durable = table.get("durable_objects", {})
-    for entry in _entries(path, "durable_objects.bindings", durable.get("bindings", [])):
-        name = _name(path, "durable_objects.bindings", entry, "name")
-        cls = _name(path, "durable_objects.bindings", entry, "class_name")
-        script = entry.get("script_name")
-        own = script is None or script == worker_name
-        bindings[name] = (
-            LocalDurableObject(cls)
-            if own
-            else Unsupported(f"durable_objects (class {cls} of script {script})")
-        )
-    for entry in _entries(path, "services", table.get("services", [])):
-        name = _name(path, "services", entry, "binding")
-        own = worker_name is not None and entry.get("service") == worker_name
-        bindings[name] = SelfService(entry.get("entrypoint")) if own else Unsupported("services")
-    for kind, key in _LISTS.items():
-        if kind != "services":
-            for entry in _entries(path, kind, table.get(kind, [])):
-                bindings[_name(path, kind, entry, key)] = Unsupported(kind)
-    for kind in _SINGLE:
-        single = table.get(kind)
-        if isinstance(single, dict) and isinstance(single.get("binding"), str):
-            bindings[single["binding"]] = Unsupported(kind)
-    for (outer, inner), key in _NESTED.items():
-        section = table.get(outer, {})
-        if isinstance(section, dict):
-            for entry in _entries(path, f"{outer}.{inner}", section.get(inner, [])):
-                bindings[_name(path, f"{outer}.{inner}", entry, key)] = Unsupported(
-                    f"{outer}.{inner}"
-                )
-    return bindings
-
-
 def read_dev_vars(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (dotenv: `#` comments, optional quotes), as `wrangler dev` reads them."""
     found: dict[str, str] = {}
@@ -245,6 +190,49 @@ def read_dev_vars(path: Path) -> dict[str, str]:
             value = value[1:-1]
         found[key.strip()] = value
     return found
+
+
+def _consumers(path: Path, table: Mapping[str, Any]) -> tuple[QueueConsumer, ...]:
+    queues = table.get("queues", {})
+    found = []
+    for entry in entries(path, "queues.consumers", queues.get("consumers", [])):
+        queue = entry.get("queue")
+        if not isinstance(queue, str) or not queue:
+            raise _bad(path, "an entry of `queues.consumers` has no `queue`")
+        found.append(
+            QueueConsumer(
+                queue,
+                entry.get("max_batch_size"),
+                entry.get("max_batch_timeout"),
+                entry.get("max_retries"),
+                entry.get("dead_letter_queue"),
+                entry.get("retry_delay"),
+            )
+        )
+    return tuple(found)
+
+
+def _assets(path: Path, table: Mapping[str, Any]) -> Assets | None:
+    section = table.get("assets")
+    if section is None:
+        return None
+    directory = section.get("directory") if isinstance(section, dict) else None
+    if not isinstance(directory, str) or not directory:
+        raise _bad(path, "`assets` has no `directory`")
+    where = (path.parent / directory).resolve()
+    if not where.is_dir():
+        raise UsageError(
+            f"{path}: the assets directory {where} does not exist",
+            "create it, or fix `assets.directory`",
+        )
+    first = section.get("run_worker_first", False)
+    return Assets(
+        where,
+        section.get("binding"),
+        bool(first),
+        section.get("html_handling"),
+        section.get("not_found_handling"),
+    )
 
 
 def load(path: Path | None, environment: str | None = None) -> Settings:
@@ -263,19 +251,20 @@ def load(path: Path | None, environment: str | None = None) -> Settings:
         if not isinstance(envs, dict) or not isinstance(envs.get(environment), dict):
             raise _bad(path, f"has no environment {environment!r} ([env.{environment}])")
         # Top-level settings are inherited; bindings are not (wrangler's rule).
-        inherited = {k: v for k, v in data.items() if k != "env"}
-        for key in ("vars", "kv_namespaces", "durable_objects", *_LISTS, *_SINGLE, "queues"):
-            inherited.pop(key, None)
+        inherited = {k: v for k, v in data.items() if k not in ("env", *NOT_INHERITED)}
         table = {**inherited, **envs[environment]}
+        top = data.get("name")
+        if "name" not in envs[environment] and isinstance(top, str):
+            table["name"] = f"{top}-{environment}"  # wrangler names it so
     name = table.get("name") if isinstance(table.get("name"), str) else None
-    bindings = _bindings(path, table, name)
+    bindings = from_wrangler(path, table, name)
     dev_vars = path.with_name(DEV_VARS + (f".{environment}" if environment else ""))
     if environment is not None and not dev_vars.is_file():
         dev_vars = path.with_name(DEV_VARS)
     if dev_vars.is_file():
         bindings.update(read_dev_vars(dev_vars))
     sqlite: set[str] = set()
-    for migration in _entries(path, "migrations", data.get("migrations", [])):
+    for migration in entries(path, "migrations", data.get("migrations", [])):
         sqlite.update(migration.get("new_sqlite_classes", []))
     flags = table.get("compatibility_flags", [])
     date = table.get("compatibility_date")
@@ -288,6 +277,8 @@ def load(path: Path | None, environment: str | None = None) -> Settings:
         bindings=bindings,
         sqlite_classes=frozenset(sqlite),
         crons=tuple(str(c) for c in crons),
+        queue_consumers=_consumers(path, table),
+        assets=_assets(path, table),
     )
 
 
@@ -305,14 +296,19 @@ def with_overrides(settings: Settings, overrides: Mapping[str, BindingValue] | N
 
 
 def require_providable(settings: Settings) -> None:
-    missing = [(n, v.kind) for n, v in settings.bindings.items() if isinstance(v, Unsupported)]
+    """One error naming every binding that is not served locally, and how to replace it."""
+    missing = [(n, v) for n, v in settings.bindings.items() if isinstance(v, Unsupported)]
     if not missing:
         return
-    names = ", ".join(f"{name} ({kind})" for name, kind in missing)
+    names = ", ".join(
+        f"{name} ({value.kind}{': ' + value.why if value.why else ''})" for name, value in missing
+    )
     where = f" in {settings.config}" if settings.config else ""
     plural, them = ("s", "them") if len(missing) > 1 else ("", "it")
     leave_out = ", ".join(f"{n!r}: None" for n, _ in missing)
     raise UsageError(
-        f"binding{plural} {names}{where} cannot be provided locally by worker-build",
-        f"pass bindings={{{leave_out}}} to leave {them} out, or a local value to replace {them}",
+        f"binding{plural} {names}{where} {'are' if plural else 'is'} not served locally",
+        f"pass serve(bindings={{{leave_out}}}) to leave {them} out, or a local value "
+        f"(e.g. LocalKv, LocalR2, SelfService) to replace {them}; under pytest, override "
+        "the worker_build_bindings fixture",
     )

@@ -38,7 +38,7 @@ from worker_build.errors import (
     VerificationError,
     WorkerBuildError,
 )
-from worker_build.tools import download, install, prebuilt, probes
+from worker_build.tools import download, install, nodejs, prebuilt, probes
 from worker_build.tools.tool import InstallPolicy, PassedOver, Source, Tool
 from worker_build.util import proc
 from worker_build.util.cachedir import cache_root
@@ -372,3 +372,14 @@ def esbuild(
 
 def workerd(crate_root: Path, policy: InstallPolicy) -> Tool:
     return obtain(workerd_spec(), crate_root, policy)
+
+
+def node(policy: InstallPolicy) -> Tool:
+    """Node >= 22.12 for miniflare (`loader.serve()` of bindings plain workerd lacks);
+    the order is in tools/nodejs.py."""
+    return nodejs.node(policy)
+
+
+def miniflare(crate_root: Path, policy: InstallPolicy) -> Tool:
+    """The miniflare package `wrangler dev` runs (its directory); see tools/nodejs.py."""
+    return nodejs.miniflare(crate_root, policy)

@@ -1,5 +1,6 @@
 //! Sample Worker for worker-build's `loader.serve()` and pytest plugin tests: every
-//! binding kind a local run provides, and every trigger the client can fire.
+//! binding kind a local run provides, and every trigger the client can fire. The routes
+//! under "Served by miniflare" use the bindings of `[env.full]` in wrangler.toml.
 
 use serde_json::Value;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -14,6 +15,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "/var" => Response::ok(env.var("GREETING")?.to_string()),
         "/json-var" => Response::ok(env.object_var::<Value>("LIMITS")?.to_string()),
         "/secret" => Response::ok(env.secret("API_TOKEN")?.to_string()),
+        "/welcome" => Response::ok(env.var("WELCOME")?.to_string()),
+        "/self" => {
+            // a service binding to this Worker itself
+            let mut answer = env.service("SELF")?.fetch("http://self/var", None).await?;
+            Response::ok(format!("via SELF: {}", answer.text().await?))
+        }
         "/log" => {
             console_log!("bindings-worker: logged {}", req.method().to_string());
             Response::ok("logged")
@@ -48,6 +55,73 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 },
             }
         }
+        _ => miniflare_only(req, env, &path).await,
+    }
+}
+
+/// Served by miniflare: R2, D1, a queue producer, a rate limiter, assets, analytics engine,
+/// version metadata.
+async fn miniflare_only(mut req: Request, env: Env, path: &str) -> Result<Response> {
+    match path {
+        "/r2" => {
+            let listed = env.bucket("BUCKET")?.list().execute().await?;
+            let keys: Vec<String> = listed.objects().iter().map(|o| o.key()).collect();
+            Response::ok(keys.join(","))
+        }
+        p if p.starts_with("/r2/") => {
+            let bucket = env.bucket("BUCKET")?;
+            let key = &p["/r2/".len()..];
+            if req.method() == Method::Put {
+                bucket.put(key, req.bytes().await?).execute().await?;
+                return Response::ok("put");
+            }
+            match bucket.get(key).execute().await? {
+                Some(object) => match object.body() {
+                    Some(body) => Response::from_bytes(body.bytes().await?),
+                    None => Response::ok(""),
+                },
+                None => Response::error("no such object", 404),
+            }
+        }
+        "/d1" => {
+            let db = env.d1("DB")?;
+            db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT)")
+                .await?;
+            if req.method() == Method::Post {
+                let text = req.text().await?;
+                let insert = db.prepare("INSERT INTO notes (text) VALUES (?1)");
+                insert.bind(&[text.into()])?.run().await?;
+            }
+            let rows = db.prepare("SELECT id, text FROM notes ORDER BY id").all().await?;
+            Response::from_json(&rows.results::<Value>()?)
+        }
+        "/enqueue" => {
+            // the text itself: serde_wasm_bindgen would send a JSON object as a JS Map
+            env.queue("JOBS")?.send(req.text().await?).await?;
+            Response::ok("sent")
+        }
+        p if p.starts_with("/limit/") => {
+            let key = p["/limit/".len()..].to_string();
+            let outcome = env.rate_limiter("LIMITER")?.limit(key).await?;
+            Response::ok(if outcome.success { "allowed" } else { "limited" })
+        }
+        "/assets-binding" => {
+            let mut file = env.assets("ASSETS")?.fetch("http://assets/hello.txt", None).await?;
+            Response::ok(format!("via ASSETS: {}", file.text().await?))
+        }
+        "/version" => {
+            let version = env.get_binding::<WorkerVersionMetadata>("VERSION")?;
+            Response::ok(format!("version {} {}", version.id(), version.tag()))
+        }
+        "/event" => {
+            let dataset = env.analytics_engine("EVENTS")?;
+            AnalyticsEngineDataPointBuilder::new()
+                .indexes(["sample"])
+                .add_double(1.5)
+                .add_blob("grüße")
+                .write_to(&dataset)?;
+            Response::ok("written")
+        }
         _ => Response::error("not found", 404),
     }
 }
@@ -72,6 +146,7 @@ async fn queue(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> Result<()
         }
         let key = format!("queued/{}", message.id());
         kv.put(&key, message.body().to_string())?.execute().await?;
+        console_log!("bindings-worker: consumed {} from {}", message.body(), batch.queue());
         message.ack();
     }
     Ok(())
