@@ -93,6 +93,7 @@ export function runHandler(kind, caller, fn) {
 
 let serial = 0; // of the newest instance of the glue's module
 const causes = new Map(); // instance serial -> the attempt whose exception killed it, or UNKNOWN
+const MAX_CAUSES = 1024; // a request is watched for 30 s: far fewer aborts than that matter
 
 function guard(fn, instanceSerial) {
   return function (...args) {
@@ -118,6 +119,10 @@ WebAssembly.Instance = new Proxy(WebAssembly.Instance, {
     const instance = Reflect.construct(target, args, newTarget);
     if (!isGlueImports(args[1])) return instance;
     serial += 1;
+    // Calls on the instances before can no longer call an object: forget them (a call that
+    // died never settles), and keep the causes of the last MAX_CAUSES aborts.
+    for (const [id, old] of linked) if (old.serial < serial) linked.delete(id);
+    for (const old of causes.keys()) if (causes.size > MAX_CAUSES) causes.delete(old);
     const exports = {};
     for (const [name, value] of Object.entries(instance.exports)) {
       exports[name] = typeof value === "function" ? guard(value, serial) : value;
@@ -189,7 +194,8 @@ function replayLost() {
   lostReplaysInARow += 1;
   if (lostReplaysInARow === PAUSE_AFTER) {
     pausedBefore = nextId;
-    console.warn(LOG_PREFIX, `replay paused: ${PAUSE_AFTER} replays in a row were lost to later aborts`);
+    const why = `${PAUSE_AFTER} replays in a row were lost to later aborts`;
+    console.warn(LOG_PREFIX, `replay paused: ${why}`);
   }
 }
 
@@ -270,7 +276,9 @@ function settle(outcome) {
 const linkedEnvs = new WeakMap();
 
 function isNamespace(value) {
-  return value !== null && typeof value === "object" && value.constructor?.name === "DurableObjectNamespace";
+  // The worker crate's own test for the binding's type.
+  const type = value !== null && typeof value === "object" ? value.constructor?.name : null;
+  return type === "DurableObjectNamespace";
 }
 
 export function linkedEnv(env) {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import CACHE, REPO
-from harness.workerd import Response, Workerd
+from harness.workerd import Response, Workerd, WorkerdError
 from tests.support.builds import tool_env, worker_build
 
 pytestmark = pytest.mark.slow
@@ -167,6 +167,18 @@ def test_without_the_option_a_request_in_flight_is_lost(plain_abort: Path, tmp_p
         log = caught_up(worker)
     assert replay_lines(log) == []
     assert "node:async_hooks" not in (plain_abort / "index.js").read_text()
+
+
+def test_without_the_compatibility_flag_the_worker_does_not_start(
+    replay_abort: Path, tmp_path: Path
+) -> None:
+    worker = Workerd(
+        replay_abort, durable_objects={"GATES": "Gates"}, log_path=tmp_path / "workerd.log"
+    )
+    with pytest.raises(WorkerdError) as err:
+        worker.start()
+    worker.stop()
+    assert 'No such module "node:async_hooks"' in str(err.value) + worker.log_text()
 
 
 # -- a safe request in flight runs again on the fresh instance ----------------------------------
