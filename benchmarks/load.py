@@ -195,6 +195,10 @@ def summarize(results: Results, log_text: str) -> dict[str, Any]:
         "collateral_by_path": dict(Counter(o.path for o in collateral)),
         "hanging": len(hanging),
         "longest_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        "longest_ms_by_kind": {
+            kind: round(max(o.latency for o in results.outcomes if o.kind == kind) * 1000, 1)
+            for kind in sorted(by_kind)
+        },
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "panics_answered_500": sum(
@@ -304,7 +308,8 @@ def print_tables(report: dict[str, Any]) -> None:
                 )
                 print(
                     f"  {mode} {name} run {i}: {counts} (collateral by path "
-                    f"{r['collateral_by_path']}; load {r['load_before']} -> {r['load_after']})"
+                    f"{r['collateral_by_path']}; longest by kind {r['longest_ms_by_kind']} ms; "
+                    f"load {r['load_before']} -> {r['load_after']})"
                 )
 
 

@@ -62,6 +62,13 @@ def replay_unwind() -> Path:
 
 
 @pytest.fixture(scope="module")
+def replay_message() -> Path:
+    return build(
+        BUILDS / "replay-worker-message", "abort", "--replay-on-abort", "--panic-body", "message"
+    )
+
+
+@pytest.fixture(scope="module")
 def plain_abort() -> Path:
     return build(BUILDS / "replay-worker-plain", "abort")
 
@@ -82,6 +89,40 @@ def serve(build_dir: Path, tmp_path: Path) -> Workerd:
         durable_objects={"GATES": "Gates"},
         log_path=tmp_path / "workerd.log",
         compatibility_flags=COMPATIBILITY_FLAGS,
+    )
+
+
+# In front of the build: routes that deliver a scheduled event and a queue batch to the
+# Worker itself (service binding SELF), answering the runtime's outcome.
+TRIGGER_ENTRY = """\
+import Worker, { Gates } from "./index.js";
+export { Gates };
+export default class extends Worker {
+  async fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (path === "/trigger/scheduled") {
+      return Response.json(await this.env.SELF.scheduled({ cron: "5 4 * * *" }));
+    }
+    if (path === "/trigger/queue") {
+      const message = { id: "m1", timestamp: new Date(), body: "job", attempts: 1 };
+      return Response.json(await this.env.SELF.queue("jobs", [message]));
+    }
+    return super.fetch(request);
+  }
+}
+"""
+
+
+def serve_with_triggers(build_dir: Path, tmp_path: Path) -> Workerd:
+    entry = tmp_path / "entry.js"
+    entry.write_text(TRIGGER_ENTRY)
+    return Workerd(
+        build_dir,
+        durable_objects={"GATES": "Gates"},
+        log_path=tmp_path / "workerd.log",
+        entry=entry,
+        service_bindings={"SELF": "main"},
+        compatibility_flags=(*COMPATIBILITY_FLAGS, "service_binding_extra_handlers"),
     )
 
 
@@ -209,6 +250,27 @@ def test_a_safe_request_in_flight_is_replayed_on_the_fresh_instance(
     assert log.count("gate v parked") == 2
 
 
+def test_with_the_shims_own_answers_what_is_not_replayed_gets_the_shims_500(
+    replay_message: Path, tmp_path: Path
+) -> None:
+    with serve(replay_message, tmp_path) as worker:
+        since = worker.log_mark()
+        posted = park(worker, "p", method="POST", body="x")
+        victim = park(worker, "v")
+        aborted = worker.get("/abort")
+        worker.wait_for_log("gate v parked", count=2, since=since)
+        release(worker, "v")
+        answer = victim.response()
+        log = caught_up(worker)
+        not_replayed = posted.response()
+    assert (answer.status, answer.body) == (200, "GET v "), answer
+    for response in (aborted, not_replayed):
+        assert response.status == 500, response
+        assert response.body.startswith("InstanceAbortedError: "), response
+    assert CANCELLED not in log
+    assert len(replay_lines(log)) == 1
+
+
 # -- never the request that caused the abort ----------------------------------------------------
 
 # Where the abort happens: in the export call itself, in the callback that resumes the handler
@@ -320,3 +382,29 @@ def test_cargo_toml_rules_replace_the_defaults_and_a_body_is_sent_again(
         log = caught_up(worker)
     assert (answer.status, answer.body) == (200, f"POST p {body}"), answer
     assert len(replay_lines(log)) == 1 and "POST " in replay_lines(log)[0]
+
+
+# -- scheduled events and queue batches are not replayed -----------------------------------------
+
+
+def test_scheduled_events_and_queue_batches_are_not_replayed(
+    replay_abort: Path, tmp_path: Path
+) -> None:
+    with serve_with_triggers(replay_abort, tmp_path) as worker:
+        since = worker.log_mark()
+        scheduled = park(worker, "scheduled", path="/trigger/scheduled")
+        batch = park(worker, "queue", path="/trigger/queue")
+        victim = park(worker, "v")
+        lost(worker.get("/abort"))
+        worker.wait_for_log("gate v parked", count=2, since=since)  # the fetch is replayed
+        release(worker, "v")
+        assert victim.response().status == 200
+        # The runtime ends both: the batch is not acknowledged, so the queue retries it.
+        scheduled_outcome, batch_outcome = scheduled.response(), batch.response()
+        log = caught_up(worker)
+    assert scheduled_outcome.status == 200 and '"outcome":"ok"' not in scheduled_outcome.body
+    assert batch_outcome.status == 200 and '"outcome":"ok"' not in batch_outcome.body
+    assert log.count("scheduled 5 4 * * * started") == 1
+    assert log.count("queue jobs started") == 1
+    assert "scheduled finished" not in log and "queue finished" not in log
+    assert len(replay_lines(log)) == 1

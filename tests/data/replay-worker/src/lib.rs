@@ -48,6 +48,23 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
 }
 
+// A scheduled event and a queue batch that wait at the gates `scheduled` and `queue`.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    console_log!("scheduled {} started", event.cron());
+    if hold(&env, "scheduled").await.is_ok() {
+        console_log!("scheduled finished");
+    }
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
+    console_log!("queue {} started", batch.queue());
+    hold(&env, "queue").await?;
+    console_log!("queue finished");
+    Ok(())
+}
+
 fn gates(env: &Env) -> Result<Stub> {
     env.durable_object("GATES")?.id_from_name("gates")?.get_stub()
 }
