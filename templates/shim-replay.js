@@ -58,7 +58,8 @@ const linked = new Map(); // attempt id -> attempt, while its request may call a
 let nextId = 1;
 
 function attempt(kind, caller = null, replayOf = null) {
-  return { id: nextId++, kind, caller, replayOf, serial: 0 };
+  // eligible: a first attempt a rule matches; watching: its watch runs (shim-replay's own).
+  return { id: nextId++, kind, caller, replayOf, serial: 0, eligible: false, watching: false };
 }
 
 // Runs `fn` (a call into Rust) as `current`, which stays linkable (a Durable Object it calls
@@ -103,7 +104,9 @@ function guard(fn, instanceSerial) {
       // The glue marks the instance dead for any exception but its own rethrow tag (a
       // WebAssembly.Exception). Only the first fatal one counts: after it no call enters.
       if (!(e instanceof WebAssembly.Exception) && !causes.has(instanceSerial)) {
-        causes.set(instanceSerial, als.getStore() ?? UNKNOWN);
+        const cause = als.getStore() ?? UNKNOWN;
+        causes.set(instanceSerial, cause);
+        owe(instanceSerial, cause);
       }
       throw e;
     }
@@ -135,10 +138,55 @@ WebAssembly.Instance = new Proxy(WebAssembly.Instance, {
 // True when `current` (or a request it was made for) caused the death of its instance; null
 // when the cause is unknown.
 function causedBy(current) {
-  const cause = causes.get(current.serial);
+  return blames(causes.get(current.serial), current);
+}
+
+function blames(cause, current) {
   if (cause === undefined || cause === UNKNOWN) return null;
   for (let a = cause; a !== null; a = a.caller) if (a === current) return true;
   return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holding new requests while replays run
+//
+// A replay dies if another abort comes before it finishes, and it is not replayed again. So
+// from the moment an instance dies until the replays it owes have finished (at most
+// HOLD_MAX_MS after the death), a new request waits before it calls into Rust, polling from
+// its own context: only the replays, which did not abort the instance, run on it meanwhile.
+// `globalThis.__workerBuildReplayHoldMs`, set before the first request, changes the bound.
+
+const HOLD_MAX_MS = 1000;
+const owed = new Set(); // first attempts of requests that are to be replayed or given up
+let holdUntil = 0;
+let holdLogged = false;
+
+// At the death of an instance (synchronously, in the exception's frame): the requests on it
+// that will be replayed.
+function owe(deadSerial, cause) {
+  if (cause === UNKNOWN || paused()) return;
+  for (const a of linked.values()) {
+    if (a.serial === deadSerial && a.eligible && a.watching && blames(cause, a) === false) {
+      owed.add(a);
+    }
+  }
+  if (owed.size > 0) {
+    holdUntil = Date.now() + (globalThis.__workerBuildReplayHoldMs ?? HOLD_MAX_MS);
+    holdLogged = false;
+  }
+}
+
+async function admitted(request) {
+  let interval = WATCH_FIRST_MS;
+  while (owed.size > 0 && Date.now() < holdUntil) {
+    if (!holdLogged) {
+      holdLogged = true;
+      const what = `${request.method} ${request.url}`;
+      console.warn(LOG_PREFIX, `holding ${what} until ${owed.size} replay(s) finish`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, interval));
+    interval = Math.min(interval * 2, WATCH_MAX_INTERVAL_MS);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,8 +269,11 @@ export function fetchHandler(call, shim) {
     let spareUsed = false;
     const once = (current, req) =>
       attemptCall(current, () => call.call(self, req, env), shim, eligible || shim.watchAll);
+    const fresh = attempt("fetch");
+    fresh.eligible = eligible;
     try {
-      const first = await once(attempt("fetch"), request);
+      if (owed.size > 0) await admitted(request);
+      const first = await once(fresh, request);
       if (first.settled) return settle(first);
       if (first.unwatched) return await first.pending; // alive: as without replay
       const what = `${request.method} ${request.url}`;
@@ -242,6 +293,7 @@ export function fetchHandler(call, shim) {
       }
       return shim.lost(first.pending);
     } finally {
+      owed.delete(fresh);
       if (spare !== null && !spareUsed && spare.body !== null) spare.body.cancel().catch(() => {});
     }
   };
@@ -250,6 +302,7 @@ export function fetchHandler(call, shim) {
 async function attemptCall(current, call, shim, watched) {
   shim.recover(); // a reset still due happens now, not inside the call
   const generation = shim.generation();
+  current.watching = watched;
   const pending = run(current, call);
   if (!watched) {
     const value = await pending;
@@ -260,6 +313,7 @@ async function attemptCall(current, call, shim, watched) {
     shim.recover();
     return shim.generation() !== generation;
   });
+  current.watching = false;
   if (outcome.settled) finished(current);
   return { ...outcome, attempt: current, pending };
 }

@@ -93,13 +93,21 @@ def serve(build_dir: Path, tmp_path: Path) -> Workerd:
 
 
 # In front of the build: routes that deliver a scheduled event and a queue batch to the
-# Worker itself (service binding SELF), answering the runtime's outcome.
+# Worker itself (service binding SELF), answering the runtime's outcome, and that reach the
+# gates without the shim's fetch (which holds new requests while replays run).
 TRIGGER_ENTRY = """\
 import Worker, { Gates } from "./index.js";
 export { Gates };
+// New requests are held while replays run for at most this long after an abort: long
+// enough that the bound never ends a hold during a test.
+globalThis.__workerBuildReplayHoldMs = 120000;
 export default class extends Worker {
   async fetch(request) {
     const path = new URL(request.url).pathname;
+    if (path.startsWith("/direct/")) {  // to the gates, not through Rust's fetch
+      const gates = this.env.GATES.get(this.env.GATES.idFromName("gates"));
+      return gates.fetch("https://gate/" + path.slice("/direct/".length));
+    }
     if (path === "/trigger/scheduled") {
       return Response.json(await this.env.SELF.scheduled({ cron: "5 4 * * *" }));
     }
@@ -170,8 +178,9 @@ def park(
     return request
 
 
-def release(worker: Workerd, gate: str) -> None:
-    answer = worker.get(f"/gate/release/{gate}")
+def release(worker: Workerd, gate: str, direct: bool = False) -> None:
+    """Open `gate`: through the Worker's fetch, or `direct`ly (serve_with_triggers only)."""
+    answer = worker.get(f"/direct/release/{gate}" if direct else f"/gate/release/{gate}")
     assert (answer.status, answer.body) == (200, "released"), answer
 
 
@@ -397,7 +406,7 @@ def test_scheduled_events_and_queue_batches_are_not_replayed(
         victim = park(worker, "v")
         lost(worker.get("/abort"))
         worker.wait_for_log("gate v parked", count=2, since=since)  # the fetch is replayed
-        release(worker, "v")
+        release(worker, "v", direct=True)
         assert victim.response().status == 200
         # The runtime ends both: the batch is not acknowledged, so the queue retries it.
         scheduled_outcome, batch_outcome = scheduled.response(), batch.response()
@@ -408,3 +417,24 @@ def test_scheduled_events_and_queue_batches_are_not_replayed(
     assert log.count("queue jobs started") == 1
     assert "scheduled finished" not in log and "queue finished" not in log
     assert len(replay_lines(log)) == 1
+
+
+# -- new requests wait while replays run --------------------------------------------------------
+
+
+def test_a_new_request_waits_until_the_replays_finish(replay_abort: Path, tmp_path: Path) -> None:
+    # Without the hold, the second /abort would kill the replay, which is not replayed again.
+    with serve_with_triggers(replay_abort, tmp_path) as worker:
+        since = worker.log_mark()
+        victim = park(worker, "v")
+        lost(worker.get("/abort"))
+        worker.wait_for_log("gate v parked", count=2, since=since)
+        poison = InFlight(worker, "GET", "/abort", None)
+        worker.wait_for_log(
+            f"holding GET http://127.0.0.1:{worker.port}/abort until 1 repl", since=since
+        )
+        release(worker, "v", direct=True)
+        assert victim.response() == Response(200, "GET v ")
+        lost(poison.response())  # admitted once the replay finished, then aborted
+        assert resets(worker) == 2
+        assert len(replay_lines(caught_up(worker))) == 1
