@@ -16,6 +16,8 @@
 // - replay is not paused: once PAUSE_AFTER replays in a row were lost to later aborts (aborts
 //   come faster than replays finish), none starts until a request that started after that
 //   finishes.
+// New requests wait while the replays an abort owes run (see "Holding new requests"), so that
+// the next abort cannot kill them.
 // A request waits for its instance to die by polling from its own context (a microtask,
 // then timers at 2 ms doubling to WATCH_MAX_INTERVAL_MS), for at most WATCH_FOR_MS; after
 // that it is left to the runtime as without this module.
@@ -59,7 +61,8 @@ let nextId = 1;
 
 function attempt(kind, caller = null, replayOf = null) {
   // eligible: a first attempt a rule matches; watching: its watch runs (shim-replay's own).
-  return { id: nextId++, kind, caller, replayOf, serial: 0, eligible: false, watching: false };
+  const flags = { eligible: false, watching: false, poke: null };
+  return { id: nextId++, kind, caller, replayOf, serial: 0, ...flags };
 }
 
 // Runs `fn` (a call into Rust) as `current`, which stays linkable (a Durable Object it calls
@@ -107,6 +110,7 @@ function guard(fn, instanceSerial) {
         const cause = als.getStore() ?? UNKNOWN;
         causes.set(instanceSerial, cause);
         owe(instanceSerial, cause);
+        if (cause !== UNKNOWN && typeof cause.poke === "function") cause.poke();
       }
       throw e;
     }
@@ -192,7 +196,9 @@ async function admitted(request) {
 // ---------------------------------------------------------------------------------------------
 // Watching a call from its own context until it settles or its instance dies
 
-function watch(result, isDead) {
+// `current.poke()` checks at once: the trap's frame calls it for the attempt that caused the
+// abort, which runs in that attempt's own context, so it ends without waiting for a timer.
+function watch(result, isDead, current) {
   return new Promise((resolve) => {
     let done = false;
     let timer = null;
@@ -220,6 +226,12 @@ function watch(result, isDead) {
       } else {
         finish({ settled: false, unwatched: true });
       }
+    };
+    current.poke = () => {
+      if (done) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      queueMicrotask(check);
     };
     queueMicrotask(check);
   });
@@ -257,8 +269,8 @@ function finished(current) {
 }
 
 // `call(request, env)` calls Rust from the handler's `this`; `shim` = { recover, generation,
-// watchAll, lost(pending) } from templates/shim.js: `lost` answers a request whose instance
-// died (a 500 of the shim's), or returns the dead call's promise for the runtime to cancel.
+// watchAll, lost() } from templates/shim.js: `lost` ends a request whose instance died and
+// that is not replayed (InstanceAbortedError to the runtime, or the shim's own 500).
 export function fetchHandler(call, shim) {
   return async function fetch(request) {
     const self = this;
@@ -289,9 +301,9 @@ export function fetchHandler(call, shim) {
         if (second.settled) return settle(second);
         if (second.unwatched) return await second.pending;
         replayLost();
-        return shim.lost(second.pending);
+        return shim.lost();
       }
-      return shim.lost(first.pending);
+      return shim.lost();
     } finally {
       owed.delete(fresh);
       if (spare !== null && !spareUsed && spare.body !== null) spare.body.cancel().catch(() => {});
@@ -309,11 +321,16 @@ async function attemptCall(current, call, shim, watched) {
     finished(current);
     return { settled: true, value };
   }
-  const outcome = await watch(pending, () => {
-    shim.recover();
-    return shim.generation() !== generation;
-  });
+  const outcome = await watch(
+    pending,
+    () => {
+      shim.recover();
+      return shim.generation() !== generation;
+    },
+    current,
+  );
   current.watching = false;
+  current.poke = null;
   if (outcome.settled) finished(current);
   return { ...outcome, attempt: current, pending };
 }

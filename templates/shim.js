@@ -344,9 +344,12 @@ const replayShim = {
   recover: () => recover(),
   generation,
   watchAll: shimAnswers,
-  lost(pending) {
-    if (!shimAnswers) return pending; // never settles: the runtime cancels it
-    return errorResponse(new InstanceAbortedError(lastResetCause), "fetch");
+  // A request whose instance died and that is not replayed: the runtime's 500 at once (rather
+  // than when it sees the request hang), or the shim's.
+  lost() {
+    const error = new InstanceAbortedError(lastResetCause);
+    if (!shimAnswers) throw error;
+    return errorResponse(error, "fetch");
   },
 };
 
