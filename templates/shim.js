@@ -353,31 +353,20 @@ const replayShim = {
   },
 };
 
-function replayingFetch(fn) {
-  const handler = replay.fetchHandler(function (request, env) {
-    return invoke(fn, undefined, [request, env, this.ctx]);
-  }, replayShim);
-  if (!config.runToCompletion) return handler;
-  return function fetch(request) {
-    const response = handler.call(this, request);
-    this.ctx.waitUntil(response);
-    return response;
-  };
-}
-
 function handlerMethod(name, fn) {
-  if (name === "fetch" && replay.enabled) return replayingFetch(fn);
   if (name === "fetch") {
-    const call = config.runToCompletion
-      ? function fetch(request) {
-          const response = invoke(fn, undefined, [request, this.env, this.ctx]);
-          this.ctx.waitUntil(response);
-          return response;
-        }
-      : function fetch(request) {
-          return invoke(fn, undefined, [request, this.env, this.ctx]);
-        };
-    return fetchHandler("fetch", call);
+    const call = function fetch(request, env = this.env) {
+      return invoke(fn, undefined, [request, env, this.ctx]);
+    };
+    const handler = replay.enabled
+      ? replay.fetchHandler(call, replayShim)
+      : fetchHandler("fetch", call);
+    if (!config.runToCompletion) return handler;
+    return function fetch(request) {
+      const response = handler.call(this, request);
+      this.ctx.waitUntil(response);
+      return response;
+    };
   }
   return {
     [name](arg) {

@@ -273,7 +273,7 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
             "replay on abort needs the recovery shim, which "
             + ("--no-panic-recovery" if raw.no_panic_recovery else "CUSTOM_SHIM")
             + " replaces",
-            "drop --replay-on-abort (or replay-on-abort in Cargo.toml), or "
+            "drop --replay-on-abort and replay-on-abort in Cargo.toml, or "
             + ("--no-panic-recovery" if raw.no_panic_recovery else "unset CUSTOM_SHIM"),
         )
     cargo_args = raw.cargo_args

@@ -37,6 +37,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
             hold(&env, gate).await?;
             core::arch::wasm32::unreachable()
         }
+        // Waits 25 ms: for ad-hoc load (benchmarks/load.py --only BUILD --normal /slow).
+        ["slow"] => {
+            Delay::from(Duration::from_millis(25)).await;
+            Response::ok("slow")
+        }
         // Traps after a timer fired.
         ["abort-after-timer"] => {
             Delay::from(Duration::from_millis(1)).await;
