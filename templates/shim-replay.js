@@ -11,7 +11,9 @@
 //   the module wraps the Wasm instance's exports, so the first exception that leaves Wasm and
 //   kills the instance names the attempt that was running. A Durable Object request carries
 //   its caller's attempt in a header (see `linkedEnv`), so an abort inside the object blames
-//   the request that called it too. An abort whose cause is unknown replays nothing;
+//   the request that called it too. An abort whose cause is unknown replays nothing. (A Rust
+//   task woken by another request's code runs in that request's async context: a trap there
+//   blames the waker. workerd forbids such cross-request I/O anyway.)
 // - it was not replayed already (at most one replay per request);
 // - replay is not paused: once PAUSE_AFTER replays in a row were lost to later aborts (aborts
 //   come faster than replays finish), none starts until a request that started after that
