@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load.py                       # both modes, 3 runs per tool
     .venv/bin/python benchmarks/load.py --modes unwind --runs 5 --json out.json
     .venv/bin/python benchmarks/load.py --only BUILD_DIR      # one existing output, no peer
+    .venv/bin/python benchmarks/load.py --replay              # also ours with --replay-on-abort
 
 Both tools build the same copy of sample-crates/hello-worker with the same compiler and
 tools (benchmarks/side_by_side.py, as compare_real.py: the real worker-build 0.8.7 from
@@ -17,6 +18,13 @@ The plan of a run is fixed before it starts (seeded shuffle): 1 in 50 requests a
 (default `/`, `/count`, `/do/increment`: the last one is in flight across an await in the
 Durable Object, so an abort elsewhere can kill it). `--concurrency` client threads
 (keep-alive connections on 127.0.0.1) work through it.
+
+With `--replay`, a third output joins the rotation: ours built with `--replay-on-abort`
+(same cargo build as ours, so the same module). Every output is served with the
+`nodejs_als` compatibility flag, which the replay needs, so the three run alike. Our
+outputs are served through a small entry module that adds `/__resets` (the shim's count of
+instance resets, read once the run is over), to check that the instance was reset no more
+often than abort-causing requests were sent (`/abort`, and `/panic` in the abort build).
 
 Reported per tool and run: collateral failures (normal requests without a 200), the
 longest request, raw status counts per kind, requests left hanging (no answer within
@@ -40,7 +48,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +61,19 @@ NORMAL_PATHS = ("/", "/count", "/do/increment")
 PANIC_PATH = "/panic"
 ABORT_PATH = "/abort"
 MODES = ("unwind", "abort")
+REPLAY = "ours+replay"  # ours built with --replay-on-abort
+COMPATIBILITY_FLAGS = ("nodejs_als",)
+# Served in front of our outputs: the shim's reset count at /__resets.
+RESETS_ENTRY = """\
+import Worker, { Counter } from "./index.js";
+export { Counter };
+export default class extends Worker {
+  fetch(request) {
+    if (new URL(request.url).pathname !== "/__resets") return super.fetch(request);
+    return new Response(String(globalThis.__workerBuild?.resets ?? -1));
+  }
+}
+"""
 
 
 @dataclass
@@ -174,6 +195,10 @@ def summarize(results: Results, log_text: str) -> dict[str, Any]:
         "collateral_by_path": dict(Counter(o.path for o in collateral)),
         "hanging": len(hanging),
         "longest_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        "longest_ms_by_kind": {
+            kind: round(max(o.latency for o in results.outcomes if o.kind == kind) * 1000, 1)
+            for kind in sorted(by_kind)
+        },
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "panics_answered_500": sum(
@@ -181,20 +206,38 @@ def summarize(results: Results, log_text: str) -> dict[str, Any]:
         ),
         "panic_errors_in_log": log_text.count("PanicError: hello-worker: deliberate panic"),
         "cross_context_warnings_in_log": log_text.count("different request context"),
+        "replays_in_log": log_text.count("[worker-build] replaying "),
+        "not_replayed_in_log": log_text.count("[worker-build] not replaying "),
+        "replay_pauses_in_log": log_text.count("[worker-build] replay paused"),
         "instance_restarts_seen_via_count": max(0, fresh_counts - 1),
     }
 
 
 def measure(
-    build_dir: Path, items: list[tuple[str, str]], args: argparse.Namespace, label: str
+    build_dir: Path,
+    items: list[tuple[str, str]],
+    args: argparse.Namespace,
+    label: str,
+    count_resets: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
         log_path = Path(tmp) / "workerd.log"
-        with Workerd(build_dir, storage_dir=Path(tmp) / "do", log_path=log_path) as worker:
+        entry = None
+        if count_resets:
+            entry = Path(tmp) / "entry.js"
+            entry.write_text(RESETS_ENTRY)
+        with Workerd(
+            build_dir,
+            storage_dir=Path(tmp) / "do",
+            log_path=log_path,
+            entry=entry,
+            compatibility_flags=COMPATIBILITY_FLAGS,
+        ) as worker:
             worker.get("/")  # the first request instantiates the isolate: not measured
             load_before = loadavg()
             results = run_load(worker.port, items, args.concurrency, args.timeout, args.deadline)
             alive = worker.get("/").status
+            resets = int(worker.get("/__resets").body) if count_resets else None
             log_text = worker.log_text()
         if args.keep_logs:
             kept = args.keep_logs / f"{label}.log"
@@ -202,6 +245,9 @@ def measure(
             kept.write_text(log_text)
     summary = summarize(results, log_text)
     summary["root_after_run"] = alive
+    summary["resets"] = resets
+    aborting = {ABORT_PATH} if label.startswith("unwind") else {ABORT_PATH, PANIC_PATH}
+    summary["aborting_requests"] = sum(1 for o in results.outcomes if o.path in aborting)
     summary["load_before"] = load_before
     summary["load_after"] = loadavg()
     return summary
@@ -226,12 +272,22 @@ def print_tables(report: dict[str, Any]) -> None:
     )
     print(
         "| build | tool | collateral failures | longest request | hanging | p99 "
-        "| panics answered 500 | PanicError in log | cross-context warnings |"
+        "| panics answered 500 | PanicError in log | cross-context warnings "
+        "| replays (not replayed, pauses) | resets / aborting requests |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, tools in report["modes"].items():
-        for name in ("ours", "real"):
-            runs = tools[name]
+        for name, runs in tools.items():
+            replays = "-"
+            if name == REPLAY:
+                replays = (
+                    f"{span([r['replays_in_log'] for r in runs])} "
+                    f"({span([r['not_replayed_in_log'] for r in runs])}, "
+                    f"{span([r['replay_pauses_in_log'] for r in runs])})"
+                )
+            resets = "-"
+            if runs and runs[0]["resets"] is not None:
+                resets = ", ".join(f"{r['resets']}/{r['aborting_requests']}" for r in runs)
             print(
                 f"| {mode} | {name} | {span([r['collateral_failures'] for r in runs])} "
                 f"| {span([r['longest_ms'] for r in runs], ' ms')} "
@@ -239,29 +295,37 @@ def print_tables(report: dict[str, Any]) -> None:
                 f"| {span([r['p99_ms'] for r in runs], ' ms')} "
                 f"| {span([r['panics_answered_500'] for r in runs])} "
                 f"| {span([r['panic_errors_in_log'] for r in runs])} "
-                f"| {span([r['cross_context_warnings_in_log'] for r in runs])} |"
+                f"| {span([r['cross_context_warnings_in_log'] for r in runs])} "
+                f"| {replays} | {resets} |"
             )
     print("\nraw status counts per run (kind: status x count):")
     for mode, tools in report["modes"].items():
-        for name in ("ours", "real"):
-            for i, r in enumerate(tools[name], 1):
+        for name, runs in tools.items():
+            for i, r in enumerate(runs, 1):
                 counts = "; ".join(
                     f"{kind} " + ", ".join(f"{s} x{n}" for s, n in c.items())
                     for kind, c in r["status_counts"].items()
                 )
                 print(
                     f"  {mode} {name} run {i}: {counts} (collateral by path "
-                    f"{r['collateral_by_path']}; load {r['load_before']} -> {r['load_after']})"
+                    f"{r['collateral_by_path']}; longest by kind {r['longest_ms_by_kind']} ms; "
+                    f"load {r['load_before']} -> {r['load_after']})"
                 )
 
 
-def build_both(mode: str, ours_args: list[str]) -> tuple[dict[str, Path], str]:
-    """hello-worker built by both tools for `mode` (side_by_side's set-up): the output dirs
-    and the commit our worker-build was taken from."""
+def build_all(mode: str, ours_args: list[str], replay: bool) -> tuple[dict[str, Path], str]:
+    """hello-worker built by both tools for `mode` (side_by_side's set-up), and with
+    `replay` by ours with --replay-on-abort too (ours' cargo target dir: the same module):
+    the output dirs and the commit our worker-build was taken from."""
     both = contenders(mode == "unwind", ours_args)
+    tools = both.tools
+    if replay:
+        ours = both.ours
+        out = ours.out.with_name(f"out-ours-replay-{mode}")
+        tools.append(replace(ours, name=REPLAY, out=out, extra=[*ours.extra, "--replay-on-abort"]))
     fresh_crate()
     outs = {}
-    for tool in both.tools:
+    for tool in tools:
         log(f"building hello-worker ({mode}) with {tool.name}...")
         tool.build()
         outs[tool.name] = tool.out
@@ -286,7 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ours-args", default="--no-loader", help="extra flags for ours")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep-logs", type=Path, help="keep each run's workerd log here")
-    parser.add_argument("--check", action="store_true", help="exit 1 if a request hung")
+    parser.add_argument(
+        "--replay", action="store_true", help="also ours built with --replay-on-abort"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if a request of ours hung or a promise was settled across requests",
+    )
     args = parser.parse_args(argv)
 
     normal_paths = tuple(p for p in args.normal.split(",") if p)
@@ -310,14 +381,16 @@ def main(argv: list[str] | None = None) -> int:
         "modes": {},
     }
     commits = set()
+    names = ["real", "ours", *([REPLAY] if args.replay else [])]
     for mode in modes:
-        outs, commit = build_both(mode, args.ours_args.split())
+        outs, commit = build_all(mode, args.ours_args.split(), args.replay)
         commits.add(commit)
-        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "real": []}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
         for i in range(args.runs):
-            order = ["real", "ours"] if i % 2 == 0 else ["ours", "real"]
-            for name in order:
-                summary = measure(outs[name], items, args, f"{mode}-{name}-{i + 1}")
+            shift = i % len(names)  # each tool goes first in turn
+            for name in names[shift:] + names[:shift]:
+                label = f"{mode}-{name}-{i + 1}"
+                summary = measure(outs[name], items, args, label, count_resets=name != "real")
                 log(
                     f"  {mode} {name} run {i + 1}/{args.runs}: collateral "
                     f"{summary['collateral_failures']}, longest {summary['longest_ms']} ms, "
@@ -329,8 +402,15 @@ def main(argv: list[str] | None = None) -> int:
     print_tables(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
-    hung = any(r["hanging"] for tools in report["modes"].values() for r in tools["ours"])
-    return 1 if args.check and hung else 0
+    ours_runs = [
+        run
+        for tools in report["modes"].values()
+        for name, runs_of_tool in tools.items()
+        if name != "real"
+        for run in runs_of_tool
+    ]
+    bad = any(r["hanging"] or r["cross_context_warnings_in_log"] for r in ours_runs)
+    return 1 if args.check and bad else 0
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ class Workerd:
     served as the main module (named `entry.js`, it can `import ... from "./index.js"`).
     `service_bindings`: binding name -> service (the worker itself is the service "main").
     `socket_entrypoint`: the named export the HTTP socket serves (default export if None).
+    `compatibility_flags`: the served worker's (e.g. `nodejs_als` for --replay-on-abort).
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class Workerd:
         entry: Path | None = None,
         service_bindings: Mapping[str, str] | None = None,
         socket_entrypoint: str | None = None,
+        compatibility_flags: tuple[str, ...] = (),
     ) -> None:
         self.build_dir = Path(build_dir)
         self.durable_objects = dict(
@@ -109,9 +111,10 @@ class Workerd:
             socket_entrypoint=socket_entrypoint,
         )
         config = self._process.config  # not started yet: the marker worker joins it
+        served = dataclasses.replace(config.workers[0], compatibility_flags=compatibility_flags)
         self._process.config = dataclasses.replace(
             config,
-            workers=(*config.workers, Worker(LOG_MARKER_SERVICE, (LOG_MARKER,))),
+            workers=(served, *config.workers[1:], Worker(LOG_MARKER_SERVICE, (LOG_MARKER,))),
             sockets=(*config.sockets, Socket(LOG_MARKER_SERVICE, LOG_MARKER_SERVICE)),
         )
         self.log_path = self._process.log_path
@@ -186,12 +189,20 @@ class Workerd:
         """One GET to the served build on a fresh loopback connection."""
         return self._get(self.port, path, timeout)
 
-    def _get(self, port: int, path: str, timeout: float) -> Response:
+    def request(
+        self, method: str, path: str, body: str | None = None, timeout: float = 60.0
+    ) -> Response:
+        """One request (`body` sent as UTF-8) to the served build on a fresh connection."""
+        return self._get(self.port, path, timeout, method, body)
+
+    def _get(
+        self, port: int, path: str, timeout: float, method: str = "GET", body: str | None = None
+    ) -> Response:
         if not self.running:
             raise WorkerdError("workerd is not running\n" + self.log_text())
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         try:
-            conn.request("GET", path)
+            conn.request(method, path, None if body is None else body.encode())
             resp = conn.getresponse()
             return Response(resp.status, resp.read().decode("utf-8", "replace"))
         finally:

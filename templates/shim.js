@@ -27,11 +27,16 @@
 // gets a 500 carrying the error text ("message") or a generic text ("generic"; detail in the
 // logs).
 //
+// With --replay-on-abort, a request lost to another request's abort runs again on the fresh
+// instance (./worker-build-replay.js, from templates/shim-replay.js; without the option it is
+// shim-replay-off.js). It is imported before the glue: it wraps WebAssembly.Instance.
+//
 // WORKER_BUILD_CONFIG is replaced by esbuild (`--define`):
 //   { "panicUnwind": bool, "panicBody": "runtime" | "message" | "generic",
-//     "runToCompletion": bool }
+//     "runToCompletion": bool, "replay": null | ["GET", "PUT /items/", ...] }
 
 import { WorkerEntrypoint } from "cloudflare:workers";
+import * as replay from "./worker-build-replay.js";
 import * as glue from "./index.js";
 
 // Without the define (a bundle made by hand) the defaults apply.
@@ -334,22 +339,39 @@ function isClass(value) {
   return typeof value === "function" && /^class\b/.test(Function.prototype.toString.call(value));
 }
 
+// The entrypoint's fetch with replay on abort (shim-replay.js): the shim's side of it.
+const replayShim = {
+  recover: () => recover(),
+  generation,
+  watchAll: shimAnswers,
+  // A request whose instance died and that is not replayed: the runtime's 500 at once (rather
+  // than when it sees the request hang), or the shim's.
+  lost() {
+    const error = new InstanceAbortedError(lastResetCause);
+    if (!shimAnswers) throw error;
+    return errorResponse(error, "fetch");
+  },
+};
+
 function handlerMethod(name, fn) {
   if (name === "fetch") {
-    const call = config.runToCompletion
-      ? function fetch(request) {
-          const response = invoke(fn, undefined, [request, this.env, this.ctx]);
-          this.ctx.waitUntil(response);
-          return response;
-        }
-      : function fetch(request) {
-          return invoke(fn, undefined, [request, this.env, this.ctx]);
-        };
-    return fetchHandler("fetch", call);
+    const call = function fetch(request, env = this.env) {
+      return invoke(fn, undefined, [request, env, this.ctx]);
+    };
+    const handler = replay.enabled
+      ? replay.fetchHandler(call, replayShim)
+      : fetchHandler("fetch", call);
+    if (!config.runToCompletion) return handler;
+    return function fetch(request) {
+      const response = handler.call(this, request);
+      this.ctx.waitUntil(response);
+      return response;
+    };
   }
   return {
     [name](arg) {
-      return invoke(fn, undefined, [arg, this.env, this.ctx]);
+      const env = replay.linkedEnv(this.env);
+      return replay.runHandler(name, null, () => invoke(fn, undefined, [arg, env, this.ctx]));
     },
   }[name];
 }
@@ -367,7 +389,7 @@ function __workerBuildEntrypoint(names) {
       if (name in Entrypoint.prototype) continue; // never shadow WorkerEntrypoint's own members
       method = {
         [name](...args) {
-          return invoke(fn, this, args);
+          return replay.runHandler(name, null, () => invoke(fn, this, args));
         },
       }[name];
     }
@@ -410,9 +432,12 @@ function wrapMethod(Inner, name, original) {
   }
   const wrapped = {
     [name](...args) {
+      let caller = null;
+      if (name === "fetch") [args[0], caller] = replay.unlink(args[0]);
       recover();
       const callGeneration = generation();
-      const result = invoke(original, innerOf(this, Inner), args);
+      const inner = innerOf(this, Inner);
+      const result = replay.runHandler(name, caller, () => invoke(original, inner, args));
       return this[ACTOR] ? watched(result, callGeneration) : result;
     },
   }[name];
@@ -423,8 +448,9 @@ function wrapClass(Inner, name) {
   const Wrapper = {
     [name]: class {
       constructor(...args) {
-        this[ARGS] = args;
         this[ACTOR] = isDurableObjectState(args[0]);
+        if (this[ACTOR] && args.length > 1) args[1] = replay.linkedEnv(args[1]);
+        this[ARGS] = args;
         recover();
         innerOf(this, Inner);
       }

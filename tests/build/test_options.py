@@ -193,3 +193,42 @@ def test_std_cache_flag_and_metadata_key() -> None:
     assert "std" not in [s.name for s in plan(off)]
     with pytest.raises(UsageError, match="std-cache must be true or false"):
         resolve(RawArgs(), Path("/c"), {"worker-build": {"std-cache": "no"}})
+
+
+def test_replay_on_abort_is_off_by_default_and_the_safe_methods_when_asked() -> None:
+    assert opts().replay_on_abort == ()
+    assert opts(replay_on_abort=True).replay_on_abort == ("GET", "HEAD", "OPTIONS")
+    on = {"worker-build": {"replay-on-abort": True}}
+    assert opts(on).replay_on_abort == ("GET", "HEAD", "OPTIONS")
+    off = {"worker-build": {"replay-on-abort": False}}
+    assert opts(off).replay_on_abort == ()
+    assert opts(off, replay_on_abort=True).replay_on_abort == ("GET", "HEAD", "OPTIONS")
+
+
+def test_replay_rules_in_cargo_toml_replace_the_defaults() -> None:
+    rules = {"worker-build": {"replay-on-abort": ["get", "PUT /items/", " POST  /sëarch "]}}
+    assert opts(rules).replay_on_abort == ("GET", "PUT /items/", "POST /sëarch")
+    assert opts(rules, replay_on_abort=True).replay_on_abort == opts(rules).replay_on_abort
+
+
+@pytest.mark.parametrize(
+    "value", ["yes", [], ["GET items"], ["GET /a /b"], ["/items"], [1], {"methods": ["GET"]}]
+)
+def test_bad_replay_rules(value: Any) -> None:
+    with pytest.raises(UsageError, match="replay-on-abort") as err:
+        opts({"worker-build": {"replay-on-abort": value}})
+    assert err.value.exit_code == EXIT_USAGE
+
+
+def test_replay_on_abort_needs_the_recovery_shim(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match="replay on abort needs the recovery shim") as err:
+        opts(replay_on_abort=True, no_panic_recovery=True)
+    assert "--no-panic-recovery" in str(err.value.fix)
+    shim = tmp_path / "shïm.js"
+    shim.write_text("export default {};\n")
+    monkeypatch.setenv("CUSTOM_SHIM", str(shim))
+    with pytest.raises(UsageError, match="CUSTOM_SHIM replaces"):
+        opts({"worker-build": {"replay-on-abort": True}})
+    assert opts().replay_on_abort == ()  # off: the legacy layout is fine

@@ -74,6 +74,8 @@ def test_values_of_our_options_in_both_forms() -> None:
     assert (raw.profile, raw.eh_encoding, raw.scope) == ("small", "exnref", "acme")
     assert (raw.rustc, raw.panic_body, raw.lock_timeout) == (Path("/r/rustc"), "generic", 5.0)
     assert parsed("--panic-unwind", "--no-panic-unwind").panic_unwind is False  # last wins
+    assert parsed("--features", "x", "--replay-on-abort").replay_on_abort is True
+    assert parsed().replay_on_abort is False
 
 
 def test_aliases_and_hidden_flags_of_the_real_tool() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -39,7 +40,10 @@ METADATA_KEYS = {
     "panic-body",
     "loader",
     "std-cache",
+    "replay-on-abort",
 }
+# What --replay-on-abort replays unless Cargo.toml lists its own rules: the safe methods.
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class PanicBody(Enum):
@@ -94,6 +98,7 @@ class RawArgs:
     cargo_args: tuple[str, ...] = ()
     no_panic_recovery: bool = False
     quiet: bool = False
+    replay_on_abort: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,9 @@ class BuildOptions:
     # passed to ctx.waitUntil.
     run_to_completion: bool = False
     custom_shim: CustomShim | None = None
+    # --replay-on-abort: the rules ("METHOD" or "METHOD /path-prefix") of the requests a
+    # fresh instance runs again after another request's abort; () is off.
+    replay_on_abort: tuple[str, ...] = ()
 
     @property
     def legacy_layout(self) -> bool:
@@ -258,6 +266,16 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
     if not isinstance(std_cache, bool):
         raise UsageError(f"{where}: std-cache must be true or false")
     std_cache = std_cache and not raw.no_std_cache
+    replay_on_abort = _replay_rules(raw.replay_on_abort, config.get("replay-on-abort"), where)
+    custom_shim = _custom_shim()
+    if replay_on_abort and (raw.no_panic_recovery or custom_shim is not None):
+        raise UsageError(
+            "replay on abort needs the recovery shim, which "
+            + ("--no-panic-recovery" if raw.no_panic_recovery else "CUSTOM_SHIM")
+            + " replaces",
+            "drop --replay-on-abort and replay-on-abort in Cargo.toml, or "
+            + ("--no-panic-recovery" if raw.no_panic_recovery else "unset CUSTOM_SHIM"),
+        )
     cargo_args = raw.cargo_args
     target = cargo_args_mod.find_target(cargo_args)
     if target is not None:
@@ -281,5 +299,29 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         panic_recovery=not raw.no_panic_recovery,
         quiet=raw.quiet,
         run_to_completion="RUN_TO_COMPLETION" in os.environ,
-        custom_shim=_custom_shim(),
+        custom_shim=custom_shim,
+        replay_on_abort=replay_on_abort,
     )
+
+
+REPLAY_RULE = re.compile(r"[A-Za-z]+(?: +/\S*)?")
+
+
+def _replay_rules(flag: bool, setting: object, where: str) -> tuple[str, ...]:
+    """replay-on-abort = true | false | ["METHOD", "METHOD /prefix", ...]; the flag turns it
+    on with Cargo.toml's rules, or the safe methods."""
+    if setting is None or isinstance(setting, bool):
+        return SAFE_METHODS if flag or setting else ()
+    fix = 'true, false or a list like ["GET", "PUT /items/"]'
+    if not isinstance(setting, list) or not setting:
+        raise UsageError(f"{where}: replay-on-abort must be {fix}")
+    rules: list[str] = []
+    for rule in setting:
+        if not isinstance(rule, str) or not REPLAY_RULE.fullmatch(rule.strip()):
+            raise UsageError(
+                f"{where}: replay-on-abort rule {rule!r} is not METHOD or METHOD /path-prefix",
+                f"write it as {fix}",
+            )
+        method, _, prefix = rule.strip().partition(" ")
+        rules.append(f"{method.upper()} {prefix.strip()}".strip())
+    return tuple(rules)

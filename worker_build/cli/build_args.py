@@ -72,6 +72,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(("--no-loader",), "no_loader", "flag", "do not emit the Python loader (loader.py)"),
     Option(
+        ("--replay-on-abort",),
+        "replay_on_abort",
+        "flag",
+        "run a GET/HEAD/OPTIONS request lost to another request's abort again on the fresh "
+        "instance (needs the nodejs_als or nodejs_compat compatibility flag)",
+    ),
+    Option(
         ("--offline",),
         "offline",
         "flag",
@@ -133,6 +140,7 @@ _RAW_FIELDS = (
     "scope",
     "no_panic_recovery",
     "quiet",
+    "replay_on_abort",
 )
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from worker_build.build.steps import bundle
@@ -119,3 +121,40 @@ def test_our_legacy_template_has_the_rust_tool_placeholders() -> None:
     for placeholder in ("$SNIPPET_JS_IMPORTS", "$SNIPPET_WASM_IMPORTS", "$WAIT_UNTIL_RESPONSE"):
         assert placeholder in text
     assert 'from "./index.wasm"' in text and 'from "./index_bg.js"' in text
+
+
+def test_the_replay_module_is_chosen_by_the_option() -> None:
+    imports = 'from "node:async_hooks"'
+    assert imports in bundle.replay_module(("GET",))
+    assert imports not in bundle.replay_module(())  # default builds need no compatibility flag
+    assert "node:async_hooks" in bundle.EXTERNALS
+
+
+def test_both_replay_modules_export_what_the_shim_imports() -> None:
+    def exported(name: str) -> set[str]:
+        text = (template_dir() / name).read_text()
+        return set(re.findall(r"^export (?:const|function) (\w+)", text, re.MULTILINE))
+
+    assert exported("shim-replay.js") == exported("shim-replay-off.js")
+    used = set(re.findall(r"(?<![-\w])replay\.(\w+)", (template_dir() / "shim.js").read_text()))
+    assert used <= exported("shim-replay.js")
+
+
+def test_the_replay_module_is_evaluated_before_the_glue() -> None:
+    shim = (template_dir() / "shim.js").read_text()
+    replay = shim.index(f'from "./{bundle.REPLAY_MODULE}";')
+    assert replay < shim.index('from "./index.js";')  # it wraps WebAssembly.Instance first
+
+
+def test_shim_config_carries_the_replay_rules(tmp_path: Path) -> None:
+    from worker_build.build.context import BuildContext
+    from worker_build.build.options import RawArgs, resolve
+
+    def config(replay: bool) -> dict[str, object]:
+        options = resolve(RawArgs(path=tmp_path, replay_on_abort=replay), tmp_path, {})
+        ctx = BuildContext(options=options, staging=tmp_path / "staging")
+        result: dict[str, object] = json.loads(bundle.shim_config(ctx))
+        return result
+
+    assert config(False)["replay"] is None
+    assert config(True)["replay"] == ["GET", "HEAD", "OPTIONS"]

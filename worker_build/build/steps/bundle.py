@@ -23,6 +23,7 @@ from worker_build.util.resources import template
 
 EXTERNALS = (
     "./index_bg.wasm",
+    "node:async_hooks",
     "cloudflare:sockets",
     "cloudflare:workers",
     "cloudflare:email",
@@ -111,6 +112,7 @@ def shim_config(ctx: BuildContext) -> str:
             "panicUnwind": options.panic_unwind,
             "panicBody": options.panic_body.value,
             "runToCompletion": options.run_to_completion,
+            "replay": list(options.replay_on_abort) or None,
         },
         separators=(",", ":"),
     )
@@ -141,6 +143,16 @@ def package_json(ctx: BuildContext) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+# The module shim.js imports for replay on abort: the real one with --replay-on-abort (it
+# imports node:async_hooks, which needs a compatibility flag), a stub without.
+REPLAY_MODULE = "worker-build-replay.js"
+
+
+def replay_module(rules: tuple[str, ...]) -> str:
+    name = "shim-replay.js" if rules else "shim-replay-off.js"
+    return template(name).read_text(encoding="utf-8")
+
+
 def shim_source(glue_js: str) -> str:
     """Our shim plus the module's exports: the entrypoint over the glue's functions and
     one wrapper per class the glue exports."""
@@ -167,6 +179,9 @@ def _bundle_module(ctx: BuildContext, esbuild: str) -> None:
     out = ctx.out_dir
     glue = (ctx.bindgen_dir / "index.js").read_text(encoding="utf-8")
     (ctx.bindgen_dir / "shim.js").write_text(shim_source(glue), encoding="utf-8")
+    (ctx.bindgen_dir / REPLAY_MODULE).write_text(
+        replay_module(ctx.options.replay_on_abort), encoding="utf-8"
+    )
     proc.run(esbuild_command(ctx, esbuild))
 
     bundled = out / "index.js"
