@@ -4,6 +4,9 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+from tests.support.stepctx import isolate, step_context
 from worker_build.build.steps import bundle
 from worker_build.util.resources import template_dir
 
@@ -158,3 +161,27 @@ def test_shim_config_carries_the_replay_rules(tmp_path: Path) -> None:
 
     assert config(False)["replay"] is None
     assert config(True)["replay"] == ["GET", "HEAD", "OPTIONS"]
+
+
+@pytest.mark.parametrize(
+    ("config", "noted"),
+    [
+        ('name = "w"\nmain = "build/index.js"\n', True),
+        ('name = "w"\ncompatibility_flags = ["nodejs_als"]\n', False),
+        ('name = "w"\ncompatibility_flags = ["nodejs_compat"]\n', False),
+        (None, False),  # no wrangler configuration: nothing to check
+        ("name = [broken", False),  # wrangler's to reject, not the build's
+    ],
+)
+def test_a_replay_build_notes_a_missing_async_hooks_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str | None, noted: bool
+) -> None:
+    isolate(tmp_path, monkeypatch)
+    ctx = step_context(tmp_path, replay_on_abort=True)
+    if config is not None:
+        (ctx.options.crate_path / "wrangler.toml").write_text(config, encoding="utf-8")
+    bundle._note_missing_als_flag(ctx)
+    found = [n for n in ctx.notes if "--replay-on-abort needs" in n]
+    assert bool(found) is noted
+    if noted:
+        assert 'compatibility_flags = ["nodejs_als"]' in found[0] and "wrangler.toml" in found[0]

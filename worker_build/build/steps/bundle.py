@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker_build.build.context import BuildContext
-from worker_build.errors import UsageError
+from worker_build.errors import UsageError, WorkerBuildError
+from worker_build.serve import wrangler
 from worker_build.tools import resolve
 from worker_build.util import proc
 from worker_build.util.resources import template
@@ -182,6 +183,8 @@ def _bundle_module(ctx: BuildContext, esbuild: str) -> None:
     (ctx.bindgen_dir / REPLAY_MODULE).write_text(
         replay_module(ctx.options.replay_on_abort), encoding="utf-8"
     )
+    if ctx.options.replay_on_abort:
+        _note_missing_als_flag(ctx)
     proc.run(esbuild_command(ctx, esbuild))
 
     bundled = out / "index.js"
@@ -191,6 +194,29 @@ def _bundle_module(ctx: BuildContext, esbuild: str) -> None:
     (out / "worker" / "shim.mjs").write_text(
         'export * from "../index.js";\nexport { default } from "../index.js";\n', encoding="utf-8"
     )
+
+
+# The compatibility flags that give a Worker `node:async_hooks` (AsyncLocalStorage), which
+# the replay module imports: without one, workerd refuses to load the Worker at all.
+ALS_FLAGS = ("nodejs_als", "nodejs_compat")
+
+
+def _note_missing_als_flag(ctx: BuildContext) -> None:
+    """Say at build time, not at the first deploy, when the crate's wrangler
+    configuration lacks the flag a --replay-on-abort build needs."""
+    config = wrangler.find_config(ctx.options.crate_path, ctx.options.out_dir)
+    if config is None:
+        return
+    try:
+        flags = wrangler.load(config).compatibility_flags
+    except WorkerBuildError:  # a configuration wrangler will reject itself: not ours to judge
+        return
+    if not set(flags) & set(ALS_FLAGS):
+        ctx.notes.append(
+            f'--replay-on-abort needs compatibility_flags = ["nodejs_als"] (or '
+            f'"nodejs_compat") in {config.name}: without it workerd refuses this Worker '
+            '(No such module "node:async_hooks")'
+        )
 
 
 # ---------------------------------------------------------------------------------------------
