@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tests.support.builds import (
     tool_env,
     worker_build,
 )
-from tests.support.procs import wait_for_fifo
+from tests.support.procs import interrupt_when
 from worker_build.build import staging
 from worker_build.build.crate import load_crate
 
@@ -166,14 +165,7 @@ def test_interrupted_build_keeps_previous_output(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,
     )
-    try:
-        wait_for_fifo(started, proc, "cargo ran rustc")
-        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: worker-build, cargo and the wrapper
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    err = interrupt_when(proc, started, "cargo ran rustc")  # worker-build, cargo, the wrapper
     assert proc.returncode == 130, err
     assert "previous output was left unchanged" in err
     assert snapshot(crate / "build") == before

@@ -21,7 +21,7 @@ import pytest
 
 from harness.paths import CACHE
 from tests.support.builds import VENV_BIN, copy_crate, snapshot, tool_env, worker_build
-from tests.support.procs import wait_for_fifo
+from tests.support.procs import interrupt_when
 
 pytestmark = pytest.mark.slow
 
@@ -64,14 +64,7 @@ def test_ctrl_c_during_wasm_opt_exits_130_and_keeps_the_output(tmp_path: Path, s
         start_new_session=True,  # its own group, which the test signals as a terminal would
         preexec_fn=_ignore_sigint if sigint == "ignored" else None,
     )
-    try:
-        wait_for_fifo(started, proc, "wasm-opt started")
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    err = interrupt_when(proc, started, "wasm-opt started")
     assert proc.returncode == 130, err
     assert "interrupted; the previous output was left unchanged" in err
     assert "exited with code" not in err, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 from pathlib import Path
 
@@ -34,3 +35,17 @@ def wait_for_fifo(fifo: Path, proc: subprocess.Popen[str], what: str) -> None:
         pytest.fail(f"{what}: never happened")
     finally:
         os.close(fd)
+
+
+def interrupt_when(proc: subprocess.Popen[str], fifo: Path, what: str, timeout: float = 120) -> str:
+    """Once `proc` reached `what` (its line in `fifo`), Ctrl-C as a terminal sends it, to
+    the whole process group (started with start_new_session); returns its stderr once it
+    exited. A child still there at the end is killed, so no test leaves one behind."""
+    try:
+        wait_for_fifo(fifo, proc, what)
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=timeout)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
