@@ -26,3 +26,23 @@ def test_loader_summary_counts_callable_and_not() -> None:
         ("  not callable", "u0: i128; u1: i128; u2: i128; u3: i128; 2 more in the report"),
         ("  JS imports", "cannot be provided: any: a JS value"),
     ]
+
+
+def test_compile_cache_row_says_where_and_what_sccache_served() -> None:
+    row = summary.compile_cache_row
+    assert row(None) == "off"
+    shared = {"build_dir_state": "shared", "sccache": None}
+    assert row(shared) == "shared build directory; no sccache"
+    counted = {"build_dir_state": "busy", "sccache": {"hits": 72, "misses": 12,
+               "location": "Redis: redis://127.0.0.1:6379"}}  # fmt: skip
+    assert row(counted) == (
+        "target directory (the shared build directory was busy); sccache 72 hits, 12 misses "
+        "(Redis: redis://127.0.0.1:6379)"
+    )
+    yours = {"build_dir_state": "yours", "sccache": None, "wrapper": "RUSTC_WRAPPER=w"}
+    assert row(yours) == "your build directory; your wrapper (RUSTC_WRAPPER=w)"
+    facts = {"out_dir": "/o", "profile": "release", "panic_strategy": "unwind",
+             "wasm_bytes": 1, "wasm_gzip_bytes": 1, "js_bytes": 1, "js_gzip_bytes": 1,
+             "compile_cache": shared}  # fmt: skip
+    rows = dict(summary.summary_rows(facts))
+    assert rows["compile cache"] == "shared build directory; no sccache"

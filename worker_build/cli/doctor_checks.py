@@ -35,7 +35,7 @@ from worker_build.errors import (
     ToolMissingError,
     WorkerBuildError,
 )
-from worker_build.rust import stdcache, toolchain
+from worker_build.rust import compile_cache, stdcache, toolchain
 from worker_build.rust.flags import EhEncoding, build_std_flag
 from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
 from worker_build.tools import prebuilt, resolve
@@ -194,7 +194,40 @@ def check_toolchain(
     return checks
 
 
+# --- the compile cache ---------------------------------------------------------------------------
+
+
+def check_compile_cache(opts: BuildOptions | None, root: Path, rust_version: str | None) -> Check:
+    """Where dependencies would be compiled and what compiles them (rust/compile_cache/):
+    no sccache is a warning (the build works, shares less)."""
+    name = "compile cache"
+    if opts is not None and not opts.compile_cache:
+        return Check(name, Status.OK, "off (compile-cache = false): cargo as it is")
+    try:
+        seen = compile_cache.outlook(
+            cache_root(),
+            crate_root=root,
+            rust_version=rust_version or "0",
+            cargo_args=opts.cargo_args if opts is not None else (),
+            environ=os.environ,
+        )
+    except ToolMissingError as exc:
+        return _missing(name, exc)
+    detail = f"{seen.wrapper}; dependencies compile in {seen.build_dir}"
+    if seen.sccache_missing is not None:
+        return Check(name, Status.WARN, detail, resolve.SCCACHE_FIX)
+    return Check(name, Status.OK, detail)
+
+
 # --- wasm-bindgen, wasm-opt, esbuild ------------------------------------------------------------
+
+
+def _rust_version(rustc: Path | None, unwind: bool, root: Path) -> str | None:
+    """The version of the toolchain a build would use (discovery's answers are cached)."""
+    try:
+        return toolchain.find_toolchain(rustc, unwind, root).version
+    except WorkerBuildError:
+        return None
 
 
 def check_wasm_bindgen(crate: Crate | None) -> Check:
@@ -348,6 +381,7 @@ def collect(path: Path, *, panic_unwind: bool, rustc: Path | None) -> list[Check
     unwind = opts.panic_unwind if opts is not None else panic_unwind
     root = crate.root if crate is not None else path.resolve()
     checks += check_toolchain(rustc, unwind, root, opts.std_cache if opts is not None else True)
+    checks.append(check_compile_cache(opts, root, _rust_version(rustc, unwind, root)))
     checks.append(check_wasm_bindgen(crate))
     # The release build runs wasm-opt; a --panic-unwind build's Python loader may
     # use it too (legacy -> exnref), whatever the profile.

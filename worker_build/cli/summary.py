@@ -50,6 +50,32 @@ def std_row(std: Any) -> str:
     return str(source)
 
 
+def compile_cache_row(cache: Any) -> str:
+    """Where the dependencies were compiled and what sccache served (facts["compile_cache"],
+    set by steps/cargo.py; absent with --no-compile-cache)."""
+    if not isinstance(cache, Mapping):
+        return "off"
+    where = {
+        "shared": "shared build directory",
+        "busy": "target directory (the shared build directory was busy)",
+        "yours": "your build directory",
+        "old-cargo": "target directory (cargo before 1.91)",
+    }.get(str(cache.get("build_dir_state")), "?")
+    sccache = cache.get("sccache")
+    if isinstance(sccache, Mapping) and "hits" in sccache:
+        served = (
+            f"sccache {sccache['hits']} hits, {sccache['misses']} misses"
+            f" ({sccache.get('location', '?')})"
+        )
+    elif isinstance(sccache, Mapping):
+        served = "sccache (no counts)"
+    elif cache.get("wrapper") is not None:
+        served = f"your wrapper ({cache['wrapper']})"
+    else:
+        served = "no sccache"
+    return f"{where}; {served}"
+
+
 def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     tools: Mapping[str, str] = facts.get("tools", {})
     rows = [
@@ -57,6 +83,7 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
         ("toolchain", str(facts.get("toolchain", "unknown"))),
         ("std", std_row(facts.get("std"))),
+        ("compile cache", compile_cache_row(facts.get("compile_cache"))),
         ("wasm-bindgen", _tool_version(tools.get("wasm-bindgen", "unknown"), "wasm-bindgen")),
         (
             "wasm-opt",

