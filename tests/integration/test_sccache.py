@@ -69,7 +69,7 @@ def test_a_fresh_machine_builds_from_the_first_ones_work_std_included(tmp_path: 
         finally:
             first.stop_servers()
         assert one["std"]["built"] is True  # this cache directory had no std entry
-        assert one["compile_cache"]["sccache"]["location"].startswith("Redis")
+        assert one["compile_cache"]["sccache"]["location"].startswith("redis")
         assert sccache_counts(one)["misses"] > 20  # std and the dependencies, into Redis
         module = (crate / "build" / "index_bg.wasm").read_bytes()
 
