@@ -38,9 +38,10 @@ def rlibs(target: Path) -> list[Path]:
 
 
 def test_a_second_crate_finds_its_dependencies_compiled(own_machine: Make, tmp_path: Path) -> None:
-    first = copy_crate("pure-exports", tmp_path / "first")
-    second = copy_crate("pure-exports", tmp_path / "second", package="second-crate")
-    m = own_machine("cache", first)
+    # non-ASCII paths: the build dir in cargo's --config, sccache's socket and storage
+    first = copy_crate("pure-exports", tmp_path / "fïrst")
+    second = copy_crate("pure-exports", tmp_path / "sécond", package="second-crate")
+    m = own_machine("cäche", first)
     one = m.build(first, "--panic-unwind")
     assert one["compile_cache"]["build_dir_state"] == "shared"
     assert sccache_counts(one)["requests"] > 5  # wasm-bindgen and its dependencies
