@@ -59,6 +59,7 @@ WORK = BENCH / "compile-cache"
 FLAGS = ("--release", "--panic-unwind")
 TARGETS = {"second": 0.30, "fresh": 0.35}  # of the real tool's cold build
 Env = dict[str, str]
+SOCKETS = shutil.ignore_patterns("*.sock")  # a stopped sccache server's socket stays
 
 
 def copy_crate(dest: Path, package: str | None = None) -> Path:
@@ -146,7 +147,7 @@ def part_cold(bench: Bench, runs: int, redis: str, names: list[str]) -> dict[str
         bench.ours(caches["second"])(copy_crate(crate))
         stop_servers(caches["second"])
         shutil.rmtree(template, ignore_errors=True)
-        shutil.copytree(caches["second"], template, symlinks=True)
+        shutil.copytree(caches["second"], template, symlinks=True, ignore=SOCKETS)
     if "fresh" in names:  # a first machine fills the Redis
         log(f"cold: a first machine fills the Redis (load {loadavg()})")
         stop_servers(caches["fresh"])
@@ -161,7 +162,7 @@ def part_cold(bench: Bench, runs: int, redis: str, names: list[str]) -> dict[str
         stop_servers(caches[name])
         shutil.rmtree(caches[name], ignore_errors=True)
         if name == "second":
-            shutil.copytree(template, caches[name], symlinks=True)
+            shutil.copytree(template, caches[name], symlinks=True, ignore=SOCKETS)
             copy_crate(second, "second-worker")
             return lambda: bench.ours(caches[name])(second)
         copy_crate(crate)
