@@ -177,3 +177,11 @@ def test_the_compile_cache_adds_its_build_dir_and_wrapper(monkeypatch: pytest.Mo
     assert len(argv) == len(plain) + 2  # nothing but the --config
     env = cargo.environment(opts, toolchain(), None, cache)  # type: ignore[arg-type]
     assert env == {**cargo.environment(opts, toolchain()), **cache.env}  # type: ignore[arg-type]
+
+
+def test_whether_cargo_compiled_anything() -> None:
+    fresh = '{"reason":"compiler-artifact","package_id":"a","fresh":true}'
+    built = '{"reason":"compiler-artifact","package_id":"b","fresh":false}'
+    other = '{"reason":"build-script-executed","package_id":"c"}'
+    assert not cargo.compiled_anything("\n".join([fresh, other, "Compiling x"]))
+    assert cargo.compiled_anything("\n".join([fresh, built]))

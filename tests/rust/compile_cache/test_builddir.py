@@ -59,9 +59,11 @@ def test_local_packages_are_the_ones_locked_without_a_source(tmp_path: Path) -> 
         'version = 4\n\n[[package]]\nname = "my-worker"\nversion = "0.1.0"\n\n'
         '[[package]]\nname = "helper"\nversion = "0.1.0"\n\n'
         '[[package]]\nname = "serde"\nversion = "1.0.0"\n'
-        'source = "registry+https://github.com/rust-lang/crates.io-index"\n'
+        'source = "registry+https://github.com/rust-lang/crates.io-index"\n\n'
+        '[[package]]\nname = "last"\nversion = "0.1.0"\n\n'
+        '[[patch.unused]]\nname = "p"\nversion = "1.0.0"\nsource = "git+https://x"\n'
     )
-    assert builddir.local_packages(lock) == ["helper", "my-worker"]
+    assert builddir.local_packages(lock) == ["helper", "last", "my-worker"]
     assert builddir.local_packages(tmp_path / "missing.lock") == []
 
 

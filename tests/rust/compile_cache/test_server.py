@@ -120,3 +120,14 @@ def test_counts_are_read_from_sccaches_json() -> None:
 )
 def test_a_builds_counts_are_the_difference(before: Stats | None, want: Stats) -> None:
     assert Stats(10, 6, 3, 1, 0, "x").since(before) == want
+
+
+def test_a_relative_cache_directory_becomes_absolute(
+    short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sccache's server runs in a directory of its own: a relative socket or storage path
+    would point elsewhere."""
+    monkeypatch.chdir(short)
+    own = server.own_server(EXE, Path("cache"), {})
+    assert own.socket == short / "cache" / "compile" / own.socket.name
+    assert own.client_env["SCCACHE_DIR"] == str(short / "cache" / "compile" / "sccache")

@@ -190,3 +190,25 @@ def test_a_moved_workspace_is_compiled_again_with_a_note(
     with prepared(tmp_path, copy, {}) as cache:
         assert cache.rebuilt == ("w",)
         assert "w compiled again" in cache.notes[0]
+
+
+def test_a_relative_cache_directory_is_made_absolute(
+    fake: Fake, tmp_path: Path, crate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cargo reads `--config build.build-dir` relative to the crate, not to the caller."""
+    monkeypatch.chdir(tmp_path)
+    with contextlib.ExitStack() as stack:
+        cache = compile_cache.prepare(
+            Path("cache"), crate_root=crate, lockfile=crate / "Cargo.lock",
+            rust_version="1.96.0", cargo_args=(), environ={}, timeout=5, stack=stack,
+        )  # fmt: skip
+        assert cache.build_dir == tmp_path / "cache" / "compile" / "build-dir"
+
+
+def test_a_build_that_compiled_nothing_does_not_ask_for_counts(
+    fake: Fake, tmp_path: Path, crate: Path
+) -> None:
+    with prepared(tmp_path, crate, {}) as cache:
+        fake.counts = []  # asking again would fail the test
+        facts = cache.facts(compiled=False)
+    assert (facts["sccache"]["hits"], facts["sccache"]["misses"]) == (0, 0)

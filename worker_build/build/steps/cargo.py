@@ -125,6 +125,14 @@ def terminal_config(stream: TextIO, environ: Mapping[str, str]) -> list[str]:
     return args
 
 
+def compiled_anything(json_lines: str) -> bool:
+    """Whether cargo compiled a unit (a `compiler-artifact` message that is not fresh)."""
+    return any(
+        line.startswith('{"reason":"compiler-artifact"') and '"fresh":false' in line
+        for line in json_lines.splitlines()
+    )
+
+
 def find_artifact(json_lines: str, lib_name: str) -> Path | None:
     """The cdylib .wasm of our crate, from cargo's `compiler-artifact` messages."""
     found: Path | None = None
@@ -171,7 +179,9 @@ def run(ctx: BuildContext) -> None:
     )
     if ctx.compile_cache is not None:
         ctx.compile_cache.release_build_dir()
-        ctx.facts["compile_cache"] = ctx.compile_cache.facts()
+        std_built = bool(ctx.facts.get("std", {}).get("built"))  # its seed went through sccache
+        compiled = std_built or result.returncode != 0 or compiled_anything(result.stdout)
+        ctx.facts["compile_cache"] = ctx.compile_cache.facts(compiled)
     if result.returncode != 0:
         raise cargo_errors.explain(result)
     artifact = find_artifact(result.stdout, crate.lib_name)

@@ -126,20 +126,26 @@ def cargo_setting(
     return None
 
 
+_LOCK_NAME = re.compile(r'^name = "([^"]+)"$', re.M)
+
+
 def local_packages(lockfile: Path) -> list[str]:
     """The packages Cargo.lock locks without a source: the workspace's own members and
-    its path dependencies."""
+    its path dependencies. Read from cargo's own generated layout (one `[[package]]`
+    table per package, `name = "..."` and `source = ...` on lines of their own) rather
+    than parsed as TOML: this runs in every build, no-op builds included, and parsing a
+    Worker's lock file costs ~3 ms, scanning it ~0.1 ms."""
     try:
-        data = tomllib.loads(lockfile.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = lockfile.read_text(encoding="utf-8")
+    except OSError:
         return []
-    return sorted(
-        {
-            str(p["name"])
-            for p in data.get("package", [])
-            if isinstance(p, dict) and "name" in p and "source" not in p
-        }
-    )
+    found = set()
+    for table in text.split("\n[[package]]\n")[1:]:
+        table = table.split("\n[", 1)[0]  # up to the next table ([[patch.unused]], ...)
+        name = _LOCK_NAME.search(table)
+        if name is not None and "\nsource = " not in f"\n{table}":
+            found.add(name.group(1))
+    return sorted(found)
 
 
 def _fingerprints(build_dir: Path, package: str) -> list[Path]:

@@ -57,6 +57,7 @@ def _mtime(path: Path) -> float | None:
 
 
 def listing(cache: Path) -> Listing:
+    cache = cache.absolute()
     storage = sccache_dir(cache)
     files = regular_files(storage) if storage.is_dir() else []
     return Listing(

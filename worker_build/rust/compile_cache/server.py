@@ -114,6 +114,7 @@ def _cache_tag(cache: Path) -> str:
 
 def own_server(exe: Path, cache: Path, environ: Mapping[str, str]) -> Server:
     """The server of this cache directory for `environ`'s sccache configuration."""
+    cache = cache.absolute()  # the server runs in a directory of its own
     config = {k: v for k, v in environ.items() if k.startswith("SCCACHE_") and k not in _NOT_CONFIG}
     root = compile_root(cache)
     if "SCCACHE_DIR" not in config:

@@ -59,10 +59,11 @@ class CompileCache:
         """Let the next build compile in the build directory (after cargo finished)."""
         self.held.close()
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self, compiled: bool = True) -> dict[str, Any]:
         """For the report: where things were compiled and sccache's counts since
         `prepare` (the whole server's: builds sharing it at the same time count in
-        each other's)."""
+        each other's). `compiled=False`: this build compiled nothing (a no-op), so its
+        counts are nought and sccache is not asked (a process a no-op build saves)."""
         doc: dict[str, Any] = {
             "build_dir": str(self.build_dir) if self.build_dir else None,
             "build_dir_state": self.build_dir_state,
@@ -73,7 +74,7 @@ class CompileCache:
             doc["wrapper"] = self.user_wrapper
         sccache: dict[str, Any] | None = None
         if self.server is not None:
-            after = server_mod.stats(self.server)
+            after = server_mod.stats(self.server) if compiled else None
             sccache = {
                 "path": str(self.server.exe),
                 "server": "own" if self.server.own else "yours",
@@ -82,6 +83,8 @@ class CompileCache:
                 sccache |= {"version": self.sccache.version, "source": self.sccache.source.value}
             if after is not None:
                 sccache |= after.since(self.before).facts()
+            elif not compiled and self.before is not None:
+                sccache |= Stats(0, 0, 0, 0, 0, self.before.location).facts()
         doc["sccache"] = sccache
         if self.reason is not None:
             doc["sccache_reason"] = self.reason
@@ -152,6 +155,9 @@ def prepare(
     """Decide and set up the compile cache of one build in cache directory `root`.
     What must last until the build ends (locks) is entered on `stack`; the build
     directory's lock can be released earlier (`release_build_dir`)."""
+    # absolute: cargo reads the build dir relative to the crate, sccache's server runs
+    # in its own directory (a relative WORKER_BUILD_CACHE is the caller's)
+    root = root.absolute()
     files = config_files(crate_root)
     cache = CompileCache(None, "shared", (), {}, None, None, None, None)
     stack.callback(cache.release_build_dir)
@@ -226,6 +232,7 @@ def outlook(
 ) -> Outlook:
     """`prepare`'s decisions, described. Raises as `prepare` does for an unusable
     WORKER_BUILD_SCCACHE."""
+    root = root.absolute()
     files = config_files(crate_root)
     missing = None
     wrapper_at = user_wrapper(cargo_args, environ, files)
