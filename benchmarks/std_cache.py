@@ -132,7 +132,9 @@ def part_cold(tools: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> 
     crate = second_crate()
     flags = ("--release", "--panic-unwind")
     target = WORK / "cold-target"
-    ours_flags = (*flags, "--no-loader")  # the real tool writes no Python loader
+    # the real tool writes no Python loader; the compile cache would share the crate's
+    # dependencies too (benchmarks/compile_cache.py measures that): std alone here
+    ours_flags = (*flags, "--no-loader", "--no-compile-cache")
 
     def prepare(name: str) -> None:
         shutil.rmtree(target, ignore_errors=True)

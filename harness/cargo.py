@@ -23,7 +23,9 @@ class CargoInvocation:
 
 def cargo_invocation(raw: RawArgs) -> CargoInvocation:
     """The cargo command a build of `raw` runs, after the steps before it (toolchain,
-    and std: a std cache entry is built if missing). Nothing is written to the output."""
+    the compile cache, and std: a std cache entry is built if missing). Nothing is
+    written to the output. The compile cache's locks are let go: the caller's cargo
+    then shares the build directory under cargo's own lock."""
     crate = crate_mod.load_crate(raw.path)
     options = options_mod.resolve(raw, crate.root, crate.metadata)
     ctx = BuildContext(options=options, staging=options.out_dir, crate=crate)
@@ -32,7 +34,9 @@ def cargo_invocation(raw: RawArgs) -> CargoInvocation:
             break
         step.run(ctx)
     tc = ctx.need_toolchain()
+    cache = ctx.compile_cache
+    ctx.cleanup.close()
     return CargoInvocation(
-        cargo.command(options, tc, ctx.std), cargo.environment(options, tc, ctx.std), crate.root,
-        ctx,
+        cargo.command(options, tc, ctx.std, cache), cargo.environment(options, tc, ctx.std, cache),
+        crate.root, ctx,
     )  # fmt: skip

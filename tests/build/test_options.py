@@ -182,6 +182,15 @@ def test_no_panic_recovery() -> None:
     assert opts(no_panic_recovery=True).panic_recovery is False
 
 
+def test_compile_cache_flag_and_metadata_key() -> None:
+    assert resolve(RawArgs(), Path("/c"), {}).compile_cache
+    assert not resolve(RawArgs(no_compile_cache=True), Path("/c"), {}).compile_cache
+    off = {"worker-build": {"compile-cache": False}}
+    assert not resolve(RawArgs(), Path("/c"), off).compile_cache
+    with pytest.raises(UsageError, match="compile-cache must be true or false"):
+        resolve(RawArgs(), Path("/c"), {"worker-build": {"compile-cache": "no"}})
+
+
 def test_std_cache_flag_and_metadata_key() -> None:
     from worker_build.build.pipeline import plan
 

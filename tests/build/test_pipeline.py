@@ -31,13 +31,14 @@ TRANSLATION = python_loader.TRANSLATION_JOB
 
 def test_plan_release_unwind_starts_the_loader_translation_before_wasm_opt() -> None:
     assert names(panic_unwind=True) == [
-        "toolchain", "std", "cargo build", "wasm-bindgen", TRANSLATION, "wasm-opt",
-        "producers", "bundle", "verify", "python loader", "install",
+        "toolchain", "compile cache", "std", "cargo build", "wasm-bindgen", TRANSLATION,
+        "wasm-opt", "producers", "bundle", "verify", "python loader", "install",
     ]  # fmt: skip
     assert names(panic_unwind=True, eh_encoding="legacy") == names(panic_unwind=True)
     assert "std" not in names(panic_unwind=True, no_std_cache=True)
     # --offline: every tool is looked up before the first build step
     assert names(panic_unwind=True, offline=True) == ["tools (offline)", *names(panic_unwind=True)]
+    assert "compile cache" not in names(panic_unwind=True, no_compile_cache=True)
 
 
 @pytest.mark.parametrize(

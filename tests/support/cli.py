@@ -11,8 +11,11 @@ from worker_build.cli import main
 
 @pytest.fixture(autouse=True)
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cache of the test's own, no toolchain or CI settings of the caller, no colour."""
+    """A cache of the test's own, no toolchain or CI settings of the caller, no colour, and
+    no rustc wrapper (cargo's empty RUSTC_WRAPPER): a build that gets to the compile cache
+    with a fake cargo starts no real sccache server."""
     monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RUSTC_WRAPPER", "")
     monkeypatch.delenv("WORKER_BUILD_RUSTC", raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")

@@ -7,12 +7,14 @@ import it without importing the pipeline that imports them.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from worker_build.build.crate import Crate, LockNeeded
 from worker_build.build.options import BuildOptions
+from worker_build.rust.compile_cache import CompileCache
 from worker_build.rust.stdcache import StdUse
 from worker_build.rust.toolchain import Toolchain
 from worker_build.tools.tool import Tool
@@ -27,6 +29,7 @@ class BuildContext:
     lock_needed: LockNeeded | None = None  # no Cargo.lock yet, or none with wasm-bindgen
     toolchain: Toolchain | None = None
     std: StdUse | None = None  # None: no std step ran (--no-std-cache)
+    compile_cache: CompileCache | None = None  # None: --no-compile-cache
     tools: dict[str, Tool] = field(default_factory=dict)
     artifact: Path | None = None  # the .wasm cargo produced
     notes: list[str] = field(default_factory=list)  # shown in the summary
@@ -44,6 +47,10 @@ class BuildContext:
     def mark_checkpoint(self) -> None:
         self.checkpoint_notes = len(self.notes)
         self.checkpoint_facts = frozenset(self.facts)
+
+    # What a step holds until the build ends (the compile cache's locks); the pipeline
+    # closes it however the build ends.
+    cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def bindgen_dir(self) -> Path:

@@ -41,6 +41,7 @@ METADATA_KEYS = {
     "loader",
     "std-cache",
     "replay-on-abort",
+    "compile-cache",
 }
 # What --replay-on-abort replays unless Cargo.toml lists its own rules: the safe methods.
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -93,6 +94,7 @@ class RawArgs:
     no_loader: bool = False
     offline: bool = False
     no_std_cache: bool = False
+    no_compile_cache: bool = False
     scope: str | None = None
     lock_timeout: float = 600.0
     cargo_args: tuple[str, ...] = ()
@@ -114,6 +116,8 @@ class BuildOptions:
     loader: bool
     install_policy: InstallPolicy
     std_cache: bool  # std from the shared cache (rust/stdcache/); False: -Zbuild-std
+    # the shared build directory and sccache (rust/compile_cache/); False: cargo as it is
+    compile_cache: bool
     minify: bool
     scope: str | None
     lock_timeout: float
@@ -276,6 +280,10 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
             "drop --replay-on-abort and replay-on-abort in Cargo.toml, or "
             + ("--no-panic-recovery" if raw.no_panic_recovery else "unset CUSTOM_SHIM"),
         )
+    compile_cache = config.get("compile-cache", True)
+    if not isinstance(compile_cache, bool):
+        raise UsageError(f"{where}: compile-cache must be true or false")
+    compile_cache = compile_cache and not raw.no_compile_cache
     cargo_args = raw.cargo_args
     target = cargo_args_mod.find_target(cargo_args)
     if target is not None:
@@ -292,6 +300,7 @@ def resolve(raw: RawArgs, crate_root: Path, metadata: dict[str, Any]) -> BuildOp
         loader=loader,
         install_policy=InstallPolicy.OFFLINE if raw.offline else InstallPolicy.ALLOW,
         std_cache=std_cache,
+        compile_cache=compile_cache,
         minify=not os.environ.get("NO_MINIFY"),
         scope=raw.scope,
         lock_timeout=raw.lock_timeout,

@@ -1,8 +1,8 @@
 """The build as an explicit, ordered list of steps.
 
-    pre-flight -> [tools (offline)] -> toolchain -> [Cargo.lock] -> [std] -> cargo build
-    -> wasm-bindgen -> [loader translation] -> [wasm-opt] -> producers -> bundle -> verify
-    -> [python loader] -> install
+    pre-flight -> [tools (offline)] -> toolchain -> [Cargo.lock] -> [compile cache]
+    -> [std] -> cargo build -> wasm-bindgen -> [loader translation] -> [wasm-opt]
+    -> producers -> bundle -> verify -> [python loader] -> install
 
 Options add or drop steps here and nowhere else (and a crate without a complete
 Cargo.lock adds the step that has cargo write it). One step works in the
@@ -39,6 +39,7 @@ from worker_build.build.steps import (
     bindgen,
     bundle,
     cargo,
+    compile_cache,
     install,
     lockfile,
     offline_tools,
@@ -86,6 +87,8 @@ def plan(options: BuildOptions, *, write_lock: bool = False) -> list[Step]:
         # Missing tools are named before any build step: first, or right after the lock
         # file is written when there was none, since it tells which wasm-bindgen to look up.
         steps.insert(len(steps) if write_lock else 0, Step(offline_tools.NAME, offline_tools.run))
+    if options.compile_cache:
+        steps.append(Step("compile cache", compile_cache.run))
     if options.std_cache:
         steps.append(Step("std", std.run))
     steps += [Step(CARGO, cargo.run, checkpoint=True), Step("wasm-bindgen", bindgen.run)]
@@ -162,5 +165,6 @@ def build(
         finally:
             for job in ctx.jobs.values():  # before their files go: none outlives the build
                 job.stop()
+            ctx.cleanup.close()
             shutil.rmtree(scratch, ignore_errors=True)
     return result

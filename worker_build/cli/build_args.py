@@ -90,6 +90,12 @@ OPTIONS: tuple[Option, ...] = (
         "flag",
         "build std in the target directory with -Zbuild-std, not from the shared std cache",
     ),
+    Option(
+        ("--no-compile-cache",),
+        "no_compile_cache",
+        "flag",
+        "compile dependencies in the target directory without sccache, as cargo alone does",
+    ),
     Option(("-s", "--scope"), "scope", "value", "npm scope for build/package.json", "SCOPE"),
     Option(
         ("--lock-timeout",),
@@ -137,6 +143,7 @@ _RAW_FIELDS = (
     "no_loader",
     "offline",
     "no_std_cache",
+    "no_compile_cache",
     "scope",
     "no_panic_recovery",
     "quiet",

@@ -4,7 +4,9 @@ Lists the entries of the std cache (rust/stdcache/) with their sizes, what each 
 and when a build last used it, and removes them: broken or incomplete entries and
 the leftovers of killed builds always, entries unused for `--older-than DAYS`
 (default 30), or `--all`. An entry a build holds right now is never removed. The
-other directories of worker-build's cache (tools) are listed with their sizes only.
+compile cache (rust/compile_cache/: the shared build directory, sccache's local
+storage and servers) is listed and pruned by the same rules. The other directories of
+worker-build's cache (tools) are listed with their sizes only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from worker_build.cli.guard import print_error, run_guarded
 from worker_build.cli.units import format_bytes
 from worker_build.errors import UsageError
 from worker_build.rust import stdcache
+from worker_build.rust.compile_cache import listing as compile_listing
+from worker_build.tools import sccache
 from worker_build.util.cachedir import cache_root, tree_size
 
 DEFAULT_DAYS = 30.0
@@ -65,8 +69,9 @@ def list_entries(as_json: bool) -> int:
     others = {
         p.name: tree_size(p)
         for p in sorted(cache_root().glob("*"))
-        if p.is_dir() and p.name not in ("std", "locks")
+        if p.is_dir() and p.name not in ("std", "locks", "compile")
     }
+    compiled = compile_listing.listing(cache_root())
     if as_json:
         doc = {
             "std_cache": str(stdcache.root()),
@@ -83,6 +88,16 @@ def list_entries(as_json: bool) -> int:
                 }
                 for e in entries
             ],
+            "compile_cache": {
+                "path": str(compiled.root),
+                "build_dir": str(compiled.build_dir),
+                "build_dir_bytes": compiled.build_dir_bytes,
+                "build_dir_last_used": compiled.build_dir_used,
+                "sccache_dir": str(compiled.sccache_dir),
+                "sccache_bytes": compiled.sccache_bytes,
+                "sccache_files": compiled.sccache_files,
+                "servers": [{"socket": str(s), "running": up} for s, up in compiled.servers],
+            },
             "other_bytes": others,
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -98,11 +113,31 @@ def list_entries(as_json: bool) -> int:
         )
     total = sum(e.bytes for e in entries)
     out.append(f"  {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {format_bytes(total)}")
+    out += _compile_lines(compiled, now)
     if others:
         out.append(f"other caches in {cache_root()}:")
         out += [f"  {name:<14} {format_bytes(size):>9}" for name, size in others.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return 0
+
+
+def _compile_lines(info: compile_listing.Listing, now: float) -> list[str]:
+    running = sum(up for _, up in info.servers)
+    return [
+        f"compile cache: {info.root}",
+        f"  build directory  {format_bytes(info.build_dir_bytes):>9}  used "
+        f"{_age(info.build_dir_used, now)}",
+        f"  sccache storage  {format_bytes(info.sccache_bytes):>9}  {info.sccache_files} files"
+        f"; {running} server{'' if running == 1 else 's'} running",
+    ]
+
+
+def _prune_compile_cache(
+    older_than: float | None, remove_all: bool, dry_run: bool
+) -> compile_listing.Pruned:
+    found = sccache.find()
+    exe = None if isinstance(found, str) else found.path
+    return compile_listing.prune(cache_root(), older_than, remove_all, dry_run, exe)
 
 
 def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
@@ -130,6 +165,11 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
         if dry_run or stdcache.remove_leftover(leftover):
             removed.append(f"  {leftover.name}  {format_bytes(size):>9}  (left by a killed build)")
             freed += size
+    compiled = _prune_compile_cache(older_than, remove_all, dry_run)
+    for what, size, why in compiled.removed:
+        removed.append(f"  {what}  {format_bytes(size):>9}  ({why})")
+        freed += size
+    kept_busy += compiled.busy
     verb = "would remove" if dry_run else "removed"
     lines = (
         [f"{verb} {len(removed)} item(s), {format_bytes(freed)}:", *removed]
@@ -138,6 +178,8 @@ def prune(older_than: float | None, remove_all: bool, dry_run: bool) -> int:
     )
     if kept_busy:
         lines.append(f"kept (a build is using them): {', '.join(kept_busy)}")
+    if compiled.stopped:
+        lines.append(f"stopped {compiled.stopped} sccache server(s) of this cache directory")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
@@ -149,7 +191,8 @@ Traceback = Annotated[bool, typer.Option("--traceback", help=TRACEBACK_HELP)]
 
 app = typer_app.new_app(
     "List or prune worker-build's caches: the std cache (a wasm32 std per compiler, panic "
-    "strategy, profile and flags) and the tools. Without a command: list."
+    "strategy, profile and flags), the compile cache (the shared build directory and "
+    "sccache's storage) and the tools. Without a command: list."
 )
 
 
@@ -164,16 +207,20 @@ def cache(ctx: typer.Context, json: Json = False, traceback: Traceback = False) 
     return None
 
 
-@app.command("list", help="List the std cache's entries and the size of the other caches.")
+@app.command(
+    "list",
+    help="List the std cache's entries, the compile cache and the size of the other caches.",
+)
 def list_command(json: Json = False, traceback: Traceback = False) -> int:
     return _guarded(lambda: list_entries(json), traceback)
 
 
 @app.command(
     "prune",
-    help="Remove broken entries and leftovers of killed builds, and entries unused for "
-    f"--older-than DAYS (default {DEFAULT_DAYS:.0f}); --all removes every entry. An entry "
-    "a build holds right now is never removed.",
+    help="Remove broken entries and leftovers of killed builds, and entries, the shared "
+    f"build directory and sccache's files unused for --older-than DAYS (default "
+    f"{DEFAULT_DAYS:.0f}); --all removes all of them. What a build holds right now is "
+    "never removed.",
 )
 def prune_command(
     older_than: Annotated[

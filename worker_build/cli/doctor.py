@@ -21,10 +21,12 @@ from worker_build.cli import github, typer_app, ui
 from worker_build.cli.doctor_checks import (
     Check,
     Status,
+    check_compile_cache,
     check_crate,
     check_local_tool,
     check_node,
     check_toolchain,
+    rust_version,
 )
 from worker_build.cli.doctor_tools import Look, Want, check_tools
 from worker_build.errors import EXIT_OK
@@ -82,6 +84,7 @@ def collect(
     unwind = opts.panic_unwind if opts is not None else panic_unwind
     root = crate.root if crate is not None else path.resolve()
     checks += check_toolchain(rustc, unwind, root, opts.std_cache if opts is not None else True)
+    checks.append(check_compile_cache(opts, root, rust_version(rustc, unwind, root)))
     # The release build runs wasm-opt; a --panic-unwind build's Python loader may
     # use it too (legacy -> exnref), whatever the profile.
     wasm_opt_needed = opts is None or (

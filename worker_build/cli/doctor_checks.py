@@ -30,12 +30,15 @@ from worker_build.errors import (
     EXIT_OK,
     EXIT_TOOLCHAIN,
     ToolchainError,
+    ToolMissingError,
     WorkerBuildError,
 )
-from worker_build.rust import stdcache, toolchain
+from worker_build.rust import compile_cache, stdcache, toolchain
 from worker_build.rust.flags import EhEncoding, build_std_flag
 from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
+from worker_build.tools import sccache
 from worker_build.util import proc
+from worker_build.util.cachedir import cache_root
 
 # Oldest Node release of each line that runs the exnref exception-handling encoding
 # (older ones, Node 20 among them, reject a module using it: "Invalid opcode 0x1f").
@@ -199,6 +202,39 @@ def check_toolchain(
             )
         )
     return checks
+
+
+# --- the compile cache ---------------------------------------------------------------------------
+
+
+def check_compile_cache(opts: BuildOptions | None, root: Path, rust_version: str | None) -> Check:
+    """Where dependencies would be compiled and what compiles them (rust/compile_cache/):
+    no sccache is a warning (the build works, shares less)."""
+    name = "compile cache"
+    if opts is not None and not opts.compile_cache:
+        return Check(name, Status.OK, "off (compile-cache = false): cargo as it is")
+    try:
+        seen = compile_cache.outlook(
+            cache_root(),
+            crate_root=root,
+            rust_version=rust_version or "0",
+            cargo_args=opts.cargo_args if opts is not None else (),
+            environ=os.environ,
+        )
+    except ToolMissingError as exc:
+        return missing(name, exc)
+    detail = f"{seen.wrapper}; dependencies compile in {seen.build_dir}"
+    if seen.sccache_missing is not None:
+        return Check(name, Status.WARN, detail, sccache.FIX)
+    return Check(name, Status.OK, detail)
+
+
+def rust_version(rustc: Path | None, unwind: bool, root: Path) -> str | None:
+    """The version of the toolchain a build would use (discovery's answers are cached)."""
+    try:
+        return toolchain.find_toolchain(rustc, unwind, root).version
+    except WorkerBuildError:
+        return None
 
 
 # --- local runs: node, workerd, wrangler ---------------------------------------------------------

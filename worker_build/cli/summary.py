@@ -65,6 +65,32 @@ def tool_row(facts: Mapping[str, Any], name: str) -> str:
     return row
 
 
+def compile_cache_row(cache: Any) -> str:
+    """Where the dependencies were compiled and what sccache served (facts["compile_cache"],
+    set by steps/cargo.py; absent with --no-compile-cache)."""
+    if not isinstance(cache, Mapping):
+        return "off"
+    where = {
+        "shared": "shared build directory",
+        "busy": "target directory (the shared build directory was busy)",
+        "yours": "your build directory",
+        "old-cargo": "target directory (cargo before 1.91)",
+    }.get(str(cache.get("build_dir_state")), "?")
+    sccache = cache.get("sccache")
+    if isinstance(sccache, Mapping) and "hits" in sccache:
+        served = (
+            f"sccache {sccache['hits']} hits, {sccache['misses']} misses"
+            f" ({sccache.get('location', '?')})"
+        )
+    elif isinstance(sccache, Mapping):
+        served = "sccache (no counts)"
+    elif cache.get("wrapper") is not None:
+        served = f"your wrapper ({cache['wrapper']})"
+    else:
+        served = "no sccache"
+    return f"{where}; {served}"
+
+
 def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
     tools: Mapping[str, str] = facts.get("tools", {})
     rows = [
@@ -72,6 +98,7 @@ def summary_rows(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("profile", f"{facts['profile']}, panic={facts['panic_strategy']}"),
         ("toolchain", str(facts.get("toolchain", "unknown"))),
         ("std", std_row(facts.get("std"))),
+        ("compile cache", compile_cache_row(facts.get("compile_cache"))),
         ("wasm-bindgen", tool_row(facts, "wasm-bindgen")),
         ("wasm-opt", tool_row(facts, "wasm-opt")),
     ]

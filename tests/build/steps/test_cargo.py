@@ -113,27 +113,31 @@ def test_artifact_is_read_from_cargo_json() -> None:
     assert cargo.find_artifact(lines, "missing") is None
 
 
-def test_terminal_env_keeps_cargo_colour_and_progress_on_a_terminal() -> None:
+def test_terminal_config_keeps_cargo_colour_and_progress_on_a_terminal() -> None:
+    """As `--config` arguments: a CARGO_TERM_* variable would reach every rustc, and
+    sccache keys every CARGO_* variable (a terminal's width would miss the cache)."""
     import os
     import pty
 
     master, slave = pty.openpty()
     try:
         with os.fdopen(slave, "w", closefd=False) as tty:
-            env = cargo.terminal_env(tty, {"TERM": "xterm"})
-            assert env["CARGO_TERM_COLOR"] == "always"
-            assert env["CARGO_TERM_PROGRESS_WHEN"] == "always"
-            assert env["CARGO_TERM_PROGRESS_WIDTH"] == "80"  # a terminal of unknown size
-            assert "CARGO_TERM_COLOR" not in cargo.terminal_env(tty, {"NO_COLOR": "1"})
-            assert cargo.terminal_env(tty, {"TERM": "dumb"}) == {}
-            user = cargo.terminal_env(tty, {"CARGO_TERM_COLOR": "never"})
-            assert "CARGO_TERM_COLOR" not in user  # the user's choice stays
+            args = cargo.terminal_config(tty, {"TERM": "xterm"})
+            assert args == [
+                "--config", 'term.color="always"',
+                "--config", 'term.progress.when="always"',
+                "--config", "term.progress.width=80",  # a terminal of unknown size
+            ]  # fmt: skip
+            assert 'term.color="always"' not in cargo.terminal_config(tty, {"NO_COLOR": "1"})
+            assert cargo.terminal_config(tty, {"TERM": "dumb"}) == []
+            user = cargo.terminal_config(tty, {"CARGO_TERM_COLOR": "never"})
+            assert 'term.color="always"' not in user  # the user's choice stays
     finally:
         os.close(master)
         os.close(slave)
     import io
 
-    assert cargo.terminal_env(io.StringIO(), {}) == {}  # a pipe or a file: nothing forced
+    assert cargo.terminal_config(io.StringIO(), {}) == []  # a pipe or a file: nothing forced
 
 
 def test_std_cache_entry_replaces_build_std(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +155,33 @@ def test_std_cache_entry_replaces_build_std(monkeypatch: pytest.MonkeyPatch) -> 
     # without a std step (--no-std-cache), the toolchain decides, as before
     assert cargo.std_mode(toolchain(), None) is StdMode.BUILD_STD
     assert cargo.std_mode(toolchain(StdSource.PRECOMPILED, False), None) is StdMode.PRECOMPILED
+
+
+def test_the_compile_cache_adds_its_build_dir_and_wrapper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its build directory as a `--config` before the user's arguments (theirs win), its
+    wrapper and server in the environment; nothing else changes."""
+    from worker_build.rust.compile_cache import CompileCache
+
+    monkeypatch.delenv("CARGO_ENCODED_RUSTFLAGS", raising=False)
+    monkeypatch.delenv("RUSTFLAGS", raising=False)
+    cache = CompileCache(
+        Path("/c/compile/build-dir"), "shared",
+        ("--config", 'build.build-dir="/c/compile/build-dir"'),
+        {"RUSTC_WRAPPER": "/v/sccache", "SCCACHE_SERVER_UDS": "/c/compile/s.sock"},
+        None, None, None, None,
+    )  # fmt: skip
+    opts = options(cargo_args=("--features", "x"))
+    argv = cargo.command(opts, toolchain(), None, cache)  # type: ignore[arg-type]
+    assert argv[-4:] == ["--config", 'build.build-dir="/c/compile/build-dir"', "--features", "x"]
+    plain = cargo.command(opts, toolchain())  # type: ignore[arg-type]
+    assert len(argv) == len(plain) + 2  # nothing but the --config
+    env = cargo.environment(opts, toolchain(), None, cache)  # type: ignore[arg-type]
+    assert env == {**cargo.environment(opts, toolchain()), **cache.env}  # type: ignore[arg-type]
+
+
+def test_whether_cargo_compiled_anything() -> None:
+    fresh = '{"reason":"compiler-artifact","package_id":"a","fresh":true}'
+    built = '{"reason":"compiler-artifact","package_id":"b","fresh":false}'
+    other = '{"reason":"build-script-executed","package_id":"c"}'
+    assert not cargo.compiled_anything("\n".join([fresh, other, "Compiling x"]))
+    assert cargo.compiled_anything("\n".join([fresh, built]))

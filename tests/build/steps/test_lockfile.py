@@ -193,12 +193,12 @@ def test_a_value_that_reads_locked_is_not_the_flag(tmp_path: Path) -> None:
 def test_the_step_is_planned_after_the_toolchain_only_when_needed() -> None:
     options = resolve(RawArgs(), Path("/crate"), {})
     planned = [step.name for step in pipeline.plan(options, write_lock=True)]
-    assert planned[:3] == ["toolchain", "Cargo.lock", "std"]
+    assert planned[:4] == ["toolchain", "Cargo.lock", "compile cache", "std"]
     assert "Cargo.lock" not in [step.name for step in pipeline.plan(options)]
 
 
 def test_offline_tools_are_looked_up_once_the_lock_file_tells_wasm_bindgens_version() -> None:
     options = resolve(RawArgs(offline=True), Path("/crate"), {})
     planned = [step.name for step in pipeline.plan(options, write_lock=True)]
-    assert planned[:4] == ["toolchain", "Cargo.lock", "tools (offline)", "std"]
+    assert planned[:5] == ["toolchain", "Cargo.lock", "tools (offline)", "compile cache", "std"]
     assert [step.name for step in pipeline.plan(options)][:2] == ["tools (offline)", "toolchain"]

@@ -6,6 +6,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from tests.support.stdcache import RELEASE, VV, settings, spec, toolchain
 from worker_build.rust.stdcache import spec as spec_mod
 
@@ -102,7 +104,10 @@ def test_dev_builds_get_an_optimized_std(tmp_path: Path) -> None:
     assert got.profile["lto"] == "false"  # still the profile's: it decides bitcode
 
 
-def test_the_source_stamp_follows_std_sources_but_not_vendor(tmp_path: Path) -> None:
+def test_the_source_stamp_follows_std_sources_but_not_vendor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_BUILD_CACHE", str(tmp_path / "cache"))
     library = tmp_path / "lib" / "rustlib" / "src" / "rust" / "library"
     (library / "std" / "src").mkdir(parents=True)
     (library / "vendor" / "dep").mkdir(parents=True)
@@ -115,7 +120,10 @@ def test_the_source_stamp_follows_std_sources_but_not_vendor(tmp_path: Path) -> 
     assert spec_mod.source_stamp(tmp_path) == first
     (library / "vendor" / "dep" / "lib.rs").write_text("changed")  # Cargo.lock pins vendor
     assert spec_mod.source_stamp(tmp_path) == first
-    os.utime(source, ns=(2 * 10**18, 2 * 10**18))  # touched
+    # contents, not mtimes: a machine that installed the same sources later shares entries
+    os.utime(source, ns=(2 * 10**18, 2 * 10**18))
+    assert spec_mod.source_stamp(tmp_path) == first
+    source.write_text("fn b() {}\n")  # same size, other contents
     touched = spec_mod.source_stamp(tmp_path)
     assert touched != first
     (library / "Cargo.lock").write_text("lock 2\n")

@@ -14,6 +14,7 @@ from worker_build.build.context import BuildContext
 from worker_build.build.options import BuildOptions
 from worker_build.build.steps import cargo_errors
 from worker_build.errors import WorkerBuildError
+from worker_build.rust.compile_cache import CompileCache
 from worker_build.rust.flags import build_std_flag, panic_rustflags
 from worker_build.rust.stdcache import StdMode, StdUse
 from worker_build.rust.toolchain import WASM_TARGET, StdSource, Toolchain
@@ -33,7 +34,14 @@ def std_mode(toolchain: Toolchain, std: StdUse | None) -> StdMode:
     return StdMode.PRECOMPILED
 
 
-def command(options: BuildOptions, toolchain: Toolchain, std: StdUse | None = None) -> list[str]:
+def command(
+    options: BuildOptions,
+    toolchain: Toolchain,
+    std: StdUse | None = None,
+    cache: CompileCache | None = None,
+) -> list[str]:
+    """The crate's `cargo build`; with the compile cache, in its shared build directory
+    (a `--config` argument, before yours)."""
     argv = [
         str(toolchain.cargo),
         "build",
@@ -51,16 +59,23 @@ def command(options: BuildOptions, toolchain: Toolchain, std: StdUse | None = No
         argv.append("--quiet")
     if options.install_policy is InstallPolicy.OFFLINE and "--offline" not in given:
         argv.append("--offline")  # the Rust tool hands --offline to cargo
+    if cache is not None:
+        argv += cache.cargo_args
     return [*argv, *options.cargo_args]
 
 
 def environment(
-    options: BuildOptions, toolchain: Toolchain, std: StdUse | None = None
+    options: BuildOptions,
+    toolchain: Toolchain,
+    std: StdUse | None = None,
+    cache: CompileCache | None = None,
 ) -> dict[str, str]:
     """RUSTC pins the compiler cargo uses (rustup proxies may be first on PATH): the
     toolchain's rustc, or the std cache entry's wrapper around it (which adds the
     entry's sysroot, so a RUSTC_WRAPPER such as sccache still wraps it). The user's
-    RUSTFLAGS are extended, never replaced."""
+    RUSTFLAGS are extended, never replaced. The compile cache adds sccache as
+    RUSTC_WRAPPER and its server's address. Every variable here is the same in every
+    build with the same settings: sccache's keys include cargo's environment."""
     mode = std_mode(toolchain, std)
     if mode is StdMode.CACHE:
         assert std is not None and std.entry is not None
@@ -71,7 +86,7 @@ def environment(
     # reads it at expansion time (a --cfg would not reach a host proc-macro under
     # --target) and then expands async exports through `js_sys::futures` instead of
     # `wasm_bindgen_futures`. cargo does not fingerprint it.
-    env = {"RUSTC": str(rustc), JS_SYS_ENV: "1"}
+    env = {"RUSTC": str(rustc), JS_SYS_ENV: "1", **(cache.env if cache is not None else {})}
     if mode is StdMode.BUILD_STD and toolchain.needs_bootstrap:
         env["RUSTC_BOOTSTRAP"] = "1"
     extra = panic_rustflags(options.panic_unwind, options.eh_encoding)
@@ -88,23 +103,34 @@ def environment(
     return env
 
 
-def terminal_env(stream: TextIO, environ: Mapping[str, str]) -> dict[str, str]:
+def terminal_config(stream: TextIO, environ: Mapping[str, str]) -> list[str]:
     """cargo's stderr is a pipe (we read its `error:` line to explain a failure).
-    Where ours is a terminal, keep cargo's colour and progress bar as they would be."""
+    Where ours is a terminal, keep cargo's colour and progress bar as they would be.
+    As `--config` arguments, not CARGO_TERM_* variables: cargo hands its environment to
+    every rustc, and sccache keys every CARGO_* variable, so a terminal's width would
+    make each build miss the cache of the last one (and a CI build a terminal's)."""
     try:
         tty = stream.isatty()
         columns = os.get_terminal_size(stream.fileno()).columns if tty else 0
     except (AttributeError, OSError, ValueError):  # not a real file, or no size
         tty, columns = False, 0
     if not tty or environ.get("TERM") == "dumb":
-        return {}
-    env: dict[str, str] = {}
+        return []
+    args: list[str] = []
     if "CARGO_TERM_COLOR" not in environ and not environ.get("NO_COLOR"):
-        env["CARGO_TERM_COLOR"] = "always"
+        args += ["--config", 'term.color="always"']
     if "CARGO_TERM_PROGRESS_WHEN" not in environ:
-        env["CARGO_TERM_PROGRESS_WHEN"] = "always"
-        env["CARGO_TERM_PROGRESS_WIDTH"] = str(columns or 80)
-    return env
+        args += ["--config", 'term.progress.when="always"']
+        args += ["--config", f"term.progress.width={columns or 80}"]
+    return args
+
+
+def compiled_anything(json_lines: str) -> bool:
+    """Whether cargo compiled a unit (a `compiler-artifact` message that is not fresh)."""
+    return any(
+        line.startswith('{"reason":"compiler-artifact"') and '"fresh":false' in line
+        for line in json_lines.splitlines()
+    )
 
 
 def find_artifact(json_lines: str, lib_name: str) -> Path | None:
@@ -142,13 +168,20 @@ def run(ctx: BuildContext) -> None:
         ctx.notes.append(f"std built from source ({build_std_flag(options.panic_unwind)})")
         if toolchain.needs_bootstrap:
             ctx.notes.append(f"RUSTC_BOOTSTRAP=1 set so {toolchain.label} accepts -Z flags")
+    argv = command(options, toolchain, ctx.std, ctx.compile_cache)
+    terminal = terminal_config(sys.stderr, os.environ)
     result = proc.run(
-        command(options, toolchain, ctx.std),
+        [*argv[:2], *terminal, *argv[2:]],
         cwd=crate.root,
-        env={**environment(options, toolchain, ctx.std), **terminal_env(sys.stderr, os.environ)},
+        env=environment(options, toolchain, ctx.std, ctx.compile_cache),
         output=proc.Output.TEE,
         check=False,
     )
+    if ctx.compile_cache is not None:
+        ctx.compile_cache.release_build_dir()
+        std_built = bool(ctx.facts.get("std", {}).get("built"))  # its seed went through sccache
+        compiled = std_built or result.returncode != 0 or compiled_anything(result.stdout)
+        ctx.facts["compile_cache"] = ctx.compile_cache.facts(compiled)
     if result.returncode != 0:
         raise cargo_errors.explain(result)
     artifact = find_artifact(result.stdout, crate.lib_name)

@@ -79,10 +79,11 @@ def run(ctx: BuildContext) -> None:
     needed, tc = ctx.lock_needed, ctx.need_toolchain()
     assert needed is not None, "the pipeline plans this step only for a missing lock file"
     manifest = needed.crate.manifest
+    argv = command(ctx.options, tc, manifest)
     result = proc.run(
-        command(ctx.options, tc, manifest),
+        [*argv[:2], *cargo.terminal_config(sys.stderr, os.environ), *argv[2:]],
         cwd=needed.crate.root,
-        env={"RUSTC": str(tc.rustc), **cargo.terminal_env(sys.stderr, os.environ)},
+        env={"RUSTC": str(tc.rustc)},
         output=proc.Output.TEE,
         check=False,
     )

@@ -61,8 +61,10 @@ class HostPrebuild:
         options, tc = ctx.options, ctx.need_toolchain()
         use = StdUse(StdMode.CACHE, staged)
         self.packages = packages
-        self.argv = host_prebuild_command(cargo.command(options, tc, use))
-        self.env = cargo.environment(options, tc, use)
+        # in the build directory the crate's build will use (the compile cache's)
+        cache = ctx.compile_cache
+        self.argv = host_prebuild_command(cargo.command(options, tc, use, cache))
+        self.env = cargo.environment(options, tc, use, cache)
         self.cwd = ctx.need_crate().root
         self.job: proc.Background | None = None
         self.start_time = 0.0
@@ -110,7 +112,9 @@ def run(ctx: BuildContext) -> None:
         return
     build_std = StdUse(StdMode.BUILD_STD)
     argv = cargo.command(options, tc, build_std)
-    env = cargo.environment(options, tc, build_std)
+    # through the compile cache's sccache: an entry built on one machine is then
+    # compiled from sccache's storage on the next (its build directory is the seed's own)
+    env = cargo.environment(options, tc, build_std, ctx.compile_cache)
     stamp = stdcache.source_stamp(tc.sysroot)
     try:
         settings = stdcache.settings_for(

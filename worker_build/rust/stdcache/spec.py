@@ -3,7 +3,7 @@
 `-Zbuild-std` compiles std with the build's own profile and target flags. To reuse a
 std built once, everything that changes std's code goes into the key:
 - the exact compiler (`rustc -vV`: release, commit hash, LLVM) and the std sources
-  (their path and a stamp of every file's size and mtime, plus library/Cargo.lock);
+  (their path and a digest of their contents, plus library/Cargo.lock);
 - the std crates (`std,panic_unwind` or `std,panic_abort`), the panic strategy and the
   exception-handling encoding;
 - the profile settings cargo would apply to std's units: opt-level, codegen-units,
@@ -29,14 +29,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from worker_build.rust.toolchain import WASM_TARGET, Toolchain, std_sources
+from worker_build.util import jsonmemo
+from worker_build.util.cachedir import cache_root
 
-KEY_SCHEMA = 1  # part of every key: a new one retires every entry
+KEY_SCHEMA = 2  # part of every key: a new one retires every entry (2: content stamp)
 # The profile keys cargo's unit graph reports that change std's compiled code (strip,
 # rpath and incremental do not: they act at link time or only on local crates).
 PROFILE_KEYS = (
@@ -175,10 +178,13 @@ def relevant_rustflags(flags: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def source_stamp(sysroot: Path) -> str:
-    """Size and mtime of every std source file (library/vendor aside: Cargo.lock pins it)."""
-    root = std_sources(sysroot)
-    h = hashlib.sha256((root / "Cargo.lock").read_bytes())
+SOURCES_MEMO = "sources.json"  # in <cache>/std/: stat stamp -> content digest
+SOURCES_SCHEMA = 1
+
+
+def _std_files(root: Path) -> list[tuple[str, os.DirEntry[str]]]:
+    """Every file under library/ but vendor/ (Cargo.lock pins it), by relative path."""
+    found: list[tuple[str, os.DirEntry[str]]] = []
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -188,10 +194,48 @@ def source_stamp(sysroot: Path) -> str:
                     if not (directory == root and entry.name == "vendor"):
                         stack.append(Path(entry.path))
                     continue
-                st = entry.stat(follow_symlinks=False)
-                rel = entry.path[len(str(root)) :]
-                h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                found.append((entry.path[len(str(root)) :], entry))
+    return found
+
+
+def _stat_stamp(root: Path) -> str:
+    h = hashlib.sha256((root / "Cargo.lock").read_bytes())
+    for rel, entry in _std_files(root):
+        st = entry.stat(follow_symlinks=False)
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def _content_stamp(root: Path) -> str:
+    h = hashlib.sha256((root / "Cargo.lock").read_bytes())
+    for rel, entry in _std_files(root):
+        h.update(f"{rel}\0".encode())
+        if entry.is_symlink():
+            h.update(os.readlink(entry.path).encode() + b"\0")
+        else:
+            with open(entry.path, "rb") as fh:
+                h.update(hashlib.sha256(fh.read()).digest())
+    return h.hexdigest()
+
+
+def source_stamp(sysroot: Path) -> str:
+    """A digest of the std sources' contents (library/ but vendor/, plus
+    library/Cargo.lock). Contents, not mtimes: two machines that installed the same
+    toolchain at different times (rustup, apt) get the same key, so a std cache entry
+    and what sccache compiled against it travel between them. Reading ~50 MB costs
+    ~0.3 s, so it is memoised in `<cache>/std/sources.json` by the files' paths, sizes
+    and mtimes (a stat of each, as before)."""
+    root = std_sources(sysroot)
+    quick = _stat_stamp(root)
+    memo = cache_root() / "std" / SOURCES_MEMO
+    entries = jsonmemo.load_entries(memo, SOURCES_SCHEMA)
+    hit = entries.get(quick)
+    if isinstance(hit, dict) and isinstance(hit.get("digest"), str):
+        return str(hit["digest"])
+    digest = _content_stamp(root)
+    entries[quick] = {"digest": digest, "at": time.time_ns()}
+    jsonmemo.save_entries(memo, entries, schema=SOURCES_SCHEMA, limit=16)
+    return digest
 
 
 def spec_for(
