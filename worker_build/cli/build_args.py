@@ -260,8 +260,8 @@ def help_text() -> str:
     return argtable.help_text(
         [
             USAGE,
-            "       worker-build verify FILE.wasm [--expect legacy|exnref|any] [--json]",
-            "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH]",
+            "       worker-build verify FILE.wasm|DIR [--expect legacy|exnref|any] [--json]",
+            "       worker-build doctor [PATH] [--panic-unwind] [--rustc PATH] [--offline]",
             "       worker-build cache [list|prune] [options]",
         ],
         "Build the Rust crate at PATH (default: the nearest directory upwards with a "

@@ -38,25 +38,31 @@ app = typer_app.new_app("Check everything a build needs and print the fix for ea
 @app.command()
 def doctor(
     path: Annotated[
-        Path, typer.Argument(help="Crate directory (default: current directory).")
+        Path, typer.Argument(help="the crate directory (default: the current directory)")
     ] = Path("."),
     panic_unwind: Annotated[
-        bool, typer.Option("--panic-unwind", help="Check for a --panic-unwind build.")
+        bool, typer.Option("--panic-unwind", help="check for a --panic-unwind build")
     ] = False,
     rustc: Annotated[
         Path | None,
-        typer.Option("--rustc", metavar="PATH", help="As for the build; env: WORKER_BUILD_RUSTC."),
+        typer.Option(
+            "--rustc",
+            metavar="PATH",
+            help="the rustc to check, as for the build; env: WORKER_BUILD_RUSTC",
+        ),
     ] = None,
     offline: Annotated[
         bool,
         typer.Option(
             "--offline",
-            help="Check for an --offline build: ask no download host; a missing tool fails.",
+            help="check for an --offline build: ask no download host; a missing tool fails",
         ),
     ] = False,
     traceback: Annotated[
         bool,
-        typer.Option("--traceback", help="Also print the Python traceback of an error."),
+        typer.Option(
+            "--traceback", help="also print the Python traceback of an error (same exit code)"
+        ),
     ] = False,
 ) -> int:
     reporter = ui.Reporter(ui.Mode.NORMAL)
