@@ -26,7 +26,8 @@ before its timed build):
                filled; std included (the std cache entry comes from sccache) <= 0.35x real
 rebuilds (after one untimed build of each; runs alternate):
   noop / edit  a build with nothing changed / with src/lib.rs's response text changed,
-               by ours, ours `--no-compile-cache` (today's) and the real tool
+               by ours, ours `--no-compile-cache` (today's) and the real tool (no-ops
+               --noop-runs times: they take a third of a second)
 
 Printed: median wall and CPU time per variant (the build's process tree, plus the CPU
 of the cache directory's sccache server and the compilers it ran; Redis's is not
@@ -213,7 +214,7 @@ def set_text(crate: Path, n: int) -> None:
     lib.write_text(original.replace(ORIGINAL_TEXT, f"{ORIGINAL_TEXT} #{n}"))
 
 
-def part_rebuilds(bench: Bench, runs: int) -> dict[str, Any]:
+def part_rebuilds(bench: Bench, runs: int, noop_runs: int) -> dict[str, Any]:
     tools: dict[str, Callable[[Path], Sample]] = {
         "ours": bench.ours(WORK / "cache-rebuilds"),
         "today": bench.ours(WORK / "cache-rebuilds", "--no-compile-cache"),
@@ -225,8 +226,9 @@ def part_rebuilds(bench: Bench, runs: int) -> dict[str, Any]:
         run(crates[name])
     samples: dict[str, list[dict[str, Any]]] = {}
     edits = 0
-    for i in range(runs):
-        for scenario in ("noop", "edit"):
+    for i in range(max(runs, noop_runs)):
+        # A no-op takes a third of a second: a few runs cannot tell 10 ms from noise.
+        for scenario in ("noop", "edit") if i < runs else ("noop",):
             order = list(tools) if i % 2 == 0 else list(reversed(tools))
             for name in order:
                 if scenario == "edit":
@@ -273,6 +275,7 @@ def main() -> int:
     ap.add_argument("--variants", default="real,first,today-first,second,fresh",
                     help="the cold variants to run (real is the peer of the others)")  # fmt: skip
     ap.add_argument("--runs", type=int, default=3, help="runs per variant")
+    ap.add_argument("--noop-runs", type=int, default=21, help="runs of each no-op rebuild")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -285,7 +288,7 @@ def main() -> int:
             redis = stack.enter_context(redis_server(WORK / "redis")) if "fresh" in names else ""
             results["cold"] = part_cold(bench, args.runs, redis, names)
     if "rebuilds" in parts:
-        results["rebuilds"] = part_rebuilds(bench, args.runs)
+        results["rebuilds"] = part_rebuilds(bench, args.runs, args.noop_runs)
     results["load_end"] = loadavg()
 
     print(f"\nmachine: {results['nproc']} cores, load {results['load_start']} at the start, "
