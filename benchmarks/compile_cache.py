@@ -11,6 +11,9 @@ runs with Debian's rustc (the same compiler), `--no-loader` (the real tool write
 Python loader) and a cache directory of its own per variant under
 .cache/bench/compile-cache/.
 
+No SCCACHE_* variable is set but the Redis of `fresh` (and of the first machine that fills
+it), so only those builds run sccache; the others share through the build directory.
+
 cold (runs alternate, the order flips every round; everything a variant needs is made
 before its timed build):
   real         the real tool, a fresh copy of hello-worker (std and every dependency

@@ -37,7 +37,13 @@ def test_compile_cache_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     for var in ("RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER", "CARGO_BUILD_BUILD_DIR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(use.sccache_tool, "find", lambda: "sccache is not installed")
+    monkeypatch.delenv("SCCACHE_REDIS_ENDPOINT", raising=False)
+    monkeypatch.delenv("SCCACHE_DIR", raising=False)
     opts = resolve(RawArgs(), tmp_path, {})
+    check = doctor_checks.check_compile_cache(opts, tmp_path, "1.96.0")
+    assert check.status is doctor_checks.Status.OK  # no storage to share with: none needed
+    assert check.detail.startswith(f"no sccache: {use.NOT_ASKED}; ")
+    monkeypatch.setenv("SCCACHE_REDIS_ENDPOINT", "redis://127.0.0.1")
     check = doctor_checks.check_compile_cache(opts, tmp_path, "1.96.0")
     assert check.status is doctor_checks.Status.WARN and check.fix == SCCACHE_FIX
     assert check.detail == (

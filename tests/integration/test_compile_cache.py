@@ -25,7 +25,8 @@ from tests.support.compilecache import (
     verify,
 )
 from tests.support.fakes import fake_exe
-from worker_build.rust.compile_cache import builddir
+from worker_build.rust.compile_cache import builddir, use
+from worker_build.rust.compile_cache import server as server_mod
 from worker_build.util import locking
 
 pytestmark = pytest.mark.slow
@@ -56,6 +57,34 @@ def test_a_second_crate_finds_its_dependencies_compiled(own_machine: Make, tmp_p
     # a no-op rebuild compiles nothing
     again = m.build(second, "--panic-unwind")
     assert sccache_counts(again)["requests"] == 0
+
+
+def dependency_rlibs(m: Machine) -> dict[str, int]:
+    """Every rlib in the machine's shared build directory, with its mtime."""
+    built = builddir.location(m.cache)
+    return {str(p.relative_to(built)): p.stat().st_mtime_ns for p in built.rglob("*.rlib")}
+
+
+def test_by_default_the_build_dir_alone_shares_and_no_sccache_runs(
+    own_machine: Make, tmp_path: Path
+) -> None:
+    """No sccache storage configured: the second crate's dependencies are fresh in the
+    shared build directory (not one of them compiled again), and no sccache server
+    was started."""
+    first = copy_crate("pure-exports", tmp_path / "fïrst")
+    second = copy_crate("pure-exports", tmp_path / "sécond", package="second-crate")
+    m = own_machine("cäche", first, sccache_storage=False)
+    one = m.build(first, "--panic-unwind")
+    assert one["compile_cache"]["sccache"] is None
+    assert one["compile_cache"]["sccache_reason"] == use.NOT_ASKED
+    before = dependency_rlibs(m)
+    assert len(before) > 5  # wasm-bindgen and its dependencies
+    m.build(second, "--panic-unwind")
+    after = dependency_rlibs(m)
+    assert {k: after[k] for k in before} == before  # none compiled again
+    assert all("second_crate" in name for name in set(after) - set(before))
+    assert server_mod.sockets(m.cache) == []
+    assert verify(second / "build" / "index_bg.wasm")["encodings"] == ["legacy"]
 
 
 def fake_toolchain(bindir: Path) -> Path:

@@ -59,10 +59,14 @@ class Machine:
             server_mod.stop(found.path, socket)
 
 
-def machine(cache: Path, crate: Path, *, shared_std: bool = True) -> Machine:
+def machine(
+    cache: Path, crate: Path, *, shared_std: bool = True, sccache_storage: bool = True
+) -> Machine:
     """A machine whose cache is `cache`. `shared_std`: its std cache is the user's (a
     symlink), so std entries the session built are used as any build here would use
-    them; the compile cache is the test's own either way."""
+    them; the compile cache is the test's own either way. `sccache_storage`: SCCACHE_DIR
+    names sccache's usual place in it, as a user who wants sccache on one machine does
+    (without a storage configured, builds run no sccache)."""
     env = tool_env()
     for var in DROPPED:
         env.pop(var, None)
@@ -75,6 +79,8 @@ def machine(cache: Path, crate: Path, *, shared_std: bool = True) -> Machine:
         cache.mkdir(parents=True, exist_ok=True)
         (cache / "std").symlink_to(users)
     env["WORKER_BUILD_CACHE"] = str(cache)
+    if sccache_storage:
+        env["SCCACHE_DIR"] = str(cache / "compile" / "sccache")
     return Machine(cache, env)
 
 
@@ -105,8 +111,10 @@ def own_machine(tmp_path: Path) -> Any:
     """Yields a factory of machines under tmp_path, stopping their servers afterwards."""
     made: list[Machine] = []
 
-    def make(name: str, crate: Path, *, shared_std: bool = True) -> Machine:
-        m = machine(tmp_path / name, crate, shared_std=shared_std)
+    def make(
+        name: str, crate: Path, *, shared_std: bool = True, sccache_storage: bool = True
+    ) -> Machine:
+        m = machine(tmp_path / name, crate, shared_std=shared_std, sccache_storage=sccache_storage)
         made.append(m)
         return m
 

