@@ -209,7 +209,7 @@ def check_toolchain(
 
 def check_compile_cache(opts: BuildOptions | None, root: Path, rust_version: str | None) -> Check:
     """Where dependencies would be compiled and what compiles them (rust/compile_cache/):
-    no sccache is a warning (the build works, shares less)."""
+    a storage configured but no sccache is a warning (the build works, shares less)."""
     name = "compile cache"
     if opts is not None and not opts.compile_cache:
         return Check(name, Status.OK, "off (compile-cache = false): cargo as it is")

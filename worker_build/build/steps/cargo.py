@@ -74,8 +74,9 @@ def environment(
     toolchain's rustc, or the std cache entry's wrapper around it (which adds the
     entry's sysroot, so a RUSTC_WRAPPER such as sccache still wraps it). The user's
     RUSTFLAGS are extended, never replaced. The compile cache adds sccache as
-    RUSTC_WRAPPER and its server's address. Every variable here is the same in every
-    build with the same settings: sccache's keys include cargo's environment."""
+    RUSTC_WRAPPER and its server's address, when it runs one. Every variable here is the
+    same in every build with the same settings: sccache's keys include cargo's
+    environment."""
     mode = std_mode(toolchain, std)
     if mode is StdMode.CACHE:
         assert std is not None and std.entry is not None
@@ -125,6 +126,12 @@ def terminal_config(stream: TextIO, environ: Mapping[str, str]) -> list[str]:
     return args
 
 
+def on_terminal(argv: list[str]) -> list[str]:
+    """`cargo SUBCOMMAND ...` with terminal_config's arguments after the subcommand, for
+    running it: kept out of the command itself, which the incremental state records."""
+    return [*argv[:2], *terminal_config(sys.stderr, os.environ), *argv[2:]]
+
+
 def compiled_anything(json_lines: str) -> bool:
     """Whether cargo compiled a unit (a `compiler-artifact` message that is not fresh)."""
     return any(
@@ -169,9 +176,8 @@ def run(ctx: BuildContext) -> None:
         if toolchain.needs_bootstrap:
             ctx.notes.append(f"RUSTC_BOOTSTRAP=1 set so {toolchain.label} accepts -Z flags")
     argv = command(options, toolchain, ctx.std, ctx.compile_cache)
-    terminal = terminal_config(sys.stderr, os.environ)
     result = proc.run(
-        [*argv[:2], *terminal, *argv[2:]],
+        on_terminal(argv),
         cwd=crate.root,
         env=environment(options, toolchain, ctx.std, ctx.compile_cache),
         output=proc.Output.TEE,

@@ -1,12 +1,13 @@
 """Step: the compile cache this build uses (rust/compile_cache/), before std and cargo.
 
 In the plan unless `--no-compile-cache` / `compile-cache = false`. It decides the rustc
-wrapper (sccache through this cache directory's own server, unless the user configured
-a wrapper of their own) and takes the shared build directory when no other build is
-compiling there; the std step (the std cache entry's seed build, the host prebuild) and
-the cargo step use what it decided. The cargo step reports sccache's counts and lets
-the build directory go as soon as cargo is done. A cache directory it cannot write is
-a note: the build goes on as cargo alone would run it.
+wrapper (sccache through this cache directory's own server when there is a storage to
+share with, unless the user configured a wrapper of their own) and takes the shared
+build directory when no other build is compiling there; the std step (the std cache
+entry's seed build, the host prebuild) and the cargo step use what it decided. The cargo
+step reports sccache's counts and lets the build directory go as soon as cargo is done.
+A cache directory it cannot write is a note: the build goes on as cargo alone would run
+it.
 """
 
 from __future__ import annotations

@@ -17,8 +17,6 @@ writing the lock file, so pre-flight refuses the build then, as cargo would (`re
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,7 +79,7 @@ def run(ctx: BuildContext) -> None:
     manifest = needed.crate.manifest
     argv = command(ctx.options, tc, manifest)
     result = proc.run(
-        [*argv[:2], *cargo.terminal_config(sys.stderr, os.environ), *argv[2:]],
+        cargo.on_terminal(argv),
         cwd=needed.crate.root,
         env={"RUSTC": str(tc.rustc)},
         output=proc.Output.TEE,
