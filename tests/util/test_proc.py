@@ -103,3 +103,15 @@ def test_a_child_exiting_130_is_a_failure(tmp_path: Path) -> None:
     exe = fake_exe(tmp_path / "tool", "exit 130")
     with pytest.raises(CommandFailedError):
         proc.run([exe])
+
+
+def test_a_stopped_background_job_hands_back_what_it_wrote(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    exe = fake_exe(tmp_path / "job", 'echo "wörk done"; touch "$1"; exec sleep 600')
+    job = proc.Background([exe, ready])
+    while not ready.exists():  # the child's own handshake: its line is written by now
+        assert job.child.poll() is None, "the job ended early"
+        time.sleep(0.01)
+    assert job.stop() == "wörk done\n"
+    assert job.child.returncode is not None
+    assert job.stop() == ""  # already stopped: nothing more, and no error

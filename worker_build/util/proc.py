@@ -282,7 +282,13 @@ class Background:
             raise CommandFailedError(self.argv, returncode, output, self.fix)
         return Result(self.argv, returncode, output, "")
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """End it (SIGTERM, then SIGKILL after `timeout`) and reap it; idempotent."""
+    def stop(self, timeout: float = 5.0) -> str:
+        """End it (SIGTERM, then SIGKILL after `timeout`) and reap it; what it wrote
+        until then ("" once joined or stopped). Idempotent."""
         stop_group(self.child, timeout)
+        if self._output.closed:
+            return ""
+        self._output.seek(0)
+        output = self._output.read().decode(errors="replace")
         self._output.close()
+        return output

@@ -176,10 +176,14 @@ def test_a_failed_std_build_stops_the_proc_macro_build(tmp_path: Path) -> None:
     from worker_build.errors import CommandFailedError
 
     graph = graph_with_a_proc_macro(tmp_path / "graph.json")
+    # a wasm32 build script the prebuild ran before it was stopped
+    run_dir, fingerprint = script_run_dirs(tmp_path / "build dïr", "num-traits-1a")
     script = f"""
 case " $* " in
   *" --unit-graph "*) cat "{graph}" ;;
-  *" --keep-going "*) echo $$ > "{tmp_path}/pm.pid"; touch "{tmp_path}/pm.started"; exec sleep 300 ;;
+  *" --keep-going "*)
+    echo '{script_run(run_dir)}'
+    echo $$ > "{tmp_path}/pm.pid"; touch "{tmp_path}/pm.started"; exec sleep 300 ;;
   *" --manifest-path "*)
     i=0; while [ ! -f "{tmp_path}/pm.started" ]; do i=$((i+1)); [ $i -gt 600 ] && exit 3; sleep 0.05; done
     echo "error: could not compile core" >&2; exit 101 ;;
@@ -192,6 +196,51 @@ esac
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # stopped and reaped, not left running for 300 s
     assert not list(stdcache.root().glob(".tmp-*")) and not list(stdcache.root().glob("[0-9a-f]*"))
+    assert not fingerprint.exists()  # forgotten even though the prebuild was stopped
+
+
+def script_run_dirs(
+    root: Path, unit: str, target: str = "wasm32-unknown-unknown"
+) -> tuple[Path, Path]:
+    """A build-script run's directory and fingerprint as cargo lays them out."""
+    profile_dir = root / target / "release" if target else root / "release"
+    run_dir = profile_dir / "build" / unit
+    (run_dir / "out").mkdir(parents=True)
+    (run_dir / "output").write_text("cargo:rustc-cfg=x\n")
+    fingerprint = profile_dir / ".fingerprint" / unit
+    fingerprint.mkdir(parents=True)
+    (fingerprint / "run-build-script-build-script-build").write_text("0123")
+    return run_dir, fingerprint
+
+
+def script_run(run_dir: Path) -> str:
+    """cargo's JSON message for a build script it ran (or found fresh)."""
+    return json.dumps({"reason": "build-script-executed", "package_id": "x",
+                       "linked_libs": [], "linked_paths": [], "cfgs": [], "env": [],
+                       "out_dir": str(run_dir / "out")})  # fmt: skip
+
+
+def test_the_prebuilds_wasm32_build_script_runs_are_forgotten(tmp_path: Path) -> None:
+    """A wasm32 build script that ran before std existed may have probed the target
+    and failed: its fingerprint goes, so the crate's build runs it again. Host build
+    scripts (their std is the compiler's own) and everything else stay."""
+    root = tmp_path / "büild 日本"
+    wasm_run, wasm_fp = script_run_dirs(root, "num-traits-4a")
+    host_run, host_fp = script_run_dirs(root, "proc-macro2-9b", target="")
+    lib_fp = root / "wasm32-unknown-unknown" / "release" / ".fingerprint" / "num-traits-cc"
+    lib_fp.mkdir(parents=True)
+    output = "\n".join([
+        "   Compiling num-traits v0.2.19",
+        script_run(wasm_run),
+        script_run(host_run),
+        json.dumps({"reason": "compiler-artifact", "filenames": []}),
+        "{not json",
+        "error: could not compile `chrono` (lib)",
+    ])  # fmt: skip
+    assert std.forget_target_script_runs(output) == ["num-traits-4a"]
+    assert not wasm_fp.exists() and (wasm_run / "output").is_file()
+    assert host_fp.is_dir() and lib_fp.is_dir()
+    assert std.forget_target_script_runs(output) == ["num-traits-4a"]  # again: no error
 
 
 # --- real builds -------------------------------------------------------------------------------

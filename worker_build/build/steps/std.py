@@ -12,7 +12,8 @@ This step is in the plan unless `--no-std-cache` / `std-cache = false`.
 
 from __future__ import annotations
 
-import contextlib
+import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,11 @@ from typing import Any
 from worker_build.build.context import BuildContext
 from worker_build.build.options import DEV
 from worker_build.build.steps import cargo
-from worker_build.errors import CommandFailedError, WorkerBuildError
+from worker_build.errors import CommandFailedError
 from worker_build.rust import stdcache
 from worker_build.rust.flags import std_crates
 from worker_build.rust.stdcache import Entry, StdMode, StdSettings, StdUse
-from worker_build.rust.toolchain import StdSource
+from worker_build.rust.toolchain import WASM_TARGET, StdSource
 from worker_build.util import proc
 
 
@@ -55,7 +56,15 @@ class HostPrebuild:
     A `cargo build -p <proc-macro>` would not do: a root unit gets the profile itself
     instead of build-override, and `-p` selects other features (syn's, say), so the
     crate's build compiled all of them again (about 40 s of CPU for hello-worker).
-    It runs through the staged entry's rustc: the same `-vV`, so the same fingerprints."""
+    It runs through the staged entry's rustc: the same `-vV`, so the same fingerprints.
+
+    Build scripts of wasm32 units run too, and one that probes the target (autocfg in
+    num-traits: can the target compile `f64::total_cmp`?) asks a sysroot that has no
+    std yet, so every probe fails. Cargo would keep those answers: num-traits would
+    compile without its `has_total_cmp` cfg, unlike in any later build, and sccache's
+    keys for it and its dependents (chrono, worker) would differ between the machine
+    that built the entry and every other. So whatever happens to the prebuild, each
+    wasm32 build script it ran is forgotten, and the crate's build runs it again."""
 
     def __init__(self, ctx: BuildContext, staged: Entry, packages: tuple[str, ...]) -> None:
         options, tc = ctx.options, ctx.need_toolchain()
@@ -76,17 +85,46 @@ class HostPrebuild:
 
     def stop(self) -> None:
         if self.job is not None:
-            self.job.stop()
+            forget_target_script_runs(self.job.stop())
 
     def finish(self) -> dict[str, Any]:
         """Wait for it. It fails by design (the wasm32 units); what it compiled, the
         crate's build finds fresh, and what it did not, that build compiles."""
         if self.job is None:
             return {}
-        with contextlib.suppress(WorkerBuildError):
-            self.job.join()
+        try:
+            output = self.job.join().stdout
+        except CommandFailedError as exc:
+            output = exc.output
+        forgotten = forget_target_script_runs(output)
         seconds = round(time.monotonic() - self.start_time, 1)
-        return {"packages": len(self.packages), "seconds": seconds}
+        return {"packages": len(self.packages), "seconds": seconds, "rerun": forgotten}
+
+
+def forget_target_script_runs(cargo_output: str) -> list[str]:
+    """Delete the fingerprint of every wasm32 build-script run that cargo's JSON messages
+    report (run or found fresh), so the next cargo runs it again; the units' names.
+    Fresh ones count too: a prebuild killed before it could clean up leaves its runs
+    behind, and the next prebuild (for the same entry) finds them fresh. A new entry's
+    `-vV` makes every wasm32 unit new, so no run of a finished entry is forgotten.
+    Host build scripts stay: they probe the host, whose std is the compiler's own."""
+    forgotten = []
+    for line in cargo_output.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("reason") != "build-script-executed":
+            continue
+        unit = Path(message["out_dir"]).parent  # <profile dir>/build/<package>-<hash>
+        profile_dir = unit.parent.parent
+        if profile_dir.parent.name != WASM_TARGET:
+            continue
+        shutil.rmtree(profile_dir / ".fingerprint" / unit.name, ignore_errors=True)
+        forgotten.append(unit.name)
+    return sorted(forgotten)
 
 
 def unsupported(settings: StdSettings) -> str | None:
