@@ -14,7 +14,8 @@ PACKAGE = REPO / "worker_build"
 # is the bottom; cli/ the top).
 LAYERS: list[set[str]] = [
     {"__init__", "errors"},
-    {"util", "wasm"},
+    {"util"},
+    {"wasm"},
     {"tools", "loader"},
     {"rust", "serve"},
     {"build"},

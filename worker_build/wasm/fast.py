@@ -28,6 +28,7 @@ import sys
 from collections import Counter
 
 from worker_build.errors import InvalidWasmError
+from worker_build.util import regexcache
 from worker_build.wasm import opcodes as ops
 from worker_build.wasm.code import (
     CATCH_USE,
@@ -74,8 +75,9 @@ ANY = b"[\\x00-\\xff]"
 CLAUSE_RE = b"(?:[\\x00\\x01]" + U32_RE + U32_RE + b"|[\\x02\\x03]" + U32_RE + b")"
 MAX_FAST_TARGETS = 15  # br_table / try_table vectors longer than this take the slow path
 # The br_tables of the second pass (WIDE), for bodies the main pass gave up on: every
-# target count of one LEB byte. Compiling it costs more (about 14 ms for both patterns
-# here) than a small module takes to verify, so only modules with such br_tables pay.
+# target count of one LEB byte. Compiling it costs more (about 30 ms here; the disk
+# cache of util/regexcache.py then spares later processes) than a small module takes to
+# verify, so only modules with such br_tables pay.
 MAX_WIDE_TARGETS = 127
 MAX_FAST_CLAUSES = 4
 
@@ -175,7 +177,7 @@ def _pattern(mem64: bool, which: int = MAIN) -> re.Pattern[bytes]:
     if pat is None:
         targets = MAX_WIDE_TARGETS if which == WIDE else MAX_FAST_TARGETS
         text = _build_pattern(mem64, which != MAIN, targets)
-        pat = _PATTERNS[mem64, which] = re.compile(text, re.DOTALL)
+        pat = _PATTERNS[mem64, which] = regexcache.compile_bytes(text, re.DOTALL)
     return pat
 
 
