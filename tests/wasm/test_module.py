@@ -5,6 +5,8 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.wasmgen import (
     END,
@@ -24,6 +26,7 @@ from tests.support.wasmgen import (
     s,
     section,
     u,
+    u_padded,
     vec,
 )
 from worker_build.errors import InvalidWasmError
@@ -242,3 +245,74 @@ def test_body_ranges_and_body_errors() -> None:
     bad(module(bodies=[u(1) + b"\x00"]), "function body 0 has no instructions")
     bad(module(bodies=[u(3) + b"\x01\x01\x55"]), "invalid value type 0x55 in local type")
     bad(module(bodies=[u(3) + b"\x01\x01\x63"]), "unexpected end of data in local type")
+
+
+# --- the export section's inline fast path against the Reader alone -----------------------------
+
+
+def exports_by_reader(payload: bytes) -> list[tuple[str, str, int]] | tuple[str, int]:
+    """What the export section reads to with the Reader only (the code before the fast
+    path): the exports, or the error's reason and offset."""
+    from worker_build.wasm.module import KIND_NAMES, _show
+    from worker_build.wasm.reader import Reader
+
+    r = Reader(payload)
+    found = []
+    try:
+        for _ in range(r.count("export", 3)):
+            name = r.name("export name")
+            at = r.pos
+            kind = r.byte("export kind")
+            if kind > 4:
+                raise r.fail(f"invalid export kind 0x{kind:02x} for {_show(name)}", at)
+            found.append((name, KIND_NAMES[kind], r.u32("export index")))
+    except InvalidWasmError as e:
+        return (e.reason, e.offset)
+    if r.pos != len(payload):
+        return ("trailing", r.pos)
+    return found
+
+
+def exports_parsed(payload: bytes) -> list[tuple[str, str, int]] | tuple[str, int]:
+    from worker_build.wasm.module import Module, _export_section
+    from worker_build.wasm.reader import Reader
+
+    r, m = Reader(payload), Module(0)
+    try:
+        _export_section(r, m)
+    except InvalidWasmError as e:
+        return (e.reason, e.offset)
+    if r.pos != len(payload):
+        return ("trailing", r.pos)
+    return [(e.name, e.kind, e.index) for e in m.exports]
+
+
+@st.composite
+def export_payloads(draw: st.DrawFn) -> bytes:
+    """Export sections with names of every length class (one-, two-, three-byte
+    lengths), invalid UTF-8, kinds 0-6, indices in one to five bytes (padded too), and
+    cut short anywhere."""
+    items = []
+    for _ in range(draw(st.integers(0, 4))):
+        raw = draw(st.one_of(
+            st.text(max_size=40).map(str.encode),
+            st.text(min_size=60, max_size=200).map(str.encode),
+            st.binary(max_size=20),
+            # bytes that read as a kind, an index and UTF-8 wherever a misstep lands
+            st.integers(0, 300).map(lambda n: b"\x01" * n),
+            st.just(b"x" * 0x4000),
+        ))  # fmt: skip
+        padded_to = draw(st.integers(0, 5))  # 0: the shortest encoding
+        length = u_padded(len(raw), padded_to) if padded_to else u(len(raw))
+        index = draw(st.integers(0, 2**35))  # past u32 too: the Reader rejects those
+        encoded = u(index) if draw(st.booleans()) else u_padded(index, 5)
+        items.append(length + raw + bytes([draw(st.integers(0, 6))]) + encoded)
+    payload = u(len(items)) + b"".join(items)
+    cut = draw(st.integers(0, len(payload)))
+    return payload if draw(st.booleans()) else payload[:cut]
+
+
+@settings(max_examples=400, deadline=None)
+@given(export_payloads())
+def test_the_export_fast_path_reads_what_the_reader_reads(payload: bytes) -> None:
+    assert exports_parsed(payload) == exports_by_reader(payload)
