@@ -30,7 +30,8 @@ from tests.support.wasmgen import (
     vec,
 )
 from worker_build.errors import InvalidWasmError
-from worker_build.wasm.module import FuncType, Import, parse_module
+from worker_build.wasm.module import parse_module
+from worker_build.wasm.records import FuncType, Import
 
 
 def bad(data: bytes, match: str) -> InvalidWasmError:
@@ -274,8 +275,9 @@ def exports_by_reader(payload: bytes) -> list[tuple[str, str, int]] | tuple[str,
 
 
 def exports_parsed(payload: bytes) -> list[tuple[str, str, int]] | tuple[str, int]:
-    from worker_build.wasm.module import Module, _export_section
+    from worker_build.wasm.module import _export_section
     from worker_build.wasm.reader import Reader
+    from worker_build.wasm.records import Module
 
     r, m = Reader(payload), Module(0)
     try:

@@ -37,8 +37,9 @@ from worker_build.wasm.code import (
     THROW_USE,
     TagUses,
 )
-from worker_build.wasm.module import Module, Record, parse_module
+from worker_build.wasm.module import parse_module
 from worker_build.wasm.opcodes import CATCH_CLAUSES
+from worker_build.wasm.records import Module, Record
 from worker_build.wasm.scan import scan_module
 
 TYPE_CHECKING = False  # like typing.TYPE_CHECKING, without importing typing

@@ -18,7 +18,7 @@ import sys
 from worker_build.errors import InvalidWasmError
 from worker_build.wasm.code import TagUses
 from worker_build.wasm.fast import IMMS, _pattern, scan_ranges
-from worker_build.wasm.module import Module
+from worker_build.wasm.records import Module
 
 PARALLEL_MIN_BYTES = 1 << 20  # below this, forking costs more than it saves
 

@@ -36,7 +36,8 @@ from worker_build.tools import resolve
 from worker_build.tools.tool import Tool
 from worker_build.util import proc
 from worker_build.wasm.eh import inspect_bytes
-from worker_build.wasm.module import Module, parse_module
+from worker_build.wasm.module import parse_module
+from worker_build.wasm.records import Module
 
 # The pipeline's name of the background step (`start`) that `run` joins.
 TRANSLATION_JOB = "loader translation (background)"
