@@ -12,7 +12,6 @@ This step is in the plan unless `--no-std-cache` / `std-cache = false`.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from worker_build.build.options import DEV
 from worker_build.build.steps import cargo
 from worker_build.errors import CommandFailedError
 from worker_build.rust import stdcache
+from worker_build.rust.cargo_messages import messages
 from worker_build.rust.flags import std_crates
 from worker_build.rust.stdcache import Entry, StdMode, StdSettings, StdUse
 from worker_build.rust.toolchain import WASM_TARGET, StdSource
@@ -109,15 +109,7 @@ def forget_target_script_runs(cargo_output: str) -> list[str]:
     `-vV` makes every wasm32 unit new, so no run of a finished entry is forgotten.
     Host build scripts stay: they probe the host, whose std is the compiler's own."""
     forgotten = []
-    for line in cargo_output.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if message.get("reason") != "build-script-executed":
-            continue
+    for message in messages(cargo_output, "build-script-executed"):
         unit = Path(message["out_dir"]).parent  # <profile dir>/build/<package>-<hash>
         profile_dir = unit.parent.parent
         if profile_dir.parent.name != WASM_TARGET:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from worker_build.errors import WorkerBuildError
+from worker_build.rust.cargo_messages import messages
 from worker_build.rust.stdcache.spec import StdSpec, lto_on
 from worker_build.rust.stdcache.store import Entry, host_of
 from worker_build.rust.toolchain import WASM_TARGET, Toolchain
@@ -136,15 +137,7 @@ def seed_command(
 def std_rlibs(json_lines: str) -> list[Path]:
     """The rlibs of every crate but the seed, from cargo's `compiler-artifact` messages."""
     found: list[Path] = []
-    for line in json_lines.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if message.get("reason") != "compiler-artifact":
-            continue
+    for message in messages(json_lines, "compiler-artifact"):
         if f"#{SEED_NAME}@" in str(message.get("package_id", "")):
             continue
         found += [Path(f) for f in message.get("filenames", []) if str(f).endswith(".rlib")]
