@@ -110,7 +110,10 @@ def forget_target_script_runs(cargo_output: str) -> list[str]:
     Host build scripts stay: they probe the host, whose std is the compiler's own."""
     forgotten = []
     for message in messages(cargo_output, "build-script-executed"):
-        unit = Path(message["out_dir"]).parent  # <profile dir>/build/<package>-<hash>
+        out_dir = message.get("out_dir")
+        if not isinstance(out_dir, str):
+            continue
+        unit = Path(out_dir).parent  # <profile dir>/build/<package>-<hash>
         profile_dir = unit.parent.parent
         if profile_dir.parent.name != WASM_TARGET:
             continue
