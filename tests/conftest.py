@@ -6,9 +6,19 @@ never a skip: `require_tool` raises instead of skipping.
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from tests.support.builds import Built, cached_build
+
+# A shell without job control starts its background commands (`pytest ... &`, nohup)
+# with SIGINT ignored, and an ignored signal stays ignored in every child: the tests
+# that interrupt a build, a server or a tool with Ctrl-C's signal would then see it do
+# nothing. A handled signal is reset to the default in a child, so handling it here
+# gives every child the disposition a terminal's Ctrl-C meets.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
