@@ -252,41 +252,33 @@ def _global_section(r: Reader, m: Module) -> None:
         m.globals += 1
 
 
-SLOW = 0x4000  # a name length the export fast path leaves to the Reader
-
-
 def _export_section(r: Reader, m: Module) -> None:
-    """Exports whose name length takes one or two bytes and whose index fits in four are
-    read inline (a C++ module can have 75,000, and Reader calls took most of its
-    parse); any other is read by the Reader, which also raises the exact error."""
+    """Each export is read inline while its kind is valid and its name is UTF-8 (a C++
+    module can have 75,000, and Reader calls took most of its parse), its lengths and
+    index by read_leb_u as the Reader reads them, so a bad one raises the same error;
+    any other export is read by the Reader, which raises the exact error."""
     data, end, exports = r.data, r.end, m.exports
     n = r.count("export", 3)
     pos = r.pos
     for _ in range(n):
-        size, start = (data[pos], pos + 1) if pos < end else (SLOW, pos)
-        if 0x80 <= size < SLOW:  # a longer length: two bytes here, or the Reader's
-            if start < end and data[start] < 0x80:
-                size = (size & 0x7F) | data[start] << 7
-                start += 1
-            else:
-                size = SLOW
+        if pos < end and data[pos] < 0x80:
+            size, start = data[pos], pos + 1
+        else:
+            size, start = read_leb_u(data, pos, end, 32, "export name length")
         at = start + size  # the kind, after the name
-        if size < SLOW and at + 1 < end and data[at] <= 4:
-            index, shift, i = 0, 0, at + 1
-            while i < end and data[i] >= 0x80 and shift < 21:
-                index |= (data[i] & 0x7F) << shift
-                shift += 7
-                i += 1
-            if i < end and data[i] < 0x80:
-                try:
-                    name = data[start:at].decode("utf-8")
-                except UnicodeDecodeError:
-                    pass
+        if at < end and data[at] <= 4:
+            try:
+                name = data[start:at].decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                i = at + 1
+                if i < end and data[i] < 0x80:
+                    index, pos = data[i], i + 1
                 else:
-                    index |= data[i] << shift
-                    exports.append(Export(name, KIND_NAMES[data[at]], index))
-                    pos = i + 1
-                    continue
+                    index, pos = read_leb_u(data, i, end, 32, "export index")
+                exports.append(Export(name, KIND_NAMES[data[at]], index))
+                continue
         r.pos = pos
         name = r.name("export name")
         at = r.pos
