@@ -275,9 +275,7 @@ class Background:
         except BaseException:
             self.stop()
             raise
-        self._output.seek(0)
-        output = self._output.read().decode(errors="replace")
-        self._output.close()
+        output = self._take_output()
         if returncode != 0:
             raise CommandFailedError(self.argv, returncode, output, self.fix)
         return Result(self.argv, returncode, output, "")
@@ -286,6 +284,10 @@ class Background:
         """End it (SIGTERM, then SIGKILL after `timeout`) and reap it; what it wrote
         until then ("" once joined or stopped). Idempotent."""
         stop_group(self.child, timeout)
+        return self._take_output()
+
+    def _take_output(self) -> str:
+        """What the job wrote, once: the file is closed after ("" from then on)."""
         if self._output.closed:
             return ""
         self._output.seek(0)
